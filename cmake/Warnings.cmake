@@ -1,0 +1,5 @@
+# Warnings for qinfer's own targets (tests, benchmarks, examples); never pushed onto consumers.
+add_library(qinfer_warnings INTERFACE)
+target_compile_options(qinfer_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                       -Wno-sign-conversion $<$<BOOL:${QINFER_WERROR}>:-Werror>)
+option(QINFER_WERROR "Treat warnings as errors in qinfer's own targets" ON)

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The public surface of qinfer. Headers depend only downward: core <- quant <- reference.
+#pragma once
+
+#include "qinfer/version.hpp"
+
+#include "qinfer/core/error.hpp"
+#include "qinfer/core/layout.hpp"
+#include "qinfer/core/matrix.hpp"
+#include "qinfer/core/shape.hpp"
+#include "qinfer/core/simd.hpp"
+#include "qinfer/core/span.hpp"
+#include "qinfer/core/tensor.hpp"
+
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/params.hpp"
+#include "qinfer/quant/quantize.hpp"
+#include "qinfer/quant/quantizer.hpp"
+#include "qinfer/quant/requantize.hpp"
+#include "qinfer/quant/rounding.hpp"
+
+#include "qinfer/reference/conv.hpp"
+#include "qinfer/reference/elementwise.hpp"
+#include "qinfer/reference/gemm.hpp"
+#include "qinfer/reference/onnx.hpp"
+#include "qinfer/reference/pool.hpp"
+#include "qinfer/reference/window.hpp"
