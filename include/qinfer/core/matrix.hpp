@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/shape.hpp"
@@ -22,7 +23,9 @@ struct MatrixView {
   T& operator()(std::size_t r, std::size_t c) const noexcept {
     return data[r * row_stride + c * col_stride];
   }
-  operator MatrixView<const T>() const noexcept {  // NOLINT(google-explicit-constructor)
+  // Views of const elements convert to themselves through the copy constructor.
+  template <class U = T, class = std::enable_if_t<!std::is_const_v<U>>>
+  operator MatrixView<const U>() const noexcept {  // NOLINT(google-explicit-constructor)
     return {data, rows, cols, row_stride, col_stride};
   }
 };

@@ -43,13 +43,13 @@ struct QuantizedMultiplier {
   int32_t shift = 0;
 };
 
-// The largest left shift kept: beyond it the multiplier would exceed 2^30, which no scale
-// product of sane tensors reaches.
+// The largest left shift kept, so real multipliers must stay below 2^30: no product of sane
+// scales comes near it, and a larger shift would overflow any non-trivial accumulator.
 inline constexpr int32_t max_multiplier_shift = 30;
 // Below 2^-32 every int32 accumulator rounds to 0, which multiplier 0 reproduces exactly.
 inline constexpr int32_t min_multiplier_shift = -31;
 
-// Q31 multiplier and shift for a real multiplier in (0, 2^30]. Rounds the mantissa half away
+// Q31 multiplier and shift for a real multiplier in (0, 2^30). Rounds the mantissa half away
 // from zero as TFLite's QuantizeMultiplier does.
 inline Status quantize_multiplier(double real, QuantizedMultiplier& out) noexcept {
   if (!(real > 0.0) || !std::isfinite(real)) {

@@ -57,10 +57,10 @@ Result<AddParams> make_add_params(QuantParams a, QuantParams b, QuantParams out,
   p.out_zero_point = out.zero_point;
   p.clamp = clamp;
   // The input ratios lie in [2^-127, 0.5]; only the output multiplier can be out of range.
-  for (auto [real, out] : {std::pair{a.scale / twice_max, &p.a_multiplier},
-                           std::pair{b.scale / twice_max, &p.b_multiplier},
-                           std::pair{out_real, &p.out_multiplier}}) {
-    if (auto s = quantize_multiplier(real, *out); !s) return fail<AddParams>(s);
+  for (auto [real, multiplier] : {std::pair{a.scale / twice_max, &p.a_multiplier},
+                                  std::pair{b.scale / twice_max, &p.b_multiplier},
+                                  std::pair{out_real, &p.out_multiplier}}) {
+    if (auto s = quantize_multiplier(real, *multiplier); !s) return fail<AddParams>(s);
   }
   return p;
 }

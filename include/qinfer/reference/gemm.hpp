@@ -107,13 +107,18 @@ void gemm_unchecked(const MatrixView<const TA>& a, const MatrixView<const TB>& b
   }
 }
 
-template <class TA, class TB, class Stage>
-Result<void> gemm(MatrixView<const TA> a, MatrixView<const TB> b, const GemmOffsets& offsets,
-                  const Stage& stage, MatrixView<typename Stage::Output> c) {
+// A and B may be views of const or mutable elements.
+template <class A, class B, class Stage>
+Result<void> gemm(MatrixView<A> a, MatrixView<B> b, const GemmOffsets& offsets, const Stage& stage,
+                  MatrixView<typename Stage::Output> c) {
+  using TA = std::remove_const_t<A>;
+  using TB = std::remove_const_t<B>;
   static_assert(is_quantized_8bit<TA> && is_quantized_8bit<TB>,
                 "gemm: A and B must be int8_t or uint8_t");
-  if (auto s = validate_gemm(a, b, offsets, stage, c); !s) return fail(s);
-  gemm_unchecked(a, b, offsets, stage, c);
+  const MatrixView<const TA> a_view = a;
+  const MatrixView<const TB> b_view = b;
+  if (auto s = validate_gemm(a_view, b_view, offsets, stage, c); !s) return fail(s);
+  gemm_unchecked(a_view, b_view, offsets, stage, c);
   return ok();
 }
 

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <catch2/catch.hpp>
+
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "qinfer/quant/quantize.hpp"
+#include "support/random.hpp"
+
+using namespace qinfer;
+
+namespace {
+
+constexpr float nan_value = std::numeric_limits<float>::quiet_NaN();
+constexpr float inf_value = std::numeric_limits<float>::infinity();
+
+// Inputs that stress every rounding decision: exact ties at k + 1/2 steps, one ulp either side,
+// values far out of range, NaN, infinities, signed zeros, subnormals.
+std::vector<float> hard_inputs(test::Rng& rng, std::size_t n, float scale) {
+  std::vector<float> x(n);
+  for (float& v : x) {
+    const float k = static_cast<float>(rng.integer(-300, 300));
+    switch (rng.integer(0, 7)) {
+      case 0: v = (k + 0.5f) * scale; break;
+      case 1: v = std::nextafter((k + 0.5f) * scale, inf_value); break;
+      case 2: v = std::nextafter((k + 0.5f) * scale, -inf_value); break;
+      case 3: v = rng.real(-1e6f, 1e6f); break;
+      case 4: {
+        const float specials[] = {nan_value, inf_value, -inf_value, 0.0f, -0.0f, FLT_MIN / 4, FLT_MAX, -FLT_MAX};
+        v = specials[rng.integer(0, 7)];
+        break;
+      }
+      default: v = rng.real(-200.0f, 200.0f) * scale;
+    }
+  }
+  return x;
+}
+
+template <class Storage, class Rounding, class Scheme>
+void require_simd_matches_scalar(QuantParams p) {
+  test::Rng rng;
+  const QuantizeRange r{p.scale, p.zero_point, Scheme::template qmin<Storage>, Scheme::template qmax<Storage>};
+  for (std::size_t n : {0, 1, 3, 7, 31, 255, 256, 257, 1000, 4099}) {
+    const std::vector<float> x = hard_inputs(rng, n, p.scale);
+    std::vector<Storage> expected(n), actual(n);
+    quantize_scalar<Storage, Rounding>(x.data(), n, expected.data(), r);
+    quantize<Storage, Rounding, Scheme>(Span<const float>(x), Span<Storage>(actual), p);
+    for (std::size_t i = 0; i < n; ++i) {
+      INFO("n " << n << " i " << i << " x " << x[i]);
+      REQUIRE(int{actual[i]} == int{expected[i]});
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("which quantize path this build tests", "[quantize]") {
+  if (simd_enabled) {
+#if QINFER_USE_XSIMD
+    WARN("quantize paths compare xsimd (" << xsimd::default_arch::name() << ") with scalar");
+#endif
+  } else {
+    WARN("xsimd disabled: the SIMD-vs-scalar checks compare the scalar path with itself");
+  }
+  SUCCEED();
+}
+
+TEST_CASE("quantize rounds ties by policy", "[quantize]") {
+  const float x[] = {2.5f, -2.5f, 3.5f, -3.5f, 2.4999998f, 0.5f, -0.5f};
+  const int even[] = {2, -2, 4, -4, 2, 0, 0};
+  const int away[] = {3, -3, 4, -4, 2, 1, -1};
+  int8_t q[7];
+  quantize<int8_t, RoundHalfToEven>(Span<const float>(x), Span<int8_t>(q), {1.0f, 0});
+  for (int i = 0; i < 7; ++i) CHECK(int{q[i]} == even[i]);
+  quantize<int8_t, RoundHalfAwayFromZero>(Span<const float>(x), Span<int8_t>(q), {1.0f, 0});
+  for (int i = 0; i < 7; ++i) CHECK(int{q[i]} == away[i]);
+}
+
+TEST_CASE("quantize saturates and maps NaN to the zero point", "[quantize]") {
+  const float x[] = {1e9f, -1e9f, inf_value, -inf_value, nan_value, 0.0f};
+  uint8_t q[6];
+  quantize<uint8_t>(Span<const float>(x), Span<uint8_t>(q), {0.1f, 100});
+  CHECK(std::vector<int>(q, q + 6) == std::vector<int>{255, 0, 255, 0, 100, 100});
+  int8_t n[6];
+  quantize<int8_t, RoundHalfToEven, SymmetricNarrow>(Span<const float>(x), Span<int8_t>(n), {0.1f, 0});
+  CHECK(std::vector<int>(n, n + 6) == std::vector<int>{127, -127, 127, -127, 0, 0});
+}
+
+TEST_CASE("round trip error is at most half a step inside the range", "[quantize]") {
+  test::Rng rng;
+  const QuantParams p{0.037f, 77};
+  const std::vector<float> x = rng.reals(10000, (0 - 77) * 0.037f, (255 - 77) * 0.037f);
+  std::vector<uint8_t> q(x.size());
+  std::vector<float> back(x.size());
+  quantize<uint8_t>(Span<const float>(x), Span<uint8_t>(q), p);
+  dequantize<uint8_t>(Span<const uint8_t>(q), Span<float>(back), p);
+  for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(back[i] - x[i]) <= p.scale / 2 * 1.0001f);
+}
+
+TEST_CASE("the vectorized quantize is bit-exact with the scalar reference", "[quantize][simd]") {
+  SECTION("uint8 affine, half to even") { require_simd_matches_scalar<uint8_t, RoundHalfToEven, Affine>({0.05f, 131}); }
+  SECTION("int8 affine, half away") { require_simd_matches_scalar<int8_t, RoundHalfAwayFromZero, Affine>({0.3f, -7}); }
+  SECTION("int8 narrow symmetric") { require_simd_matches_scalar<int8_t, RoundHalfToEven, SymmetricNarrow>({1.0f / 3.0f, 0}); }
+  SECTION("uint8 symmetric, half away") { require_simd_matches_scalar<uint8_t, RoundHalfAwayFromZero, Symmetric<>>({2.0f, 128}); }
+  SECTION("tiny scale") { require_simd_matches_scalar<int8_t, RoundHalfToEven, Affine>({FLT_MIN, 0}); }
+}
+
+TEST_CASE("the vectorized dequantize is bit-exact with the scalar reference", "[quantize][simd]") {
+  test::Rng rng;
+  for (std::size_t n : {0, 5, 256, 700}) {
+    const auto q8 = rng.integers<int8_t>(n, -128, 127);
+    const auto u8 = rng.integers<uint8_t>(n, 0, 255);
+    std::vector<float> expected(n), actual(n);
+    dequantize_scalar(q8.data(), n, expected.data(), {0.0123f, -3});
+    dequantize<int8_t>(Span<const int8_t>(q8), Span<float>(actual), {0.0123f, -3});
+    REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
+    dequantize_scalar(u8.data(), n, expected.data(), {7.5e-5f, 255});
+    dequantize<uint8_t>(Span<const uint8_t>(u8), Span<float>(actual), {7.5e-5f, 255});
+    REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("vectorized requantize is bit-exact with the scalar stage", "[quantize][simd]") {
+  test::Rng rng;
+  for (std::size_t channels : {1, 3, 8, 17, 64}) {
+    const std::size_t rows = 5;
+    std::vector<int32_t> acc = rng.integers<int32_t>(rows * channels, std::numeric_limits<int32_t>::min(),
+                                                     std::numeric_limits<int32_t>::max());
+    for (std::size_t i = 0; i < acc.size(); i += 3) acc[i] = static_cast<int32_t>(rng.integer(-5000, 5000));
+    std::vector<float> per_channel(channels);
+    for (float& m : per_channel) m = rng.real(1e-4f, 0.2f);
+    const std::vector<float> per_tensor{0.0371f};
+    for (const auto& multipliers : {per_tensor, per_channel}) {
+      const RequantizeFloat<int8_t> stage{multipliers, -5, -100, 120};
+      std::vector<int8_t> expected(acc.size()), actual(acc.size());
+      requantize_scalar(acc.data(), rows, channels, stage, expected.data());
+      requantize(Span<const int32_t>(acc), channels, stage, Span<int8_t>(actual));
+      REQUIRE(expected == actual);
+    }
+    const std::vector<QuantizedMultiplier> fixed{quantize_multiplier(0.0123)};
+    const RequantizeFixedPoint<uint8_t> fixed_stage{fixed, 128};
+    std::vector<uint8_t> expected(acc.size()), actual(acc.size());
+    requantize_scalar(acc.data(), rows, channels, fixed_stage, expected.data());
+    requantize(Span<const int32_t>(acc), channels, fixed_stage, Span<uint8_t>(actual));
+    REQUIRE(expected == actual);
+  }
+}
+
+TEST_CASE("quantize, dequantize and requantize reject bad arguments", "[quantize][error]") {
+  std::vector<float> x(4);
+  std::vector<int8_t> q(3);
+  auto code_of = [](auto&& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.status().code();
+    }
+    return Errc::ok;
+  };
+  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 0}); }) == Errc::shape_mismatch);
+  q.resize(4);
+  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {nan_value, 0}); }) == Errc::invalid_scale);
+  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 200}); }) == Errc::invalid_zero_point);
+  CHECK(code_of([&] {
+          quantize<int8_t, RoundHalfToEven, SymmetricNarrow>(Span<const float>(x), Span<int8_t>(q), {1.0f, 3});
+        }) == Errc::invalid_zero_point);
+  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(nullptr, 4), Span<int8_t>(q), {1.0f, 0}); }) == Errc::null_pointer);
+  CHECK(code_of([&] { dequantize<int8_t>(Span<const int8_t>(q), Span<float>(x), {0.0f, 0}); }) == Errc::invalid_scale);
+  CHECK(code_of([&] { dequantize<uint8_t>(Span<const uint8_t>(nullptr, 0), Span<float>(nullptr, 0), {1.0f, -1}); }) ==
+        Errc::invalid_zero_point);
+  std::vector<int32_t> acc(6);
+  std::vector<int8_t> out(6);
+  const std::vector<float> m{0.5f, 0.5f};
+  CHECK(code_of([&] { requantize(Span<const int32_t>(acc), 4, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out)); }) ==
+        Errc::shape_mismatch);
+  CHECK(code_of([&] { requantize(Span<const int32_t>(acc), 3, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out)); }) ==
+        Errc::shape_mismatch);
+  CHECK(code_of([&] { requantize(Span<const int32_t>(acc), 2, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out)); }) ==
+        Errc::ok);
+}
