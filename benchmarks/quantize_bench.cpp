@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Quantize and dequantize throughput against memcpy of the same input bytes, in one binary.
-// Rates are input bytes per second (float for quantize, int8 for dequantize); memcpy copies the
-// same number of bytes, so "quantize / memcpy" at one size is the fraction of copy speed.
+// Quantize and dequantize throughput of every conversion path this CPU has, against memcpy of
+// the same input bytes, in one binary. Rates are input bytes per second (float for quantize,
+// int8 for dequantize), so "quantize / memcpy" at one size is the fraction of copy speed.
+// Dequantize writes four bytes per input byte: its bound is memset of that output, measured too.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "qinfer/quant/quantize.hpp"
@@ -17,7 +19,7 @@ namespace {
 constexpr qinfer::QuantParams params{0.02f, 3};
 constexpr qinfer::QuantizeRange range{params.scale, params.zero_point, -128, 127};
 
-std::vector<float> random_floats(std::size_t n) {
+std::vector<float> gaussian_floats(std::size_t n) {
   std::mt19937 rng(1);
   std::normal_distribution<float> d(0.0f, 1.0f);
   std::vector<float> v(n);
@@ -26,12 +28,11 @@ std::vector<float> random_floats(std::size_t n) {
 }
 
 void set_rate(benchmark::State& state, std::size_t input_bytes) {
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(input_bytes));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(input_bytes));
 }
 
-// state.range(0): input bytes.
-void memcpy_input(benchmark::State& state) {
-  const auto bytes = static_cast<std::size_t>(state.range(0));
+void memcpy_input(benchmark::State& state, std::size_t bytes) {
   std::vector<char> src(bytes, 1), dst(bytes);
   for (auto _ : state) {
     std::memcpy(dst.data(), src.data(), bytes);
@@ -41,54 +42,61 @@ void memcpy_input(benchmark::State& state) {
   set_rate(state, bytes);
 }
 
-template <bool Vectorized>
-void quantize_float_to_int8(benchmark::State& state) {
-  const std::size_t n = static_cast<std::size_t>(state.range(0)) / sizeof(float);
-  const std::vector<float> x = random_floats(n);
+// Dequantize's own bound: filling its float output (4 bytes per input byte). Rated in input
+// bytes like dequantize, so the two columns compare directly.
+void memset_output(benchmark::State& state, std::size_t input_bytes) {
+  std::vector<float> dst(input_bytes);
+  for (auto _ : state) {
+    std::memset(dst.data(), 0, dst.size() * sizeof(float));
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, input_bytes);
+}
+
+void quantize(benchmark::State& state, qinfer::ConvertPath path, std::size_t bytes) {
+  const std::size_t n = bytes / sizeof(float);
+  const std::vector<float> x = gaussian_floats(n);
   std::vector<int8_t> q(n);
   for (auto _ : state) {
-    if constexpr (Vectorized) {
-      qinfer::quantize_n<int8_t>(x.data(), n, q.data(), range);
-    } else {
-      qinfer::quantize_scalar<int8_t>(x.data(), n, q.data(), range);
-    }
+    qinfer::quantize_with<int8_t>(path, x.data(), n, q.data(), range);
     benchmark::DoNotOptimize(q.data());
     benchmark::ClobberMemory();
   }
-  set_rate(state, n * sizeof(float));
+  set_rate(state, bytes);
 }
 
-template <bool Vectorized>
-void dequantize_int8_to_float(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
+void dequantize(benchmark::State& state, qinfer::ConvertPath path, std::size_t bytes) {
+  const std::size_t n = bytes;
   std::vector<int8_t> q(n);
-  qinfer::quantize_scalar<int8_t>(random_floats(n).data(), n, q.data(), range);
+  qinfer::quantize_scalar<int8_t>(gaussian_floats(n).data(), n, q.data(), range);
   std::vector<float> x(n);
   for (auto _ : state) {
-    if constexpr (Vectorized) {
-      qinfer::dequantize_n(q.data(), n, x.data(), params);
-    } else {
-      qinfer::dequantize_scalar(q.data(), n, x.data(), params);
-    }
+    qinfer::dequantize_with(path, q.data(), n, x.data(), params);
     benchmark::DoNotOptimize(x.data());
     benchmark::ClobberMemory();
   }
-  set_rate(state, n);
-}
-
-void sizes(benchmark::internal::Benchmark* b) {
-  for (int64_t bytes : {int64_t{4} << 10, int64_t{64} << 10, int64_t{256} << 10, int64_t{1} << 20,
-                        int64_t{16} << 20, int64_t{64} << 20}) {
-    b->Arg(bytes);
-  }
+  set_rate(state, bytes);
 }
 
 }  // namespace
 
-BENCHMARK(memcpy_input)->Apply(sizes);
-BENCHMARK_TEMPLATE(quantize_float_to_int8, true)->Name("quantize_simd")->Apply(sizes);
-BENCHMARK_TEMPLATE(quantize_float_to_int8, false)->Name("quantize_scalar")->Apply(sizes);
-BENCHMARK_TEMPLATE(dequantize_int8_to_float, true)->Name("dequantize_simd")->Apply(sizes);
-BENCHMARK_TEMPLATE(dequantize_int8_to_float, false)->Name("dequantize_scalar")->Apply(sizes);
-
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  const std::size_t sizes[] = {std::size_t{4} << 10,   std::size_t{64} << 10, std::size_t{256} << 10,
+                               std::size_t{1} << 20,   std::size_t{16} << 20, std::size_t{64} << 20};
+  for (std::size_t bytes : sizes) {
+    const std::string size = "/" + std::to_string(bytes);
+    benchmark::RegisterBenchmark(("memcpy" + size).c_str(), memcpy_input, bytes);
+    benchmark::RegisterBenchmark(("memset_output" + size).c_str(), memset_output, bytes);
+    for (auto path : {qinfer::ConvertPath::scalar, qinfer::ConvertPath::portable,
+                      qinfer::ConvertPath::avx2, qinfer::ConvertPath::avx512}) {
+      if (!qinfer::is_available(path)) continue;
+      const std::string name = std::string("/") + qinfer::path_name(path) + size;
+      benchmark::RegisterBenchmark(("quantize" + name).c_str(), quantize, path, bytes);
+      benchmark::RegisterBenchmark(("dequantize" + name).c_str(), dequantize, path, bytes);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

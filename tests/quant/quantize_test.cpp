@@ -40,33 +40,40 @@ std::vector<float> hard_inputs(test::Rng& rng, std::size_t n, float scale) {
   return x;
 }
 
+const ConvertPath all_paths[] = {ConvertPath::portable, ConvertPath::avx2, ConvertPath::avx512};
+
+// Runs every vector path this CPU has against the scalar reference; says which were skipped.
 template <class Storage, class Rounding, class Scheme>
-void require_simd_matches_scalar(QuantParams p) {
+void require_paths_match_scalar(QuantParams p) {
   test::Rng rng;
   const QuantizeRange r{p.scale, p.zero_point, Scheme::template qmin<Storage>, Scheme::template qmax<Storage>};
-  for (std::size_t n : {0, 1, 3, 7, 31, 255, 256, 257, 1000, 4099}) {
-    const std::vector<float> x = hard_inputs(rng, n, p.scale);
-    std::vector<Storage> expected(n), actual(n);
-    quantize_scalar<Storage, Rounding>(x.data(), n, expected.data(), r);
-    quantize<Storage, Rounding, Scheme>(Span<const float>(x), Span<Storage>(actual), p);
-    for (std::size_t i = 0; i < n; ++i) {
-      INFO("n " << n << " i " << i << " x " << x[i]);
-      REQUIRE(int{actual[i]} == int{expected[i]});
+  for (ConvertPath path : all_paths) {
+    if (!is_available(path)) {
+      WARN("path " << path_name(path) << " skipped: not available on this CPU or build");
+      continue;
+    }
+    for (std::size_t n : {0, 1, 3, 7, 15, 16, 17, 31, 33, 255, 256, 257, 1000, 4099}) {
+      const std::vector<float> x = hard_inputs(rng, n, p.scale);
+      std::vector<Storage> expected(n), actual(n);
+      quantize_scalar<Storage, Rounding>(x.data(), n, expected.data(), r);
+      quantize_with<Storage, Rounding>(path, x.data(), n, actual.data(), r);
+      for (std::size_t i = 0; i < n; ++i) {
+        INFO("path " << path_name(path) << " n " << n << " i " << i << " x " << x[i]);
+        REQUIRE(int{actual[i]} == int{expected[i]});
+      }
     }
   }
 }
 
 }  // namespace
 
-TEST_CASE("which quantize path this build tests", "[quantize]") {
-  if (simd_enabled) {
-#if QINFER_USE_XSIMD
-    WARN("quantize paths compare xsimd (" << xsimd::default_arch::name() << ") with scalar");
-#endif
-  } else {
-    WARN("xsimd disabled: the SIMD-vs-scalar checks compare the scalar path with itself");
+TEST_CASE("the dispatcher picks the best available conversion path", "[quantize]") {
+  const ConvertPath best = best_convert_path();
+  WARN("conversion path in use: " << path_name(best));
+  CHECK(is_available(best));
+  for (ConvertPath path : all_paths) {
+    if (path > best) CHECK_FALSE(is_available(path));
   }
-  SUCCEED();
 }
 
 TEST_CASE("quantize rounds ties by policy", "[quantize]") {
@@ -101,26 +108,65 @@ TEST_CASE("round trip error is at most half a step inside the range", "[quantize
   for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(back[i] - x[i]) <= p.scale / 2 * 1.0001f);
 }
 
-TEST_CASE("the vectorized quantize is bit-exact with the scalar reference", "[quantize][simd]") {
-  SECTION("uint8 affine, half to even") { require_simd_matches_scalar<uint8_t, RoundHalfToEven, Affine>({0.05f, 131}); }
-  SECTION("int8 affine, half away") { require_simd_matches_scalar<int8_t, RoundHalfAwayFromZero, Affine>({0.3f, -7}); }
-  SECTION("int8 narrow symmetric") { require_simd_matches_scalar<int8_t, RoundHalfToEven, SymmetricNarrow>({1.0f / 3.0f, 0}); }
-  SECTION("uint8 symmetric, half away") { require_simd_matches_scalar<uint8_t, RoundHalfAwayFromZero, Symmetric<>>({2.0f, 128}); }
-  SECTION("tiny scale") { require_simd_matches_scalar<int8_t, RoundHalfToEven, Affine>({FLT_MIN, 0}); }
+TEST_CASE("every vectorized quantize path is bit-exact with the scalar reference", "[quantize][simd]") {
+  SECTION("uint8 affine, half to even") { require_paths_match_scalar<uint8_t, RoundHalfToEven, Affine>({0.05f, 131}); }
+  SECTION("int8 affine, half away") { require_paths_match_scalar<int8_t, RoundHalfAwayFromZero, Affine>({0.3f, -7}); }
+  SECTION("int8 narrow symmetric") { require_paths_match_scalar<int8_t, RoundHalfToEven, SymmetricNarrow>({1.0f / 3.0f, 0}); }
+  SECTION("uint8 symmetric, half away") { require_paths_match_scalar<uint8_t, RoundHalfAwayFromZero, Symmetric<>>({2.0f, 128}); }
+  SECTION("scale with an inexact reciprocal") { require_paths_match_scalar<int8_t, RoundHalfToEven, Affine>({0.1f, 0}); }
+  SECTION("tiny scale") { require_paths_match_scalar<int8_t, RoundHalfToEven, Affine>({FLT_MIN, 0}); }
+  SECTION("huge scale: subnormal reciprocal, division only") {
+    require_paths_match_scalar<uint8_t, RoundHalfAwayFromZero, Affine>({1e38f, 7});
+  }
 }
 
-TEST_CASE("the vectorized dequantize is bit-exact with the scalar reference", "[quantize][simd]") {
+// The reciprocal shortcut's failure mode is a near-tie quotient rounding the other way. Search
+// for such inputs directly: x / s lands within a few ulps of k + 1/2 for many random scales.
+TEST_CASE("quotients a few ulps from a tie round as the division does on every path", "[quantize][simd]") {
   test::Rng rng;
-  for (std::size_t n : {0, 5, 256, 700}) {
-    const auto q8 = rng.integers<int8_t>(n, -128, 127);
-    const auto u8 = rng.integers<uint8_t>(n, 0, 255);
-    std::vector<float> expected(n), actual(n);
-    dequantize_scalar(q8.data(), n, expected.data(), {0.0123f, -3});
-    dequantize<int8_t>(Span<const int8_t>(q8), Span<float>(actual), {0.0123f, -3});
-    REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
-    dequantize_scalar(u8.data(), n, expected.data(), {7.5e-5f, 255});
-    dequantize<uint8_t>(Span<const uint8_t>(u8), Span<float>(actual), {7.5e-5f, 255});
-    REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
+  for (int trial = 0; trial < 200; ++trial) {
+    const float scale = rng.real(1e-3f, 1.0f) * std::pow(2.0f, static_cast<float>(rng.integer(-20, 20)));
+    std::vector<float> x(1024);
+    for (float& v : x) {
+      float t = (static_cast<float>(rng.integer(-130, 130)) + 0.5f) * scale;
+      for (int steps = static_cast<int>(rng.integer(-4, 4)); steps != 0; steps += steps > 0 ? -1 : 1) {
+        t = std::nextafter(t, steps > 0 ? inf_value : -inf_value);
+      }
+      v = t;
+    }
+    for (const int32_t zero_point : {0, 5}) {
+      const QuantizeRange r{scale, zero_point, -128, 127};
+      std::vector<int8_t> expected(x.size()), even(x.size()), away_expected(x.size()), away(x.size());
+      quantize_scalar<int8_t, RoundHalfToEven>(x.data(), x.size(), expected.data(), r);
+      quantize_scalar<int8_t, RoundHalfAwayFromZero>(x.data(), x.size(), away_expected.data(), r);
+      for (ConvertPath path : all_paths) {
+        if (!is_available(path)) continue;
+        quantize_with<int8_t, RoundHalfToEven>(path, x.data(), x.size(), even.data(), r);
+        quantize_with<int8_t, RoundHalfAwayFromZero>(path, x.data(), x.size(), away.data(), r);
+        INFO("path " << path_name(path) << " scale " << scale);
+        REQUIRE(even == expected);
+        REQUIRE(away == away_expected);
+      }
+    }
+  }
+}
+
+TEST_CASE("every vectorized dequantize path is bit-exact with the scalar reference", "[quantize][simd]") {
+  test::Rng rng;
+  for (ConvertPath path : all_paths) {
+    if (!is_available(path)) continue;
+    for (std::size_t n : {1, 5, 15, 16, 17, 256, 700}) {
+      INFO("path " << path_name(path) << " n " << n);
+      const auto q8 = rng.integers<int8_t>(n, -128, 127);
+      const auto u8 = rng.integers<uint8_t>(n, 0, 255);
+      std::vector<float> expected(n), actual(n);
+      dequantize_scalar(q8.data(), n, expected.data(), {0.0123f, -3});
+      dequantize_with(path, q8.data(), n, actual.data(), {0.0123f, -3});
+      REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
+      dequantize_scalar(u8.data(), n, expected.data(), {7.5e-5f, 255});
+      dequantize_with(path, u8.data(), n, actual.data(), {7.5e-5f, 255});
+      REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
+    }
   }
 }
 

@@ -43,7 +43,7 @@ int32_t exact_divide_pot(int32_t x, int e) {
 int32_t exact_double_rounding(int32_t x, QuantizedMultiplier m) {
   const int left = m.shift > 0 ? m.shift : 0;
   const int right = m.shift > 0 ? 0 : -m.shift;
-  return exact_divide_pot(exact_high_mul(saturate32(int128{x} << left), m.multiplier), right);
+  return exact_divide_pot(exact_high_mul(saturate32(int128{x} * (int128{1} << left)), m.multiplier), right);
 }
 
 int32_t exact_single_rounding(int32_t x, QuantizedMultiplier m) {

@@ -6,9 +6,9 @@
 //   dequantize:  x = float(q - zero_point) * scale
 //   requantize:  out[r][c] = stage(acc[r][c], c)               (see output_stage.hpp)
 //
-// x / scale is a true division, as ONNX and TFLite specify: x * (1 / scale) differs from it in
-// the last bit often enough to move ties. The `*_scalar` functions are the reference; the public
-// functions take the xsimd path when it is enabled and produce the same bits (tests/quant).
+// x / scale is a true division, as ONNX and TFLite specify. The scalar functions in
+// convert/scalar.hpp are the reference; the public functions here run the fastest path this CPU
+// has (AVX-512, AVX2, xsimd) and produce the same bits (tests/quant/quantize_test.cpp).
 #pragma once
 
 #include <cstddef>
@@ -17,37 +17,18 @@
 
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/shape.hpp"
+#include "qinfer/core/cpu.hpp"
 #include "qinfer/core/simd.hpp"
 #include "qinfer/core/span.hpp"
+#include "qinfer/quant/convert/avx2.hpp"
+#include "qinfer/quant/convert/avx512.hpp"
+#include "qinfer/quant/convert/scalar.hpp"
+#include "qinfer/quant/convert/xsimd.hpp"
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/rounding.hpp"
 
 namespace qinfer {
-
-// The integer levels a quantize call may produce and the parameters it uses.
-struct QuantizeRange {
-  float scale;
-  int32_t zero_point;
-  int32_t qmin;
-  int32_t qmax;
-};
-
-template <class Storage, class Rounding = RoundHalfToEven>
-void quantize_scalar(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
-  const auto lo = static_cast<float>(r.qmin - r.zero_point);
-  const auto hi = static_cast<float>(r.qmax - r.zero_point);
-  for (std::size_t i = 0; i < n; ++i) {
-    q[i] = static_cast<Storage>(round_clamped<Rounding>(x[i] / r.scale, lo, hi) + r.zero_point);
-  }
-}
-
-template <class Storage>
-void dequantize_scalar(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
-  for (std::size_t i = 0; i < n; ++i) {
-    x[i] = static_cast<float>(int32_t{q[i]} - p.zero_point) * p.scale;
-  }
-}
 
 // Applies `stage` to a row-major [rows, channels] block of accumulators.
 template <class Stage>
@@ -58,115 +39,94 @@ void requantize_scalar(const int32_t* acc, std::size_t rows, std::size_t channel
   }
 }
 
-#if QINFER_USE_XSIMD
-namespace simd {
+// The conversion kernels, slowest first. `portable` is xsimd for the translation unit's own
+// ISA; avx2 and avx512 are compiled into every x86 build and chosen at run time.
+enum class ConvertPath { scalar, portable, avx2, avx512 };
 
-using FloatBatch = xsimd::batch<float>;
-using IntBatch = xsimd::batch<int32_t>;
-static_assert(FloatBatch::size == IntBatch::size, "xsimd float and int32 batches must match");
-inline constexpr std::size_t lanes = FloatBatch::size;
-// Elements narrowed or widened through a stack buffer at a time: xsimd 8 has no saturating
-// pack, so conversions between int32 lanes and 8-bit storage go through a loop the compiler
-// vectorizes. 256 keeps the buffer in L1 and amortizes the loop overhead.
-inline constexpr std::size_t chunk = 256;
-
-inline IntBatch round_to_int(RoundHalfToEven, FloatBatch v) noexcept {
-  return xsimd::nearbyint_as_int(v);  // cvtps2dq / fcvtns: ties to even
-}
-
-// trunc(v) plus one step away from zero when the dropped fraction is at least one half. v - t
-// is exact because v and t share an exponent range.
-inline IntBatch round_to_int(RoundHalfAwayFromZero, FloatBatch v) noexcept {
-  const FloatBatch t = xsimd::trunc(v);
-  const FloatBatch f = v - t;
-  const FloatBatch one(1.0f), zero(0.0f);
-  const FloatBatch r = t + xsimd::select(f >= FloatBatch(0.5f), one, zero) -
-                       xsimd::select(f <= FloatBatch(-0.5f), one, zero);
-  return xsimd::batch_cast<int32_t>(r);
-}
-
-template <class Storage, class Rounding>
-void quantize(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
-  const FloatBatch scale(r.scale);
-  const FloatBatch lo(static_cast<float>(r.qmin - r.zero_point));
-  const FloatBatch hi(static_cast<float>(r.qmax - r.zero_point));
-  const FloatBatch zero(0.0f);
-  const IntBatch zero_point(r.zero_point);
-  alignas(64) int32_t levels[chunk];
-  std::size_t i = 0;
-  for (; i + chunk <= n; i += chunk) {
-    for (std::size_t j = 0; j < chunk; j += lanes) {
-      FloatBatch v = FloatBatch::load_unaligned(x + i + j) / scale;
-      v = xsimd::select(v != v, zero, v);  // NaN -> 0
-      v = xsimd::min(xsimd::max(v, lo), hi);
-      (round_to_int(Rounding{}, v) + zero_point).store_aligned(levels + j);
-    }
-    for (std::size_t j = 0; j < chunk; ++j) q[i + j] = static_cast<Storage>(levels[j]);
+inline const char* path_name(ConvertPath path) noexcept {
+  switch (path) {
+    case ConvertPath::scalar: return "scalar";
+    case ConvertPath::portable: return "xsimd";
+    case ConvertPath::avx2: return "avx2";
+    case ConvertPath::avx512: return "avx512";
   }
-  quantize_scalar<Storage, Rounding>(x + i, n - i, q + i, r);
+  return "unknown";
+}
+
+// Whether this build and CPU can run `path`.
+inline bool is_available(ConvertPath path) noexcept {
+  switch (path) {
+    case ConvertPath::scalar: return true;
+    case ConvertPath::portable: return simd_enabled;
+    case ConvertPath::avx2: return QINFER_X86 && cpu_features().avx2;
+    case ConvertPath::avx512: return QINFER_X86 && cpu_features().avx512f;
+  }
+  return false;
+}
+
+inline ConvertPath best_convert_path() noexcept {
+  static const ConvertPath best = [] {
+    for (ConvertPath p : {ConvertPath::avx512, ConvertPath::avx2, ConvertPath::portable}) {
+      if (is_available(p)) return p;
+    }
+    return ConvertPath::scalar;
+  }();
+  return best;
 }
 
 template <class Storage>
-void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
-  const FloatBatch scale(p.scale);
-  const IntBatch zero_point(p.zero_point);
-  alignas(64) int32_t levels[chunk];
-  std::size_t i = 0;
-  for (; i + chunk <= n; i += chunk) {
-    for (std::size_t j = 0; j < chunk; ++j) levels[j] = q[i + j];
-    for (std::size_t j = 0; j < chunk; j += lanes) {
-      const IntBatch v = IntBatch::load_aligned(levels + j) - zero_point;
-      (xsimd::batch_cast<float>(v) * scale).store_unaligned(x + i + j);
+inline constexpr bool has_x86_kernels = std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>;
+
+// Runs one path; a path that is unavailable, or has no kernel for Storage, falls back to the
+// next slower one. The public functions below pass best_convert_path().
+template <class Storage, class Rounding = RoundHalfToEven>
+void quantize_with(ConvertPath path, const float* x, std::size_t n, Storage* q,
+                   QuantizeRange r) noexcept {
+#if QINFER_X86
+  if constexpr (has_x86_kernels<Storage>) {
+    if (path == ConvertPath::avx512 && is_available(path)) {
+      return convert::avx512::quantize<Storage, Rounding>(x, n, q, r);
+    }
+    if (path >= ConvertPath::avx2 && is_available(ConvertPath::avx2)) {
+      return convert::avx2::quantize<Storage, Rounding>(x, n, q, r);
     }
   }
-  dequantize_scalar(q + i, n - i, x + i, p);
-}
-
-template <class Out>
-void requantize(const int32_t* acc, std::size_t rows, std::size_t channels,
-                const RequantizeFloat<Out>& stage, Out* out) noexcept {
-  const bool per_tensor = stage.multipliers.size() == 1;
-  const FloatBatch lo(static_cast<float>(stage.min - stage.zero_point));
-  const FloatBatch hi(static_cast<float>(stage.max - stage.zero_point));
-  const IntBatch zero_point(stage.zero_point);
-  alignas(64) int32_t levels[lanes];
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    Out* dst = out + r * channels;
-    std::size_t c = 0;
-    for (; c + lanes <= channels; c += lanes) {
-      const FloatBatch m = per_tensor ? FloatBatch(stage.multipliers[0])
-                                      : FloatBatch::load_unaligned(stage.multipliers.data() + c);
-      FloatBatch v = xsimd::batch_cast<float>(IntBatch::load_unaligned(row + c)) * m;
-      v = xsimd::min(xsimd::max(v, lo), hi);
-      (xsimd::nearbyint_as_int(v) + zero_point).store_aligned(levels);
-      for (std::size_t j = 0; j < lanes; ++j) dst[c + j] = static_cast<Out>(levels[j]);
-    }
-    for (; c < channels; ++c) dst[c] = stage(row[c], c);
-  }
-}
-
-}  // namespace simd
 #endif
+#if QINFER_USE_XSIMD
+  if (path != ConvertPath::scalar) return convert::portable::quantize<Storage, Rounding>(x, n, q, r);
+#endif
+  quantize_scalar<Storage, Rounding>(x, n, q, r);
+}
 
-// Unchecked entry points taking the xsimd path when enabled; the checked functions below and the
-// quantizer types call these.
+template <class Storage>
+void dequantize_with(ConvertPath path, const Storage* q, std::size_t n, float* x,
+                     QuantParams p) noexcept {
+#if QINFER_X86
+  if constexpr (has_x86_kernels<Storage>) {
+    if (path == ConvertPath::avx512 && is_available(path)) {
+      return convert::avx512::dequantize(q, n, x, p);
+    }
+    if (path >= ConvertPath::avx2 && is_available(ConvertPath::avx2)) {
+      return convert::avx2::dequantize(q, n, x, p);
+    }
+  }
+#endif
+#if QINFER_USE_XSIMD
+  if (path != ConvertPath::scalar) return convert::portable::dequantize(q, n, x, p);
+#endif
+  dequantize_scalar(q, n, x, p);
+}
+
+// Unchecked entry points on the best path; the checked functions below and the quantizer types
+// call these.
 template <class Storage, class Rounding = RoundHalfToEven>
 void quantize_n(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
-#if QINFER_USE_XSIMD
-  simd::quantize<Storage, Rounding>(x, n, q, r);
-#else
-  quantize_scalar<Storage, Rounding>(x, n, q, r);
-#endif
+  quantize_with<Storage, Rounding>(best_convert_path(), x, n, q, r);
 }
 
 template <class Storage>
 void dequantize_n(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
-#if QINFER_USE_XSIMD
-  simd::dequantize(q, n, x, p);
-#else
-  dequantize_scalar(q, n, x, p);
-#endif
+  dequantize_with(best_convert_path(), q, n, x, p);
 }
 
 namespace detail {
@@ -232,7 +192,7 @@ Result<void> requantize(Span<const int32_t> acc, std::size_t channels, const Sta
   const std::size_t rows = channels == 0 ? 0 : acc.size() / channels;
 #if QINFER_USE_XSIMD
   if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
-    simd::requantize(acc.data(), rows, channels, stage, out.data());
+    convert::portable::requantize(acc.data(), rows, channels, stage, out.data());
     return ok();
   }
 #endif

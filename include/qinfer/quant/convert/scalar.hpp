@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The scalar reference of the float <-> quantized conversions, and the facts the vectorized
+// versions (xsimd.hpp, avx2.hpp, avx512.hpp beside this file) rely on to reproduce it exactly.
+//
+//   quantize:    q = saturate(round(x / scale) + zero_point)   (NaN -> zero_point)
+//   dequantize:  x = float(q - zero_point) * scale
+#pragma once
+
+#include <algorithm>
+#include <cfloat>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "qinfer/quant/params.hpp"
+#include "qinfer/quant/rounding.hpp"
+
+namespace qinfer {
+
+// The integer levels a quantize call may produce and the parameters it uses.
+struct QuantizeRange {
+  float scale;
+  int32_t zero_point;
+  int32_t qmin;
+  int32_t qmax;
+};
+
+template <class Storage, class Rounding = RoundHalfToEven>
+void quantize_scalar(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
+  const auto lo = static_cast<float>(r.qmin - r.zero_point);
+  const auto hi = static_cast<float>(r.qmax - r.zero_point);
+  for (std::size_t i = 0; i < n; ++i) {
+    q[i] = static_cast<Storage>(round_clamped<Rounding>(x[i] / r.scale, lo, hi) + r.zero_point);
+  }
+}
+
+template <class Storage>
+void dequantize_scalar(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = static_cast<float>(int32_t{q[i]} - p.zero_point) * p.scale;
+  }
+}
+
+namespace convert {
+
+// Why the vector kernels may multiply by 1 / scale and still match the division exactly.
+//
+// Division throughput (about 1.6 floats per cycle on recent x86 at any vector width) caps a
+// dividing kernel at a fraction of copy speed, so the kernels compute p = fl(x * fl(1 / s))
+// instead. With u = 2^-24, fl(1 / s) = (1 / s)(1 + e1) and p = (x / s)(1 + e1)(1 + e2), while
+// the reference q = fl(x / s) = (x / s)(1 + e3), |e_i| <= u; so |p - q| < 3u |p| (1 + 2u).
+// round(p) and round(q) can differ only if a rounding boundary (a half-integer) lies between
+// them, hence within 3u |p| of p. Clamping to the integer bounds [lo, hi] is monotone and
+// 1-Lipschitz and never separates p from q across a boundary, so the kernels test the clamped
+// p, whose magnitude is at most m = max(|lo|, |hi|): when any lane lies within
+// delta = near_tie_ratio * m > 3u m (1 + 2u) of a half-integer, the whole vector is recomputed
+// with a true division. The distance is measured exactly (p - round(p) and p - trunc(p) are
+// exact). NaN lanes are sent to the division too, which maps them to the zero point. Gaussian
+// data takes the division for about one vector in 3000; data sitting on exact ties takes it
+// always, which is merely as slow as dividing. The argument needs fl(1 / s) to be a normal
+// float: for scale > 2^126, delta is infinite and every vector divides.
+inline constexpr float near_tie_ratio = 1.0f / (1 << 21);  // 2^-21 > 3u (1 + 2u), margin 2.6x
+
+// Outputs larger than this bypass the caches (non-temporal stores) in the dequantize kernels:
+// they would not stay in a core's L2 (2 MiB on recent Xeons) anyway, and streaming saves the
+// read-for-ownership of every written line.
+inline constexpr std::size_t streaming_threshold = std::size_t{4} << 20;
+
+// delta for a quantize call (see above).
+inline float near_tie_delta(const QuantizeRange& r) noexcept {
+  if (!(1.0f / r.scale >= FLT_MIN)) return std::numeric_limits<float>::infinity();
+  const int32_t lo = r.qmin - r.zero_point;
+  const int32_t hi = r.qmax - r.zero_point;
+  return near_tie_ratio * static_cast<float>(std::max(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi));
+}
+
+}  // namespace convert
+}  // namespace qinfer
