@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# qinfer quick start for a fresh Debian 12 machine.
+#
+#   cmake/quickstart.sh demo   install what is missing, build, run the demo
+#   cmake/quickstart.sh test   install what is missing, build and run the whole test suite in the
+#                              default (g++ Release), sanitize (ASan + UBSan) and clang presets
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "qinfer needs these Debian packages; install them and run this again:"
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+case "${1:-}" in
+  demo)
+    cmake --preset default >/dev/null
+    cmake --build --preset default --target quantize_gemm
+    ./build/default/examples/quantize_gemm
+    ;;
+  test)
+    for preset in default sanitize clang; do
+      echo "== workflow preset: $preset"
+      cmake --workflow --preset "$preset"
+    done
+    ;;
+  *)
+    echo "usage: $0 demo|test" >&2
+    exit 2
+    ;;
+esac
