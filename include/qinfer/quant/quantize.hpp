@@ -30,15 +30,6 @@
 
 namespace qinfer {
 
-// Applies `stage` to a row-major [rows, channels] block of accumulators.
-template <class Stage>
-void requantize_scalar(const int32_t* acc, std::size_t rows, std::size_t channels,
-                       const Stage& stage, typename Stage::Output* out) noexcept {
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < channels; ++c) out[r * channels + c] = stage(acc[r * channels + c], c);
-  }
-}
-
 // The conversion kernels, slowest first. `portable` is xsimd for the translation unit's own
 // ISA; avx2 and avx512 are compiled into every x86 build and chosen at run time.
 enum class ConvertPath { scalar, portable, avx2, avx512 };

@@ -116,20 +116,12 @@ __attribute__((target("avx2"))) void dequantize_aligned(const Storage* q, std::s
 }
 
 template <class Storage>
-__attribute__((target("avx2"))) void dequantize(const Storage* q, std::size_t n, float* x,
-                                                QuantParams p) noexcept {
+void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
   static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
-  // Stores of whole, aligned vectors: a float output is 4x the input, so dequantize is bound by
-  // its writes, and a store split across two cache lines costs two.
-  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(x) % 32;
-  std::size_t head = misalignment == 0 ? 0 : (32 - misalignment) / sizeof(float);
-  if (misalignment % sizeof(float) != 0 || head > n) head = n;
-  dequantize_scalar(q, head, x, p);
-  if (n - head > streaming_threshold / sizeof(float)) {
-    dequantize_aligned<Storage, true>(q + head, n - head, x + head, p);
-  } else {
-    dequantize_aligned<Storage, false>(q + head, n - head, x + head, p);
-  }
+  dequantize_aligned_vectors<32>(q, n, x, p, [](const Storage* body_q, std::size_t body_n,
+                                                float* body_x, QuantParams body_p, auto streaming) {
+    dequantize_aligned<Storage, decltype(streaming)::value>(body_q, body_n, body_x, body_p);
+  });
 }
 
 }  // namespace qinfer::convert::avx2

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/rounding.hpp"
@@ -42,6 +43,15 @@ void dequantize_scalar(const Storage* q, std::size_t n, float* x, QuantParams p)
   }
 }
 
+// Applies `stage` (quant/output_stage.hpp) to a row-major [rows, channels] block of accumulators.
+template <class Stage>
+void requantize_scalar(const int32_t* acc, std::size_t rows, std::size_t channels,
+                       const Stage& stage, typename Stage::Output* out) noexcept {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < channels; ++c) out[r * channels + c] = stage(acc[r * channels + c], c);
+  }
+}
+
 namespace convert {
 
 // Why the vector kernels may multiply by 1 / scale and still match the division exactly.
@@ -66,6 +76,24 @@ inline constexpr float near_tie_ratio = 1.0f / (1 << 21);  // 2^-21 > 3u (1 + 2u
 // they would not stay in a core's L2 (2 MiB on recent Xeons) anyway, and streaming saves the
 // read-for-ownership of every written line.
 inline constexpr std::size_t streaming_threshold = std::size_t{4} << 20;
+
+// Runs a vector dequantize kernel over whole, aligned output vectors: a scalar head aligns x to
+// VectorBytes (a float output is 4x the input, so dequantize is bound by its writes, and a store
+// split across two cache lines costs two), then body(q, n, x, p, streaming) does the rest, with
+// streaming = std::true_type beyond streaming_threshold.
+template <std::size_t VectorBytes, class Storage, class Body>
+void dequantize_aligned_vectors(const Storage* q, std::size_t n, float* x, QuantParams p,
+                                Body body) noexcept {
+  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(x) % VectorBytes;
+  std::size_t head = misalignment == 0 ? 0 : (VectorBytes - misalignment) / sizeof(float);
+  if (misalignment % sizeof(float) != 0 || head > n) head = n;
+  dequantize_scalar(q, head, x, p);
+  if (n - head > streaming_threshold / sizeof(float)) {
+    body(q + head, n - head, x + head, p, std::true_type{});
+  } else {
+    body(q + head, n - head, x + head, p, std::false_type{});
+  }
+}
 
 // delta for a quantize call (see above).
 inline float near_tie_delta(const QuantizeRange& r) noexcept {
