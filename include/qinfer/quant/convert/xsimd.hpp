@@ -48,10 +48,11 @@ inline IntBatch round_to_int(RoundHalfAwayFromZero, FloatBatch v, FloatBatch del
 template <class Rounding>
 IntBatch levels(FloatBatch v, FloatBatch lo, FloatBatch hi, FloatBatch delta,
                 xsimd::batch_bool<float>& near) noexcept {
-  // Explicit selects: clamped values stay ordinary, NaN stays NaN and lands in `near`.
-  v = xsimd::select(v < lo, lo, v);
-  v = xsimd::select(v > hi, hi, v);
-  return round_to_int(Rounding{}, v, delta, near);
+  // min and max treat NaN differently per ISA; NaN lanes are sent to the division explicitly.
+  const xsimd::batch_bool<float> nan = v != v;
+  const IntBatch k = round_to_int(Rounding{}, xsimd::min(xsimd::max(v, lo), hi), delta, near);
+  near = near || nan;
+  return k;
 }
 
 template <class Storage, class Rounding>
