@@ -75,7 +75,7 @@ inline constexpr float near_tie_ratio = 1.0f / (1 << 21);  // 2^-21 > 3u (1 + 2u
 // Outputs larger than this bypass the caches (non-temporal stores) in the dequantize kernels:
 // they would not stay in a core's L2 (2 MiB on recent Xeons) anyway, and streaming saves the
 // read-for-ownership of every written line.
-inline constexpr std::size_t streaming_threshold = std::size_t{4} << 20;
+inline constexpr std::size_t streaming_threshold = std::size_t{2} << 20;
 
 // Runs a vector dequantize kernel over whole, aligned output vectors: a scalar head aligns x to
 // VectorBytes (a float output is 4x the input, so dequantize is bound by its writes, and a store
