@@ -82,8 +82,8 @@ void dequantize(benchmark::State& state, qinfer::ConvertPath path, std::size_t b
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::size_t sizes[] = {std::size_t{4} << 10,   std::size_t{64} << 10, std::size_t{256} << 10,
-                               std::size_t{1} << 20,   std::size_t{16} << 20, std::size_t{64} << 20};
+  const std::size_t sizes[] = {std::size_t{4} << 10, std::size_t{64} << 10, std::size_t{256} << 10,
+                               std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
   for (std::size_t bytes : sizes) {
     const std::string size = "/" + std::to_string(bytes);
     benchmark::RegisterBenchmark(("memcpy" + size).c_str(), memcpy_input, bytes);

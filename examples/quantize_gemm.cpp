@@ -27,18 +27,21 @@ int main() {
 
   // Weights: one symmetric scale per output channel (axis 1 of [K, N]).
   const std::size_t w_dims[] = {k, n};
-  const auto w_quantizer = qinfer::PerAxisQuantizer<int8_t, qinfer::SymmetricNarrow>::from_data(w, w_dims, 1);
+  const auto w_quantizer =
+      qinfer::PerAxisQuantizer<int8_t, qinfer::SymmetricNarrow>::from_data(w, w_dims, 1);
   std::vector<int8_t> w8(w.size());
   w_quantizer.quantize(w, w_dims, w8);
 
   // int8 GEMM with the dequantize output stage: y = acc * x_scale * w_scale[n].
   std::vector<float> scales(n);
-  for (std::size_t j = 0; j < n; ++j) scales[j] = x_quantizer.params().scale * w_quantizer.params()[j].scale;
+  for (std::size_t j = 0; j < n; ++j)
+    scales[j] = x_quantizer.params().scale * w_quantizer.params()[j].scale;
   const int32_t w_zero_point[] = {0};
   std::vector<float> y(m * n);
-  qinfer::reference::gemm(qinfer::row_major(x8.data(), m, k), qinfer::row_major(w8.data(), k, n),
-                          qinfer::reference::GemmOffsets{x_quantizer.params().zero_point, w_zero_point, {}},
-                          qinfer::DequantizeFloat{scales}, qinfer::row_major(y.data(), m, n));
+  qinfer::reference::gemm(
+      qinfer::row_major(x8.data(), m, k), qinfer::row_major(w8.data(), k, n),
+      qinfer::reference::GemmOffsets{x_quantizer.params().zero_point, w_zero_point, {}},
+      qinfer::DequantizeFloat{scales}, qinfer::row_major(y.data(), m, n));
 
   double signal = 0.0, noise = 0.0, max_error = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
@@ -51,10 +54,11 @@ int main() {
       max_error = std::max(max_error, std::fabs(error));
     }
   }
-  std::printf("qinfer %d.%d.%d: int8 GEMM %zux%zux%zu, activations uint8 (scale %.5f, zero point %d), "
-              "weights int8 per-channel symmetric\n",
-              qinfer::version_major, qinfer::version_minor, qinfer::version_patch, m, k, n,
-              x_quantizer.params().scale, x_quantizer.params().zero_point);
+  std::printf(
+      "qinfer %d.%d.%d: int8 GEMM %zux%zux%zu, activations uint8 (scale %.5f, zero point %d), "
+      "weights int8 per-channel symmetric\n",
+      qinfer::version_major, qinfer::version_minor, qinfer::version_patch, m, k, n,
+      x_quantizer.params().scale, x_quantizer.params().zero_point);
   std::printf("y[0][0]: int8 %.5f, float %.5f\n", y[0], [&] {
     double e = 0.0;
     for (std::size_t p = 0; p < k; ++p) e += double(x[p]) * w[p * n];

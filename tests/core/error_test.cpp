@@ -12,7 +12,8 @@
 
 using namespace qinfer;
 
-TEST_CASE("a failed check throws qinfer::Error carrying the code and naming the argument", "[error]") {
+TEST_CASE("a failed check throws qinfer::Error carrying the code and naming the argument",
+          "[error]") {
   std::vector<float> x(4, 1.0f);
   std::vector<int8_t> q(4);
   try {
@@ -39,8 +40,7 @@ TEST_CASE("element counts that overflow size_t are reported, not wrapped", "[err
   CHECK(element_count(fits) == (std::size_t{1} << 40));
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2 + 1;
   const std::size_t overflows[] = {huge, 2};
-  CHECK_THROWS_MATCHES(element_count(overflows), Error,
-                       Catch::Predicate<Error>([](const Error& e) {
+  CHECK_THROWS_MATCHES(element_count(overflows), Error, Catch::Predicate<Error>([](const Error& e) {
                          return e.status().code() == Errc::size_overflow;
                        }));
 }
@@ -52,6 +52,8 @@ TEST_CASE("matrix views check strides and null data", "[error]") {
   CHECK(check_view(MatrixView<int8_t>{nullptr, 1, 1, 1, 1}, "m").code() == Errc::null_pointer);
   const std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
   CHECK(check_view(MatrixView<int8_t>{storage, 3, 1, half, 1}, "m").ok());  // last offset max - 1
-  CHECK(check_view(MatrixView<int8_t>{storage, 3, 1, half + 1, 1}, "m").code() == Errc::size_overflow);
-  CHECK(check_view(MatrixView<int8_t>{storage, 1, 3, 1, half + 1}, "m").code() == Errc::size_overflow);
+  CHECK(check_view(MatrixView<int8_t>{storage, 3, 1, half + 1, 1}, "m").code() ==
+        Errc::size_overflow);
+  CHECK(check_view(MatrixView<int8_t>{storage, 1, 3, 1, half + 1}, "m").code() ==
+        Errc::size_overflow);
 }

@@ -2,8 +2,8 @@
 //
 // Built with -fno-exceptions -fno-rtti -DQINFER_NO_EXCEPTIONS: every check that throws in the
 // default build must come back here as the same Status, and valid calls must still work.
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -25,7 +25,9 @@ void expect(bool condition, const char* what) {
   }
 }
 
-void expect_code(Status s, Errc code, const char* what) { expect(s.code() == code, what); }
+void expect_code(Status s, Errc code, const char* what) {
+  expect(s.code() == code, what);
+}
 
 }  // namespace
 
@@ -36,14 +38,14 @@ int main() {
 
   const Status good = quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {0.5f, 0});
   expect(good.ok() && q[0] == 1 && q[3] == 6, "quantize succeeds with valid arguments");
-  expect_code(quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {nan, 0}), Errc::invalid_scale,
-              "NaN scale -> invalid_scale");
-  expect_code(quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 300}), Errc::invalid_zero_point,
-              "zero point outside int8 -> invalid_zero_point");
-  expect_code(quantize<int8_t>(Span<const float>(nullptr, 4), Span<int8_t>(q), {1.0f, 0}), Errc::null_pointer,
-              "null data with non-zero size -> null_pointer");
-  expect_code(dequantize<int8_t>(Span<const int8_t>(q.data(), 3), Span<float>(x), {1.0f, 0}), Errc::shape_mismatch,
-              "mismatched sizes -> shape_mismatch");
+  expect_code(quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {nan, 0}),
+              Errc::invalid_scale, "NaN scale -> invalid_scale");
+  expect_code(quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 300}),
+              Errc::invalid_zero_point, "zero point outside int8 -> invalid_zero_point");
+  expect_code(quantize<int8_t>(Span<const float>(nullptr, 4), Span<int8_t>(q), {1.0f, 0}),
+              Errc::null_pointer, "null data with non-zero size -> null_pointer");
+  expect_code(dequantize<int8_t>(Span<const int8_t>(q.data(), 3), Span<float>(x), {1.0f, 0}),
+              Errc::shape_mismatch, "mismatched sizes -> shape_mismatch");
 
   const Expected<QuantParams> range = choose_params<uint8_t>(2.0f, 1.0f);
   expect(!range.ok() && range.status().code() == Errc::invalid_range, "min > max -> invalid_range");
@@ -53,26 +55,31 @@ int main() {
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2 + 1;
   const std::size_t dims[] = {huge, 4};
   const Expected<std::size_t> count = element_count(dims);
-  expect(!count.ok() && count.status().code() == Errc::size_overflow, "overflowing shape -> size_overflow");
+  expect(!count.ok() && count.status().code() == Errc::size_overflow,
+         "overflowing shape -> size_overflow");
 
   const Expected<QuantizedMultiplier> m = quantize_multiplier(-1.0);
-  expect(!m.ok() && m.status().code() == Errc::invalid_scale, "negative multiplier -> invalid_scale");
+  expect(!m.ok() && m.status().code() == Errc::invalid_scale,
+         "negative multiplier -> invalid_scale");
 
-  const Expected<AffineQuantizer<uint8_t>> quantizer = AffineQuantizer<uint8_t>::from_range(-1.0f, 1.0f);
-  expect(quantizer.ok() && quantizer->quantize(0.0f) == quantizer->params().zero_point, "quantizer factory");
+  const Expected<AffineQuantizer<uint8_t>> quantizer =
+      AffineQuantizer<uint8_t>::from_range(-1.0f, 1.0f);
+  expect(quantizer.ok() && quantizer->quantize(0.0f) == quantizer->params().zero_point,
+         "quantizer factory");
   const Expected<PerAxisQuantizer<int8_t>> per_axis = PerAxisQuantizer<int8_t>::create(0, {});
-  expect(!per_axis.ok() && per_axis.status().code() == Errc::invalid_argument, "empty per-axis params");
+  expect(!per_axis.ok() && per_axis.status().code() == Errc::invalid_argument,
+         "empty per-axis params");
 
   const uint8_t a[6] = {};
   const int8_t b[6] = {};
   int32_t c[4] = {};
   const int32_t zp[] = {0};
-  expect(reference::gemm(row_major(a, 2, 3), row_major(b, 3, 2), reference::GemmOffsets{0, zp, {}}, StoreInt32{},
-                         row_major(c, 2, 2))
+  expect(reference::gemm(row_major(a, 2, 3), row_major(b, 3, 2), reference::GemmOffsets{0, zp, {}},
+                         StoreInt32{}, row_major(c, 2, 2))
              .ok(),
          "gemm succeeds");
-  expect_code(reference::gemm(row_major(a, 2, 3), row_major(b, 2, 3), reference::GemmOffsets{0, zp, {}},
-                              StoreInt32{}, row_major(c, 2, 2)),
+  expect_code(reference::gemm(row_major(a, 2, 3), row_major(b, 2, 3),
+                              reference::GemmOffsets{0, zp, {}}, StoreInt32{}, row_major(c, 2, 2)),
               Errc::shape_mismatch, "gemm with mismatched K -> shape_mismatch");
 
   reference::Conv2dShape shape;
@@ -80,12 +87,15 @@ int main() {
   shape.groups = 2;
   shape.h = {2, 1};
   shape.w = {2, 1};
-  expect_code(reference::conv2d(shape, Span<const uint8_t>(a, 4), Span<const int8_t>(b, 1),
-                                reference::GemmOffsets{0, zp, {}}, StoreInt32{}, Span<int32_t>(c, 4)),
-              Errc::invalid_argument, "conv2d with indivisible groups -> invalid_argument");
+  expect_code(
+      reference::conv2d(shape, Span<const uint8_t>(a, 4), Span<const int8_t>(b, 1),
+                        reference::GemmOffsets{0, zp, {}}, StoreInt32{}, Span<int32_t>(c, 4)),
+      Errc::invalid_argument, "conv2d with indivisible groups -> invalid_argument");
 
-  const Expected<onnx::DynamicQuantized> dq = onnx::dynamic_quantize_linear(Tensor<float>({2}, {1.0f, nan}));
-  expect(!dq.ok() && dq.status().code() == Errc::invalid_range, "DynamicQuantizeLinear with NaN -> invalid_range");
+  const Expected<onnx::DynamicQuantized> dq =
+      onnx::dynamic_quantize_linear(Tensor<float>({2}, {1.0f, nan}));
+  expect(!dq.ok() && dq.status().code() == Errc::invalid_range,
+         "DynamicQuantizeLinear with NaN -> invalid_range");
 
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

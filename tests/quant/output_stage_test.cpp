@@ -13,14 +13,15 @@ TEST_CASE("fused activations become quantized clamp bounds", "[output_stage]") {
   CHECK(activation_bounds<uint8_t>(Activation::none, p).min == 0);
   CHECK(activation_bounds<uint8_t>(Activation::relu, p).min == 10);
   CHECK(activation_bounds<uint8_t>(Activation::relu6, p).max == 70);
-  CHECK(activation_bounds<int8_t>(Activation::relu6, {0.01f, -128}).max == 127);  // 6.0 is past the range
+  CHECK(activation_bounds<int8_t>(Activation::relu6, {0.01f, -128}).max ==
+        127);  // 6.0 is past the range
 }
 
 TEST_CASE("output stages apply bias-free accumulators per channel", "[output_stage]") {
   const std::vector<float> scales{0.5f, 0.25f};
   const RequantizeFloat<int8_t> requant{scales, 3, -10, 10};
-  CHECK(requant(4, 0) == 5);    // 2 + 3
-  CHECK(requant(4, 1) == 4);    // 1 + 3
+  CHECK(requant(4, 0) == 5);     // 2 + 3
+  CHECK(requant(4, 1) == 4);     // 1 + 3
   CHECK(requant(100, 0) == 10);  // clamped
   const DequantizeFloat deq{scales};
   CHECK(deq(4, 1) == 1.0f);

@@ -16,7 +16,8 @@ namespace {
 template <class Storage, class Scheme>
 void require_zero_exact(float min, float max) {
   const auto q = Quantizer<Storage, Scheme>::from_range(min, max);
-  INFO("range [" << min << ", " << max << "] scale " << q.params().scale << " zp " << q.params().zero_point);
+  INFO("range [" << min << ", " << max << "] scale " << q.params().scale << " zp "
+                 << q.params().zero_point);
   REQUIRE(q.params().zero_point >= (Quantizer<Storage, Scheme>::qmin));
   REQUIRE(q.params().zero_point <= (Quantizer<Storage, Scheme>::qmax));
   REQUIRE(int32_t{q.quantize(0.0f)} == q.params().zero_point);
@@ -82,8 +83,10 @@ TEST_CASE("symmetric schemes fix the zero point and the range", "[params]") {
 TEST_CASE("invalid ranges, scales and zero points are rejected", "[params][error]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
-  for (auto [lo, hi] : {std::pair{nan, 1.0f}, {0.0f, nan}, {-inf, 1.0f}, {0.0f, inf}, {2.0f, 1.0f}}) {
-    CHECK_THROWS_MATCHES(choose_params<uint8_t>(lo, hi), Error, Catch::Predicate<Error>([](const Error& e) {
+  for (auto [lo, hi] :
+       {std::pair{nan, 1.0f}, {0.0f, nan}, {-inf, 1.0f}, {0.0f, inf}, {2.0f, 1.0f}}) {
+    CHECK_THROWS_MATCHES(choose_params<uint8_t>(lo, hi), Error,
+                         Catch::Predicate<Error>([](const Error& e) {
                            return e.status().code() == Errc::invalid_range;
                          }));
   }

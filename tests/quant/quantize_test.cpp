@@ -25,16 +25,26 @@ std::vector<float> hard_inputs(test::Rng& rng, std::size_t n, float scale) {
   for (float& v : x) {
     const float k = static_cast<float>(rng.integer(-300, 300));
     switch (rng.integer(0, 7)) {
-      case 0: v = (k + 0.5f) * scale; break;
-      case 1: v = std::nextafter((k + 0.5f) * scale, inf_value); break;
-      case 2: v = std::nextafter((k + 0.5f) * scale, -inf_value); break;
-      case 3: v = rng.real(-1e6f, 1e6f); break;
+      case 0:
+        v = (k + 0.5f) * scale;
+        break;
+      case 1:
+        v = std::nextafter((k + 0.5f) * scale, inf_value);
+        break;
+      case 2:
+        v = std::nextafter((k + 0.5f) * scale, -inf_value);
+        break;
+      case 3:
+        v = rng.real(-1e6f, 1e6f);
+        break;
       case 4: {
-        const float specials[] = {nan_value, inf_value, -inf_value, 0.0f, -0.0f, FLT_MIN / 4, FLT_MAX, -FLT_MAX};
+        const float specials[] = {nan_value, inf_value,   -inf_value, 0.0f,
+                                  -0.0f,     FLT_MIN / 4, FLT_MAX,    -FLT_MAX};
         v = specials[rng.integer(0, 7)];
         break;
       }
-      default: v = rng.real(-200.0f, 200.0f) * scale;
+      default:
+        v = rng.real(-200.0f, 200.0f) * scale;
     }
   }
   return x;
@@ -46,7 +56,8 @@ const ConvertPath all_paths[] = {ConvertPath::portable, ConvertPath::avx2, Conve
 template <class Storage, class Rounding, class Scheme>
 void require_paths_match_scalar(QuantParams p) {
   test::Rng rng;
-  const QuantizeRange r{p.scale, p.zero_point, Scheme::template qmin<Storage>, Scheme::template qmax<Storage>};
+  const QuantizeRange r{p.scale, p.zero_point, Scheme::template qmin<Storage>,
+                        Scheme::template qmax<Storage>};
   for (ConvertPath path : all_paths) {
     if (!is_available(path)) {
       WARN("path " << path_name(path) << " skipped: not available on this CPU or build");
@@ -93,7 +104,8 @@ TEST_CASE("quantize saturates and maps NaN to the zero point", "[quantize]") {
   quantize<uint8_t>(Span<const float>(x), Span<uint8_t>(q), {0.1f, 100});
   CHECK(std::vector<int>(q, q + 6) == std::vector<int>{255, 0, 255, 0, 100, 100});
   int8_t n[6];
-  quantize<int8_t, RoundHalfToEven, SymmetricNarrow>(Span<const float>(x), Span<int8_t>(n), {0.1f, 0});
+  quantize<int8_t, RoundHalfToEven, SymmetricNarrow>(Span<const float>(x), Span<int8_t>(n),
+                                                     {0.1f, 0});
   CHECK(std::vector<int>(n, n + 6) == std::vector<int>{127, -127, 127, -127, 0, 0});
 }
 
@@ -105,16 +117,30 @@ TEST_CASE("round trip error is at most half a step inside the range", "[quantize
   std::vector<float> back(x.size());
   quantize<uint8_t>(Span<const float>(x), Span<uint8_t>(q), p);
   dequantize<uint8_t>(Span<const uint8_t>(q), Span<float>(back), p);
-  for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(back[i] - x[i]) <= p.scale / 2 * 1.0001f);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    REQUIRE(std::fabs(back[i] - x[i]) <= p.scale / 2 * 1.0001f);
 }
 
-TEST_CASE("every vectorized quantize path is bit-exact with the scalar reference", "[quantize][simd]") {
-  SECTION("uint8 affine, half to even") { require_paths_match_scalar<uint8_t, RoundHalfToEven, Affine>({0.05f, 131}); }
-  SECTION("int8 affine, half away") { require_paths_match_scalar<int8_t, RoundHalfAwayFromZero, Affine>({0.3f, -7}); }
-  SECTION("int8 narrow symmetric") { require_paths_match_scalar<int8_t, RoundHalfToEven, SymmetricNarrow>({1.0f / 3.0f, 0}); }
-  SECTION("uint8 symmetric, half away") { require_paths_match_scalar<uint8_t, RoundHalfAwayFromZero, Symmetric<>>({2.0f, 128}); }
-  SECTION("scale with an inexact reciprocal") { require_paths_match_scalar<int8_t, RoundHalfToEven, Affine>({0.1f, 0}); }
-  SECTION("tiny scale") { require_paths_match_scalar<int8_t, RoundHalfToEven, Affine>({FLT_MIN, 0}); }
+TEST_CASE("every vectorized quantize path is bit-exact with the scalar reference",
+          "[quantize][simd]") {
+  SECTION("uint8 affine, half to even") {
+    require_paths_match_scalar<uint8_t, RoundHalfToEven, Affine>({0.05f, 131});
+  }
+  SECTION("int8 affine, half away") {
+    require_paths_match_scalar<int8_t, RoundHalfAwayFromZero, Affine>({0.3f, -7});
+  }
+  SECTION("int8 narrow symmetric") {
+    require_paths_match_scalar<int8_t, RoundHalfToEven, SymmetricNarrow>({1.0f / 3.0f, 0});
+  }
+  SECTION("uint8 symmetric, half away") {
+    require_paths_match_scalar<uint8_t, RoundHalfAwayFromZero, Symmetric<>>({2.0f, 128});
+  }
+  SECTION("scale with an inexact reciprocal") {
+    require_paths_match_scalar<int8_t, RoundHalfToEven, Affine>({0.1f, 0});
+  }
+  SECTION("tiny scale") {
+    require_paths_match_scalar<int8_t, RoundHalfToEven, Affine>({FLT_MIN, 0});
+  }
   SECTION("huge scale: subnormal reciprocal, division only") {
     require_paths_match_scalar<uint8_t, RoundHalfAwayFromZero, Affine>({1e38f, 7});
   }
@@ -122,21 +148,25 @@ TEST_CASE("every vectorized quantize path is bit-exact with the scalar reference
 
 // The reciprocal shortcut's failure mode is a near-tie quotient rounding the other way. Search
 // for such inputs directly: x / s lands within a few ulps of k + 1/2 for many random scales.
-TEST_CASE("quotients a few ulps from a tie round as the division does on every path", "[quantize][simd]") {
+TEST_CASE("quotients a few ulps from a tie round as the division does on every path",
+          "[quantize][simd]") {
   test::Rng rng;
   for (int trial = 0; trial < 200; ++trial) {
-    const float scale = rng.real(1e-3f, 1.0f) * std::pow(2.0f, static_cast<float>(rng.integer(-20, 20)));
+    const float scale =
+        rng.real(1e-3f, 1.0f) * std::pow(2.0f, static_cast<float>(rng.integer(-20, 20)));
     std::vector<float> x(1024);
     for (float& v : x) {
       float t = (static_cast<float>(rng.integer(-130, 130)) + 0.5f) * scale;
-      for (int steps = static_cast<int>(rng.integer(-4, 4)); steps != 0; steps += steps > 0 ? -1 : 1) {
+      for (int steps = static_cast<int>(rng.integer(-4, 4)); steps != 0;
+           steps += steps > 0 ? -1 : 1) {
         t = std::nextafter(t, steps > 0 ? inf_value : -inf_value);
       }
       v = t;
     }
     for (const int32_t zero_point : {0, 5}) {
       const QuantizeRange r{scale, zero_point, -128, 127};
-      std::vector<int8_t> expected(x.size()), even(x.size()), away_expected(x.size()), away(x.size());
+      std::vector<int8_t> expected(x.size()), even(x.size()), away_expected(x.size()),
+          away(x.size());
       quantize_scalar<int8_t, RoundHalfToEven>(x.data(), x.size(), expected.data(), r);
       quantize_scalar<int8_t, RoundHalfAwayFromZero>(x.data(), x.size(), away_expected.data(), r);
       for (ConvertPath path : all_paths) {
@@ -151,7 +181,8 @@ TEST_CASE("quotients a few ulps from a tie round as the division does on every p
   }
 }
 
-TEST_CASE("every vectorized dequantize path is bit-exact with the scalar reference", "[quantize][simd]") {
+TEST_CASE("every vectorized dequantize path is bit-exact with the scalar reference",
+          "[quantize][simd]") {
   test::Rng rng;
   for (ConvertPath path : all_paths) {
     if (!is_available(path)) continue;
@@ -174,9 +205,10 @@ TEST_CASE("vectorized requantize is bit-exact with the scalar stage", "[quantize
   test::Rng rng;
   for (std::size_t channels : {1, 3, 8, 17, 64}) {
     const std::size_t rows = 5;
-    std::vector<int32_t> acc = rng.integers<int32_t>(rows * channels, std::numeric_limits<int32_t>::min(),
-                                                     std::numeric_limits<int32_t>::max());
-    for (std::size_t i = 0; i < acc.size(); i += 3) acc[i] = static_cast<int32_t>(rng.integer(-5000, 5000));
+    std::vector<int32_t> acc = rng.integers<int32_t>(
+        rows * channels, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+    for (std::size_t i = 0; i < acc.size(); i += 3)
+      acc[i] = static_cast<int32_t>(rng.integer(-5000, 5000));
     std::vector<float> per_channel(channels);
     for (float& m : per_channel) m = rng.real(1e-4f, 0.2f);
     const std::vector<float> per_tensor{0.0371f};
@@ -207,24 +239,39 @@ TEST_CASE("quantize, dequantize and requantize reject bad arguments", "[quantize
     }
     return Errc::ok;
   };
-  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 0}); }) == Errc::shape_mismatch);
-  q.resize(4);
-  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {nan_value, 0}); }) == Errc::invalid_scale);
-  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 200}); }) == Errc::invalid_zero_point);
   CHECK(code_of([&] {
-          quantize<int8_t, RoundHalfToEven, SymmetricNarrow>(Span<const float>(x), Span<int8_t>(q), {1.0f, 3});
+          quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 0});
+        }) == Errc::shape_mismatch);
+  q.resize(4);
+  CHECK(code_of([&] {
+          quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {nan_value, 0});
+        }) == Errc::invalid_scale);
+  CHECK(code_of([&] {
+          quantize<int8_t>(Span<const float>(x), Span<int8_t>(q), {1.0f, 200});
         }) == Errc::invalid_zero_point);
-  CHECK(code_of([&] { quantize<int8_t>(Span<const float>(nullptr, 4), Span<int8_t>(q), {1.0f, 0}); }) == Errc::null_pointer);
-  CHECK(code_of([&] { dequantize<int8_t>(Span<const int8_t>(q), Span<float>(x), {0.0f, 0}); }) == Errc::invalid_scale);
-  CHECK(code_of([&] { dequantize<uint8_t>(Span<const uint8_t>(nullptr, 0), Span<float>(nullptr, 0), {1.0f, -1}); }) ==
-        Errc::invalid_zero_point);
+  CHECK(code_of([&] {
+          quantize<int8_t, RoundHalfToEven, SymmetricNarrow>(Span<const float>(x), Span<int8_t>(q),
+                                                             {1.0f, 3});
+        }) == Errc::invalid_zero_point);
+  CHECK(code_of([&] {
+          quantize<int8_t>(Span<const float>(nullptr, 4), Span<int8_t>(q), {1.0f, 0});
+        }) == Errc::null_pointer);
+  CHECK(code_of([&] {
+          dequantize<int8_t>(Span<const int8_t>(q), Span<float>(x), {0.0f, 0});
+        }) == Errc::invalid_scale);
+  CHECK(code_of([&] {
+          dequantize<uint8_t>(Span<const uint8_t>(nullptr, 0), Span<float>(nullptr, 0), {1.0f, -1});
+        }) == Errc::invalid_zero_point);
   std::vector<int32_t> acc(6);
   std::vector<int8_t> out(6);
   const std::vector<float> m{0.5f, 0.5f};
-  CHECK(code_of([&] { requantize(Span<const int32_t>(acc), 4, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out)); }) ==
-        Errc::shape_mismatch);
-  CHECK(code_of([&] { requantize(Span<const int32_t>(acc), 3, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out)); }) ==
-        Errc::shape_mismatch);
-  CHECK(code_of([&] { requantize(Span<const int32_t>(acc), 2, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out)); }) ==
-        Errc::ok);
+  CHECK(code_of([&] {
+          requantize(Span<const int32_t>(acc), 4, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out));
+        }) == Errc::shape_mismatch);
+  CHECK(code_of([&] {
+          requantize(Span<const int32_t>(acc), 3, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out));
+        }) == Errc::shape_mismatch);
+  CHECK(code_of([&] {
+          requantize(Span<const int32_t>(acc), 2, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out));
+        }) == Errc::ok);
 }

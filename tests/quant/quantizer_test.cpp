@@ -62,11 +62,13 @@ TEST_CASE("per-axis parameters equal per-slice calibration on every axis", "[qua
         }
         const auto expected = SymmetricQuantizer<int8_t, true>::from_data(slice);
         REQUIRE(q.params()[c] == expected.params());
-        for (std::size_t i = 0; i < slice.size(); ++i) REQUIRE(slice_codes[i] == expected.quantize(slice[i]));
+        for (std::size_t i = 0; i < slice.size(); ++i)
+          REQUIRE(slice_codes[i] == expected.quantize(slice[i]));
       }
       std::vector<float> back(x.size());
       q.dequantize(codes, dims, back);
-      for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(back[i] - x[i]) <= 2.0f / 127 * 0.5001f);
+      for (std::size_t i = 0; i < x.size(); ++i)
+        REQUIRE(std::fabs(back[i] - x[i]) <= 2.0f / 127 * 0.5001f);
     }
   }
 }
@@ -84,7 +86,8 @@ TEST_CASE("per-group parameters cover each group of each row", "[quantizer]") {
       for (std::size_t g = 0; g < 3; ++g) {
         const std::size_t first = row * 10 + g * 4;
         const std::size_t last = std::min(row * 10 + 10, first + 4);
-        const auto expected = SymmetricQuantizer<int8_t>::from_data(Span<const float>(x.data() + first, last - first));
+        const auto expected = SymmetricQuantizer<int8_t>::from_data(
+            Span<const float>(x.data() + first, last - first));
         REQUIRE(q.params()[row * 3 + g] == expected.params());
         for (std::size_t i = first; i < last; ++i) REQUIRE(codes[i] == expected.quantize(x[i]));
       }
@@ -98,7 +101,8 @@ TEST_CASE("per-group parameters cover each group of each row", "[quantizer]") {
     for (std::size_t g = 0; g < 3; ++g) {
       for (std::size_t col = 0; col < 2; ++col) {
         std::vector<float> group;
-        for (std::size_t r = g * 2; r < std::min<std::size_t>(5, g * 2 + 2); ++r) group.push_back(x[r * 2 + col]);
+        for (std::size_t r = g * 2; r < std::min<std::size_t>(5, g * 2 + 2); ++r)
+          group.push_back(x[r * 2 + col]);
         REQUIRE(q.params()[g * 2 + col] == AffineQuantizer<uint8_t>::from_data(group).params());
       }
     }
@@ -120,6 +124,7 @@ TEST_CASE("quantizers reject invalid parameters and shapes", "[quantizer][error]
   const std::vector<std::size_t> wrong{3, 2};
   CHECK_THROWS_AS(q.quantize(x, wrong, codes), Error);
   CHECK_THROWS_AS((PerGroupQuantizer<int8_t>::from_data(x, dims, 1, 0)), Error);
-  CHECK_THROWS_AS((PerGroupQuantizer<int8_t>::create(dims, 1, 2, std::vector<QuantParams>(3))), Error);
+  CHECK_THROWS_AS((PerGroupQuantizer<int8_t>::create(dims, 1, 2, std::vector<QuantParams>(3))),
+                  Error);
   CHECK_THROWS_AS((PerAxisQuantizer<int8_t>::create(0, {})), Error);
 }

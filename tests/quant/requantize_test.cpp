@@ -43,20 +43,27 @@ int32_t exact_divide_pot(int32_t x, int e) {
 int32_t exact_double_rounding(int32_t x, QuantizedMultiplier m) {
   const int left = m.shift > 0 ? m.shift : 0;
   const int right = m.shift > 0 ? 0 : -m.shift;
-  return exact_divide_pot(exact_high_mul(saturate32(int128{x} * (int128{1} << left)), m.multiplier), right);
+  return exact_divide_pot(exact_high_mul(saturate32(int128{x} * (int128{1} << left)), m.multiplier),
+                          right);
 }
 
 int32_t exact_single_rounding(int32_t x, QuantizedMultiplier m) {
   const int total = 31 - m.shift;
-  return saturate32(floor_div(int128{x} * m.multiplier + (int128{1} << (total - 1)), int128{1} << total));
+  return saturate32(
+      floor_div(int128{x} * m.multiplier + (int128{1} << (total - 1)), int128{1} << total));
 }
 
 int32_t random_int32(test::Rng& rng) {
   switch (rng.integer(0, 3)) {
-    case 0: return static_cast<int32_t>(rng.integer(int32_min, int32_max));
-    case 1: return static_cast<int32_t>(rng.integer(-70000, 70000));
-    case 2: return static_cast<int32_t>(rng.integer(0, 1) ? int32_min + rng.integer(0, 3) : int32_max - rng.integer(0, 3));
-    default: return static_cast<int32_t>(rng.integer(-(1 << 24), 1 << 24));
+    case 0:
+      return static_cast<int32_t>(rng.integer(int32_min, int32_max));
+    case 1:
+      return static_cast<int32_t>(rng.integer(-70000, 70000));
+    case 2:
+      return static_cast<int32_t>(rng.integer(0, 1) ? int32_min + rng.integer(0, 3)
+                                                    : int32_max - rng.integer(0, 3));
+    default:
+      return static_cast<int32_t>(rng.integer(-(1 << 24), 1 << 24));
   }
 }
 
@@ -72,9 +79,9 @@ TEST_CASE("quantize_multiplier normalizes to a Q31 mantissa and a shift", "[requ
   check(1.0, 1 << 30, 1);
   check(0.75, 3 << 29, 0);
   check(0.25, 1 << 30, -1);
-  check(std::ldexp(1.0, 29), 1 << 30, 30);                            // the largest shift
-  check(std::ldexp(1.0, -40), 0, 0);                                  // below 2^-32: exactly zero
-  check(std::nextafter(1.0, 0.0), 1 << 30, 1);                        // mantissa rounds up to 1.0
+  check(std::ldexp(1.0, 29), 1 << 30, 30);      // the largest shift
+  check(std::ldexp(1.0, -40), 0, 0);            // below 2^-32: exactly zero
+  check(std::nextafter(1.0, 0.0), 1 << 30, 1);  // mantissa rounds up to 1.0
   for (double bad : {0.0, -1.0, std::nan(""), HUGE_VAL, std::ldexp(1.0, 30)}) {
     CHECK_THROWS_AS(quantize_multiplier(bad), Error);
   }
@@ -103,17 +110,24 @@ TEST_CASE("hand-checked roundings: ties and the double-rounding difference", "[r
   CHECK(DoubleRounding::apply(1000, QuantizedMultiplier{1 << 30, 4}) == 8000);
 }
 
-TEST_CASE("fixed-point requantization matches the exact 128-bit formulation on 1e6 pairs", "[requantize]") {
+TEST_CASE("fixed-point requantization matches the exact 128-bit formulation on 1e6 pairs",
+          "[requantize]") {
   test::Rng rng;
   for (int i = 0; i < 1000000; ++i) {
     const int32_t x = random_int32(rng);
     QuantizedMultiplier m;
     switch (rng.integer(0, 4)) {
-      case 0: m.multiplier = 1 << 30; break;
-      case 1: m.multiplier = int32_max; break;
-      default: m.multiplier = static_cast<int32_t>(rng.integer(1 << 30, int32_max));
+      case 0:
+        m.multiplier = 1 << 30;
+        break;
+      case 1:
+        m.multiplier = int32_max;
+        break;
+      default:
+        m.multiplier = static_cast<int32_t>(rng.integer(1 << 30, int32_max));
     }
-    m.shift = static_cast<int32_t>(rng.integer(0, 3) == 0 ? (rng.coin() ? -31 : 30) : rng.integer(-31, 30));
+    m.shift = static_cast<int32_t>(rng.integer(0, 3) == 0 ? (rng.coin() ? -31 : 30)
+                                                          : rng.integer(-31, 30));
     const int32_t a = static_cast<int32_t>(rng.integer(int32_min, int32_max));
     if (saturating_rounding_doubling_high_mul(x, a) != exact_high_mul(x, a) ||
         DoubleRounding::apply(x, m) != exact_double_rounding(x, m) ||
@@ -132,15 +146,17 @@ TEST_CASE("both roundings stay within one of the ideal product", "[requantize]")
     const int32_t x = static_cast<int32_t>(rng.integer(-(1 << 24), 1 << 24));
     const double real = std::ldexp(rng.real(0.5f, 1.0f), static_cast<int>(rng.integer(-20, 0)));
     const QuantizedMultiplier m = quantize_multiplier(real);
-    const long double ideal = static_cast<long double>(x) * m.multiplier * std::ldexp(1.0L, m.shift - 31);
+    const long double ideal =
+        static_cast<long double>(x) * m.multiplier * std::ldexp(1.0L, m.shift - 31);
     REQUIRE(std::fabs(DoubleRounding::apply(x, m) - ideal) <= 1.0L);
     REQUIRE(std::fabs(SingleRounding::apply(x, m) - ideal) <= 0.5L);
   }
 }
 
-TEST_CASE("float requantization rounds half to even after the single float multiply", "[requantize]") {
-  CHECK(requantize_float(5, 0.5f, -128, 127) == 2);   // 2.5 -> 2
-  CHECK(requantize_float(7, 0.5f, -128, 127) == 4);   // 3.5 -> 4
+TEST_CASE("float requantization rounds half to even after the single float multiply",
+          "[requantize]") {
+  CHECK(requantize_float(5, 0.5f, -128, 127) == 2);  // 2.5 -> 2
+  CHECK(requantize_float(7, 0.5f, -128, 127) == 4);  // 3.5 -> 4
   CHECK(requantize_float(-5, 0.5f, -128, 127) == -2);
   CHECK(requantize_float(1000, 1.0f, -128, 127) == 127);
   CHECK(requantize_float(-1000, 1.0f, -128, 127) == -128);

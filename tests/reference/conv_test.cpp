@@ -18,8 +18,10 @@ namespace {
 // The input copied into a buffer with the padding materialized as the zero point, then a plain
 // sliding dot product: a formulation independent of the reference's bounds tests.
 template <class TX, class TW>
-std::vector<int64_t> naive_conv(const Conv2dShape& s, const std::vector<TX>& x, const std::vector<TW>& w,
-                                int32_t x_zp, const std::vector<int32_t>& w_zps, const std::vector<int32_t>& bias) {
+std::vector<int64_t> naive_conv(const Conv2dShape& s, const std::vector<TX>& x,
+                                const std::vector<TW>& w, int32_t x_zp,
+                                const std::vector<int32_t>& w_zps,
+                                const std::vector<int32_t>& bias) {
   const std::size_t ph = s.h.input + s.h.pad_begin + s.h.pad_end;
   const std::size_t pw = s.w.input + s.w.pad_begin + s.w.pad_end;
   std::vector<int64_t> padded(s.batch * ph * pw * s.in_c, x_zp);
@@ -29,7 +31,8 @@ std::vector<int64_t> naive_conv(const Conv2dShape& s, const std::vector<TX>& x, 
         for (std::size_t c = 0; c < s.in_c; ++c)
           padded[((n * ph + y + s.h.pad_begin) * pw + xx + s.w.pad_begin) * s.in_c + c] =
               x[((n * s.h.input + y) * s.w.input + xx) * s.in_c + c];
-  const std::size_t oh = s.h.output(), ow = s.w.output(), cpg = s.in_c / s.groups, opg = s.out_c / s.groups;
+  const std::size_t oh = s.h.output(), ow = s.w.output(), cpg = s.in_c / s.groups,
+                    opg = s.out_c / s.groups;
   std::vector<int64_t> out(s.batch * oh * ow * s.out_c);
   for (std::size_t n = 0; n < s.batch; ++n)
     for (std::size_t oy = 0; oy < oh; ++oy)
@@ -42,7 +45,8 @@ std::vector<int64_t> naive_conv(const Conv2dShape& s, const std::vector<TX>& x, 
               for (std::size_t ic = 0; ic < cpg; ++ic) {
                 const std::size_t iy = oy * s.h.stride + ky * s.h.dilation;
                 const std::size_t ix = ox * s.w.stride + kx * s.w.dilation;
-                const int64_t xv = padded[((n * ph + iy) * pw + ix) * s.in_c + (oc / opg) * cpg + ic];
+                const int64_t xv =
+                    padded[((n * ph + iy) * pw + ix) * s.in_c + (oc / opg) * cpg + ic];
                 const int64_t wv = w[((oc * s.h.kernel + ky) * s.w.kernel + kx) * cpg + ic];
                 sum += (xv - x_zp) * (wv - wzp);
               }
@@ -76,20 +80,26 @@ void check_random_conv(test::Rng& rng) {
   s.h = random_window(rng);
   s.w = random_window(rng);
   const std::size_t weights = s.out_c * s.h.kernel * s.w.kernel * (s.in_c / s.groups);
-  const auto x = rng.integers<TX>(s.batch * s.h.input * s.w.input * s.in_c, StorageTraits<TX>::min, StorageTraits<TX>::max);
+  const auto x = rng.integers<TX>(s.batch * s.h.input * s.w.input * s.in_c, StorageTraits<TX>::min,
+                                  StorageTraits<TX>::max);
   const auto w = rng.integers<TW>(weights, StorageTraits<TW>::min, StorageTraits<TW>::max);
-  const int32_t zps_x[] = {StorageTraits<TX>::min, 0, StorageTraits<TX>::max, static_cast<int32_t>(rng.integer(StorageTraits<TX>::min, StorageTraits<TX>::max))};
+  const int32_t zps_x[] = {
+      StorageTraits<TX>::min, 0, StorageTraits<TX>::max,
+      static_cast<int32_t>(rng.integer(StorageTraits<TX>::min, StorageTraits<TX>::max))};
   const int32_t x_zp = zps_x[rng.integer(0, 3)];
-  const auto w_zps = rng.integers<int32_t>(rng.coin() ? 1 : s.out_c, StorageTraits<TW>::min, StorageTraits<TW>::max);
-  const auto bias = rng.coin() ? rng.integers<int32_t>(s.out_c, -1000, 1000) : std::vector<int32_t>{};
-  INFO("groups " << s.groups << " in_c " << s.in_c << " out_c " << s.out_c << " h " << s.h.input << "/" << s.h.kernel
-                 << "/s" << s.h.stride << "/d" << s.h.dilation << "/p" << s.h.pad_begin << "," << s.h.pad_end << " w "
-                 << s.w.input << "/" << s.w.kernel << "/s" << s.w.stride << "/d" << s.w.dilation << "/p"
-                 << s.w.pad_begin << "," << s.w.pad_end);
+  const auto w_zps = rng.integers<int32_t>(rng.coin() ? 1 : s.out_c, StorageTraits<TW>::min,
+                                           StorageTraits<TW>::max);
+  const auto bias =
+      rng.coin() ? rng.integers<int32_t>(s.out_c, -1000, 1000) : std::vector<int32_t>{};
+  INFO("groups " << s.groups << " in_c " << s.in_c << " out_c " << s.out_c << " h " << s.h.input
+                 << "/" << s.h.kernel << "/s" << s.h.stride << "/d" << s.h.dilation << "/p"
+                 << s.h.pad_begin << "," << s.h.pad_end << " w " << s.w.input << "/" << s.w.kernel
+                 << "/s" << s.w.stride << "/d" << s.w.dilation << "/p" << s.w.pad_begin << ","
+                 << s.w.pad_end);
   const auto expected = naive_conv(s, x, w, x_zp, w_zps, bias);
   std::vector<int32_t> out(expected.size());
-  reference::conv2d(s, Span<const TX>(x), Span<const TW>(w), GemmOffsets{x_zp, w_zps, bias}, StoreInt32{},
-                    Span<int32_t>(out));
+  reference::conv2d(s, Span<const TX>(x), Span<const TW>(w), GemmOffsets{x_zp, w_zps, bias},
+                    StoreInt32{}, Span<int32_t>(out));
   for (std::size_t i = 0; i < out.size(); ++i) REQUIRE(out[i] == expected[i]);
 }
 
@@ -119,10 +129,10 @@ TEST_CASE("a 1x1 convolution is a GEMM over pixels", "[conv]") {
   const int32_t zp[] = {3};
   const std::vector<float> scale{0.01f};
   std::vector<float> conv(2 * 3 * 4 * 5), gemm(conv.size());
-  reference::conv2d(s, Span<const uint8_t>(x), Span<const int8_t>(w), GemmOffsets{100, zp, {}}, DequantizeFloat{scale},
-                    Span<float>(conv));
-  reference::gemm(row_major(x.data(), 24, 7), MatrixView<const int8_t>{w.data(), 7, 5, 1, 7}, GemmOffsets{100, zp, {}},
-                  DequantizeFloat{scale}, row_major(gemm.data(), 24, 5));
+  reference::conv2d(s, Span<const uint8_t>(x), Span<const int8_t>(w), GemmOffsets{100, zp, {}},
+                    DequantizeFloat{scale}, Span<float>(conv));
+  reference::gemm(row_major(x.data(), 24, 7), MatrixView<const int8_t>{w.data(), 7, 5, 1, 7},
+                  GemmOffsets{100, zp, {}}, DequantizeFloat{scale}, row_major(gemm.data(), 24, 5));
   CHECK(conv == gemm);
 }
 
@@ -134,15 +144,16 @@ TEST_CASE("depthwise convolution with a hand-computed result", "[conv]") {
   s.w = {3, 2};
   std::vector<uint8_t> x(18);
   for (std::size_t i = 0; i < 9; ++i) {
-    x[i * 2] = static_cast<uint8_t>(i);        // channel 0: 0..8
-    x[i * 2 + 1] = static_cast<uint8_t>(10);   // channel 1: all 10
+    x[i * 2] = static_cast<uint8_t>(i);       // channel 0: 0..8
+    x[i * 2 + 1] = static_cast<uint8_t>(10);  // channel 1: all 10
   }
   const std::vector<int8_t> w{1, 1, 1, 1, 1, 0, 0, -1};  // OHWI with I = 1
   const int32_t zp[] = {0};
   std::vector<int32_t> y(8);
-  reference::conv2d(s, Span<const uint8_t>(x), Span<const int8_t>(w), GemmOffsets{0, zp, {}}, StoreInt32{},
-                    Span<int32_t>(y));
-  CHECK(y == std::vector<int32_t>{0 + 1 + 3 + 4, 0, 1 + 2 + 4 + 5, 0, 3 + 4 + 6 + 7, 0, 4 + 5 + 7 + 8, 0});
+  reference::conv2d(s, Span<const uint8_t>(x), Span<const int8_t>(w), GemmOffsets{0, zp, {}},
+                    StoreInt32{}, Span<int32_t>(y));
+  CHECK(y == std::vector<int32_t>{0 + 1 + 3 + 4, 0, 1 + 2 + 4 + 5, 0, 3 + 4 + 6 + 7, 0,
+                                  4 + 5 + 7 + 8, 0});
 }
 
 TEST_CASE("reference convolution rejects invalid geometry and buffers", "[conv][error]") {
@@ -153,8 +164,8 @@ TEST_CASE("reference convolution rejects invalid geometry and buffers", "[conv][
   auto code = [&](Conv2dShape s, std::size_t out_size) {
     std::vector<int32_t> out(out_size);
     try {
-      reference::conv2d(s, Span<const uint8_t>(x), Span<const int8_t>(w), GemmOffsets{0, zp, {}}, StoreInt32{},
-                        Span<int32_t>(out));
+      reference::conv2d(s, Span<const uint8_t>(x), Span<const int8_t>(w), GemmOffsets{0, zp, {}},
+                        StoreInt32{}, Span<int32_t>(out));
     } catch (const Error& e) {
       return e.status().code();
     }

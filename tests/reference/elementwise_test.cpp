@@ -16,9 +16,10 @@ void check_add_against_float(QuantParams pa, QuantParams pb, QuantParams po) {
   int worst = 0;
   for (int a = StorageTraits<T>::min; a <= StorageTraits<T>::max; ++a) {
     for (int b = StorageTraits<T>::min; b <= StorageTraits<T>::max; ++b) {
-      const double real = double{pa.scale} * (a - pa.zero_point) + double{pb.scale} * (b - pb.zero_point);
-      const double ideal = std::clamp(std::round(real / po.scale) + po.zero_point, double(StorageTraits<T>::min),
-                                      double(StorageTraits<T>::max));
+      const double real =
+          double{pa.scale} * (a - pa.zero_point) + double{pb.scale} * (b - pb.zero_point);
+      const double ideal = std::clamp(std::round(real / po.scale) + po.zero_point,
+                                      double(StorageTraits<T>::min), double(StorageTraits<T>::max));
       const int got = reference::add_one(params, static_cast<T>(a), static_cast<T>(b));
       worst = std::max(worst, static_cast<int>(std::fabs(got - ideal)));
     }
@@ -40,7 +41,8 @@ TEST_CASE("add with equal scales is exact integer addition, saturated and clampe
   int8_t out[4];
   reference::add(p, Span<const int8_t>(a), Span<const int8_t>(b), Span<int8_t>(out));
   CHECK(std::vector<int>(out, out + 4) == std::vector<int>{3, 127, -128, -4});
-  const auto relu = reference::make_add_params<int8_t>({0.25f, 0}, {0.25f, 0}, {0.25f, 0}, {0, 127});
+  const auto relu =
+      reference::make_add_params<int8_t>({0.25f, 0}, {0.25f, 0}, {0.25f, 0}, {0, 127});
   reference::add(relu, Span<const int8_t>(a), Span<const int8_t>(b), Span<int8_t>(out));
   CHECK(std::vector<int>(out, out + 4) == std::vector<int>{3, 127, 0, 0});
 }
@@ -55,10 +57,12 @@ TEST_CASE("clamp bounds quantized values", "[add]") {
 TEST_CASE("add and clamp reject bad parameters", "[add][error]") {
   CHECK_THROWS_AS(reference::make_add_params<int8_t>({0.0f, 0}, {1.0f, 0}, {1.0f, 0}), Error);
   CHECK_THROWS_AS(reference::make_add_params<int8_t>({1.0f, 0}, {1.0f, 200}, {1.0f, 0}), Error);
-  CHECK_THROWS_AS(reference::make_add_params<int8_t>({1.0f, 0}, {1.0f, 0}, {1e-30f, 0}), Error);  // multiplier >= 2^30
+  CHECK_THROWS_AS(reference::make_add_params<int8_t>({1.0f, 0}, {1.0f, 0}, {1e-30f, 0}),
+                  Error);  // multiplier >= 2^30
   const auto p = reference::make_add_params<int8_t>({1.0f, 0}, {1.0f, 0}, {1.0f, 0});
   const int8_t a[2] = {}, b[3] = {};
   int8_t out[2];
-  CHECK_THROWS_AS(reference::add(p, Span<const int8_t>(a), Span<const int8_t>(b), Span<int8_t>(out)), Error);
+  CHECK_THROWS_AS(
+      reference::add(p, Span<const int8_t>(a), Span<const int8_t>(b), Span<int8_t>(out)), Error);
   CHECK_THROWS_AS(reference::clamp(Span<const int8_t>(a), Span<int8_t>(out), {5, 4}), Error);
 }

@@ -27,7 +27,8 @@ struct Problem {
   MatrixView<const TA> a_view() const { return {a.data(), m, k, lda, 1}; }
   // B is K x N; stored either row-major or as N x K (a transposed view).
   MatrixView<const TB> b_view() const {
-    return transposed_b ? MatrixView<const TB>{b.data(), k, n, 1, k} : MatrixView<const TB>{b.data(), k, n, n, 1};
+    return transposed_b ? MatrixView<const TB>{b.data(), k, n, 1, k}
+                        : MatrixView<const TB>{b.data(), k, n, n, 1};
   }
   double exact(std::size_t i, std::size_t j) const {
     double sum = bias.empty() ? 0.0 : bias[bias.size() == 1 ? 0 : j];
@@ -46,7 +47,8 @@ Problem<TA, TB> random_problem(test::Rng& rng, std::size_t m, std::size_t n, std
   p.a = rng.integers<TA>(p.m * p.lda, StorageTraits<TA>::min, StorageTraits<TA>::max);
   p.b = rng.integers<TB>(n * k, StorageTraits<TB>::min, StorageTraits<TB>::max);
   p.a_zp = static_cast<int32_t>(rng.integer(StorageTraits<TA>::min, StorageTraits<TA>::max));
-  p.b_zps = rng.integers<int32_t>(rng.coin() ? 1 : n, StorageTraits<TB>::min, StorageTraits<TB>::max);
+  p.b_zps =
+      rng.integers<int32_t>(rng.coin() ? 1 : n, StorageTraits<TB>::min, StorageTraits<TB>::max);
   if (rng.coin()) p.bias = rng.integers<int32_t>(n, -100000, 100000);
   return p;
 }
@@ -66,7 +68,8 @@ void check_all_stages(test::Rng& rng, std::size_t m, std::size_t n, std::size_t 
   std::vector<float> scales(n);
   for (float& s : scales) s = rng.real(1e-5f, 1e-2f);
   std::vector<float> real(m * n);
-  reference::gemm(p.a_view(), p.b_view(), offsets, DequantizeFloat{scales}, row_major(real.data(), m, n));
+  reference::gemm(p.a_view(), p.b_view(), offsets, DequantizeFloat{scales},
+                  row_major(real.data(), m, n));
 
   // Output scale so that results span the output range.
   double max_abs = 1.0;
@@ -79,7 +82,8 @@ void check_all_stages(test::Rng& rng, std::size_t m, std::size_t n, std::size_t 
   }
   const int32_t out_zp = static_cast<int32_t>(rng.integer(-20, 20));
   std::vector<int8_t> by_float(m * n), by_fixed(m * n);
-  reference::gemm(p.a_view(), p.b_view(), offsets, RequantizeFloat<int8_t>{multipliers, out_zp, -100, 127},
+  reference::gemm(p.a_view(), p.b_view(), offsets,
+                  RequantizeFloat<int8_t>{multipliers, out_zp, -100, 127},
                   row_major(by_float.data(), m, n));
   reference::gemm(p.a_view(), p.b_view(), offsets, RequantizeFixedPoint<int8_t>{fixed, out_zp},
                   row_major(by_fixed.data(), m, n));
@@ -100,20 +104,28 @@ TEST_CASE("reference GEMM equals the exact sum for random shapes and all output 
   test::Rng rng;
   const std::size_t sizes[] = {1, 2, 3, 5, 7, 8, 13, 16, 31, 37, 64};
   for (int trial = 0; trial < 60; ++trial) {
-    const std::size_t m = sizes[rng.integer(0, 10)], n = sizes[rng.integer(0, 10)], k = sizes[rng.integer(0, 10)];
+    const std::size_t m = sizes[rng.integer(0, 10)], n = sizes[rng.integer(0, 10)],
+                      k = sizes[rng.integer(0, 10)];
     switch (trial % 4) {
-      case 0: check_all_stages<uint8_t, int8_t>(rng, m, n, k); break;
-      case 1: check_all_stages<int8_t, int8_t>(rng, m, n, k); break;
-      case 2: check_all_stages<uint8_t, uint8_t>(rng, m, n, k); break;
-      default: check_all_stages<int8_t, uint8_t>(rng, m, n, k);
+      case 0:
+        check_all_stages<uint8_t, int8_t>(rng, m, n, k);
+        break;
+      case 1:
+        check_all_stages<int8_t, int8_t>(rng, m, n, k);
+        break;
+      case 2:
+        check_all_stages<uint8_t, uint8_t>(rng, m, n, k);
+        break;
+      default:
+        check_all_stages<int8_t, uint8_t>(rng, m, n, k);
     }
   }
   check_all_stages<uint8_t, int8_t>(rng, 3, 5, 301);
 }
 
 TEST_CASE("a hand-computed GEMM", "[gemm]") {
-  const uint8_t a[] = {1, 2, 3, 4};       // 2 x 2
-  const int8_t b[] = {-1, 2, 3, -4};      // 2 x 2
+  const uint8_t a[] = {1, 2, 3, 4};   // 2 x 2
+  const int8_t b[] = {-1, 2, 3, -4};  // 2 x 2
   const int32_t bzp[] = {1};
   const int32_t bias[] = {10, 20};
   int32_t c[4];
@@ -132,15 +144,15 @@ TEST_CASE("int32 accumulation limits: exact at K = 65536, modulo 2^32 beyond", "
   const std::vector<int8_t> b(k, -128);
   const int32_t zero[] = {0};
   int32_t c = 0;
-  reference::gemm(row_major(a.data(), 1, k), row_major(b.data(), k, 1), GemmOffsets{0, zero, {}}, StoreInt32{},
-                  row_major(&c, 1, 1));
+  reference::gemm(row_major(a.data(), 1, k), row_major(b.data(), k, 1), GemmOffsets{0, zero, {}},
+                  StoreInt32{}, row_major(&c, 1, 1));
   CHECK(c == -255 * 128 * 65536);
   // (0 - 255) * (-128 - 127) * 40000 = 2,601,000,000 wraps like every int32 SIMD accumulator.
   const std::vector<uint8_t> a0(40000, 0);
   const std::vector<int8_t> b0(40000, -128);
   const int32_t zp127[] = {127};
-  reference::gemm(row_major(a0.data(), 1, 40000), row_major(b0.data(), 40000, 1), GemmOffsets{255, zp127, {}},
-                  StoreInt32{}, row_major(&c, 1, 1));
+  reference::gemm(row_major(a0.data(), 1, 40000), row_major(b0.data(), 40000, 1),
+                  GemmOffsets{255, zp127, {}}, StoreInt32{}, row_major(&c, 1, 1));
   CHECK(c == static_cast<int32_t>(2601000000u));
 }
 
@@ -150,7 +162,8 @@ TEST_CASE("reference GEMM rejects inconsistent arguments", "[gemm][error]") {
   int32_t c[4] = {};
   const int32_t zp1[] = {0};
   const int32_t zp3[] = {0, 0, 0};
-  auto code = [&](MatrixView<const uint8_t> av, MatrixView<const int8_t> bv, GemmOffsets o, MatrixView<int32_t> cv) {
+  auto code = [&](MatrixView<const uint8_t> av, MatrixView<const int8_t> bv, GemmOffsets o,
+                  MatrixView<int32_t> cv) {
     try {
       reference::gemm(av, bv, o, StoreInt32{}, cv);
     } catch (const Error& e) {
@@ -159,17 +172,24 @@ TEST_CASE("reference GEMM rejects inconsistent arguments", "[gemm][error]") {
     return Errc::ok;
   };
   CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, zp1, {}}, row_major(c, 2, 2)) == Errc::ok);
-  CHECK(code(row_major(a, 2, 3), row_major(b, 2, 3), {0, zp1, {}}, row_major(c, 2, 2)) == Errc::shape_mismatch);
-  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, zp3, {}}, row_major(c, 2, 2)) == Errc::shape_mismatch);
-  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, {}, {}}, row_major(c, 2, 2)) == Errc::shape_mismatch);
-  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {256, zp1, {}}, row_major(c, 2, 2)) == Errc::invalid_zero_point);
+  CHECK(code(row_major(a, 2, 3), row_major(b, 2, 3), {0, zp1, {}}, row_major(c, 2, 2)) ==
+        Errc::shape_mismatch);
+  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, zp3, {}}, row_major(c, 2, 2)) ==
+        Errc::shape_mismatch);
+  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, {}, {}}, row_major(c, 2, 2)) ==
+        Errc::shape_mismatch);
+  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {256, zp1, {}}, row_major(c, 2, 2)) ==
+        Errc::invalid_zero_point);
   const int32_t bad_zp[] = {128};
-  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, bad_zp, {}}, row_major(c, 2, 2)) == Errc::invalid_zero_point);
-  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, zp1, zp3}, row_major(c, 2, 2)) == Errc::shape_mismatch);
-  CHECK(code(MatrixView<const uint8_t>{nullptr, 2, 3, 3, 1}, row_major(b, 3, 2), {0, zp1, {}}, row_major(c, 2, 2)) ==
-        Errc::null_pointer);
+  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, bad_zp, {}}, row_major(c, 2, 2)) ==
+        Errc::invalid_zero_point);
+  CHECK(code(row_major(a, 2, 3), row_major(b, 3, 2), {0, zp1, zp3}, row_major(c, 2, 2)) ==
+        Errc::shape_mismatch);
+  CHECK(code(MatrixView<const uint8_t>{nullptr, 2, 3, 3, 1}, row_major(b, 3, 2), {0, zp1, {}},
+             row_major(c, 2, 2)) == Errc::null_pointer);
   const std::vector<float> three{1.0f, 1.0f, 1.0f};
-  CHECK_THROWS_AS(reference::gemm(row_major(a, 2, 3), row_major(b, 3, 2), GemmOffsets{0, zp1, {}},
-                                  DequantizeFloat{three}, row_major(reinterpret_cast<float*>(c), 2, 2)),
-                  Error);
+  CHECK_THROWS_AS(
+      reference::gemm(row_major(a, 2, 3), row_major(b, 3, 2), GemmOffsets{0, zp1, {}},
+                      DequantizeFloat{three}, row_major(reinterpret_cast<float*>(c), 2, 2)),
+      Error);
 }

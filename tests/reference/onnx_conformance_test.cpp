@@ -84,7 +84,8 @@ qinfer::onnx::ConvAttributes conv_attributes(const pb::Node& node) {
     auto it = node.attributes.find(name);
     return it == node.attributes.end() ? std::vector<int64_t>{} : it->second.ints;
   };
-  if (auto it = node.attributes.find("auto_pad"); it != node.attributes.end()) a.auto_pad = it->second.s;
+  if (auto it = node.attributes.find("auto_pad"); it != node.attributes.end())
+    a.auto_pad = it->second.s;
   a.dilations = ints("dilations");
   a.kernel_shape = ints("kernel_shape");
   a.pads = ints("pads");
@@ -116,7 +117,8 @@ TEST_CASE("ONNX QuantizeLinear node tests pass exactly", "[onnx]") {
       const auto x = to_tensor<float>(c.inputs[0]);
       const auto scale = to_tensor<float>(c.inputs[1]);
       if (c.inputs.size() > 2 && c.inputs[2].data_type == pb::DataType::int8) {
-        require_equal(qinfer::onnx::quantize_linear(x, scale, to_tensor<int8_t>(c.inputs[2]), axis), c.outputs[0]);
+        require_equal(qinfer::onnx::quantize_linear(x, scale, to_tensor<int8_t>(c.inputs[2]), axis),
+                      c.outputs[0]);
       } else {
         const auto zp = c.inputs.size() > 2 ? to_tensor<uint8_t>(c.inputs[2]) : Tensor<uint8_t>{};
         require_equal(qinfer::onnx::quantize_linear(x, scale, zp, axis), c.outputs[0]);
@@ -136,17 +138,23 @@ TEST_CASE("ONNX DequantizeLinear node tests pass exactly", "[onnx]") {
       switch (c.inputs[0].data_type) {
         case pb::DataType::uint8: {
           const auto zp = c.inputs.size() > 2 ? to_tensor<uint8_t>(c.inputs[2]) : Tensor<uint8_t>{};
-          require_equal(qinfer::onnx::dequantize_linear(to_tensor<uint8_t>(c.inputs[0]), scale, zp, axis), c.outputs[0]);
+          require_equal(
+              qinfer::onnx::dequantize_linear(to_tensor<uint8_t>(c.inputs[0]), scale, zp, axis),
+              c.outputs[0]);
           break;
         }
         case pb::DataType::int8: {
           const auto zp = c.inputs.size() > 2 ? to_tensor<int8_t>(c.inputs[2]) : Tensor<int8_t>{};
-          require_equal(qinfer::onnx::dequantize_linear(to_tensor<int8_t>(c.inputs[0]), scale, zp, axis), c.outputs[0]);
+          require_equal(
+              qinfer::onnx::dequantize_linear(to_tensor<int8_t>(c.inputs[0]), scale, zp, axis),
+              c.outputs[0]);
           break;
         }
         default: {
           const auto zp = c.inputs.size() > 2 ? to_tensor<int32_t>(c.inputs[2]) : Tensor<int32_t>{};
-          require_equal(qinfer::onnx::dequantize_linear(to_tensor<int32_t>(c.inputs[0]), scale, zp, axis), c.outputs[0]);
+          require_equal(
+              qinfer::onnx::dequantize_linear(to_tensor<int32_t>(c.inputs[0]), scale, zp, axis),
+              c.outputs[0]);
         }
       }
     }

@@ -71,7 +71,8 @@ TEST_CASE("max and average pooling equal the naive computation", "[pool]") {
   for (int trial = 0; trial < 200; ++trial) {
     const Pool2dShape s = random_pool(rng);
     const auto x = rng.integers<int8_t>(s.batch * s.h.input * s.w.input * s.channels, -128, 127);
-    std::vector<int8_t> max_out(s.batch * s.h.output() * s.w.output() * s.channels), avg_out(max_out.size());
+    std::vector<int8_t> max_out(s.batch * s.h.output() * s.w.output() * s.channels),
+        avg_out(max_out.size());
     reference::max_pool2d(s, Span<const int8_t>(x), Span<int8_t>(max_out));
     reference::avg_pool2d(s, Span<const int8_t>(x), Span<int8_t>(avg_out));
     const auto max_expected = naive_pool(s, x, false);
@@ -105,7 +106,8 @@ TEST_CASE("global average pooling over H x W", "[pool]") {
   CHECK(int{clamped[1]} == 20);
 }
 
-TEST_CASE("pooling rejects padding as large as the kernel and mismatched buffers", "[pool][error]") {
+TEST_CASE("pooling rejects padding as large as the kernel and mismatched buffers",
+          "[pool][error]") {
   std::vector<int8_t> x(16), y(4);
   Pool2dShape s;
   s.channels = 1;

@@ -66,7 +66,8 @@ class Reader {
 
   Reader bytes() {
     const uint64_t length = varint();
-    if (length > static_cast<uint64_t>(end_ - p_)) throw std::runtime_error("protobuf: length past end");
+    if (length > static_cast<uint64_t>(end_ - p_))
+      throw std::runtime_error("protobuf: length past end");
     Reader sub(p_, p_ + length);
     p_ += length;
     return sub;
@@ -79,7 +80,8 @@ class Reader {
 
   template <class T>
   T fixed() {
-    if (static_cast<std::size_t>(end_ - p_) < sizeof(T)) throw std::runtime_error("protobuf: truncated fixed");
+    if (static_cast<std::size_t>(end_ - p_) < sizeof(T))
+      throw std::runtime_error("protobuf: truncated fixed");
     T v;
     std::memcpy(&v, p_, sizeof(T));
     p_ += sizeof(T);
@@ -88,11 +90,20 @@ class Reader {
 
   void skip(uint32_t wire_type) {
     switch (wire_type) {
-      case 0: varint(); break;
-      case 1: fixed<uint64_t>(); break;
-      case 2: bytes(); break;
-      case 5: fixed<uint32_t>(); break;
-      default: throw std::runtime_error("protobuf: unsupported wire type");
+      case 0:
+        varint();
+        break;
+      case 1:
+        fixed<uint64_t>();
+        break;
+      case 2:
+        bytes();
+        break;
+      case 5:
+        fixed<uint32_t>();
+        break;
+      default:
+        throw std::runtime_error("protobuf: unsupported wire type");
     }
   }
 
@@ -125,11 +136,15 @@ class Reader {
 
 inline std::size_t element_size(DataType t) {
   switch (t) {
-    case DataType::float32: return 4;
+    case DataType::float32:
+      return 4;
     case DataType::uint8:
-    case DataType::int8: return 1;
-    case DataType::int32: return 4;
-    case DataType::int64: return 8;
+    case DataType::int8:
+      return 1;
+    case DataType::int32:
+      return 4;
+    case DataType::int64:
+      return 8;
   }
   throw std::runtime_error("onnx: unsupported data type");
 }
@@ -144,19 +159,30 @@ inline TensorProto parse_tensor(Reader r) {
     const auto field = static_cast<uint32_t>(key >> 3);
     const auto wire = static_cast<uint32_t>(key & 7);
     switch (field) {
-      case 1: r.varints(wire, t.dims); break;
-      case 2: t.data_type = static_cast<DataType>(r.varint()); break;
-      case 4: r.floats(wire, float_data); break;
+      case 1:
+        r.varints(wire, t.dims);
+        break;
+      case 2:
+        t.data_type = static_cast<DataType>(r.varint());
+        break;
+      case 4:
+        r.floats(wire, float_data);
+        break;
       case 5:  // int32_data: also holds int8 and uint8 elements
-      case 7: r.varints(wire, ints); break;
-      case 8: t.name = r.string(); break;
+      case 7:
+        r.varints(wire, ints);
+        break;
+      case 8:
+        t.name = r.string();
+        break;
       case 9: {
         Reader raw = r.bytes();
         t.raw.assign(raw.data(), raw.data() + raw.remaining());
         has_raw = true;
         break;
       }
-      default: r.skip(wire);
+      default:
+        r.skip(wire);
     }
   }
   for (int64_t d : t.dims) {
@@ -172,7 +198,8 @@ inline TensorProto parse_tensor(Reader r) {
       for (std::size_t i = 0; i < ints.size(); ++i) std::memcpy(&t.raw[i * width], &ints[i], width);
     }
   }
-  if (t.raw.size() != t.size() * width) throw std::runtime_error("onnx: data size does not match dims");
+  if (t.raw.size() != t.size() * width)
+    throw std::runtime_error("onnx: data size does not match dims");
   return t;
 }
 
@@ -194,13 +221,26 @@ inline Attribute parse_attribute(Reader r, std::string& name) {
     const auto field = static_cast<uint32_t>(key >> 3);
     const auto wire = static_cast<uint32_t>(key & 7);
     switch (field) {
-      case 1: name = r.string(); break;
-      case 2: a.f = r.fixed<float>(); break;
-      case 3: a.i = static_cast<int64_t>(r.varint()); break;
-      case 4: a.s = r.string(); break;
-      case 7: r.floats(wire, a.floats); break;
-      case 8: r.varints(wire, a.ints); break;
-      default: r.skip(wire);
+      case 1:
+        name = r.string();
+        break;
+      case 2:
+        a.f = r.fixed<float>();
+        break;
+      case 3:
+        a.i = static_cast<int64_t>(r.varint());
+        break;
+      case 4:
+        a.s = r.string();
+        break;
+      case 7:
+        r.floats(wire, a.floats);
+        break;
+      case 8:
+        r.varints(wire, a.ints);
+        break;
+      default:
+        r.skip(wire);
     }
   }
   return a;
@@ -213,15 +253,20 @@ inline Node parse_node(Reader r) {
     const auto field = static_cast<uint32_t>(key >> 3);
     const auto wire = static_cast<uint32_t>(key & 7);
     switch (field) {
-      case 1: n.inputs.push_back(r.string()); break;
-      case 4: n.op_type = r.string(); break;
+      case 1:
+        n.inputs.push_back(r.string());
+        break;
+      case 4:
+        n.op_type = r.string();
+        break;
       case 5: {
         std::string name;
         Attribute a = parse_attribute(r.bytes(), name);
         n.attributes[name] = a;
         break;
       }
-      default: r.skip(wire);
+      default:
+        r.skip(wire);
     }
   }
   return n;

@@ -53,7 +53,9 @@ inline CpuFeatures detect_cpu_features() noexcept {
   return f;
 }
 #else
-inline CpuFeatures detect_cpu_features() noexcept { return {}; }
+inline CpuFeatures detect_cpu_features() noexcept {
+  return {};
+}
 #endif
 
 }  // namespace detail

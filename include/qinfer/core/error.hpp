@@ -34,14 +34,22 @@ enum class Errc {
 
 inline constexpr const char* errc_name(Errc code) noexcept {
   switch (code) {
-    case Errc::ok: return "ok";
-    case Errc::invalid_argument: return "invalid argument";
-    case Errc::invalid_scale: return "invalid scale";
-    case Errc::invalid_range: return "invalid range";
-    case Errc::invalid_zero_point: return "invalid zero point";
-    case Errc::shape_mismatch: return "shape mismatch";
-    case Errc::size_overflow: return "size overflow";
-    case Errc::null_pointer: return "null pointer";
+    case Errc::ok:
+      return "ok";
+    case Errc::invalid_argument:
+      return "invalid argument";
+    case Errc::invalid_scale:
+      return "invalid scale";
+    case Errc::invalid_range:
+      return "invalid range";
+    case Errc::invalid_zero_point:
+      return "invalid zero point";
+    case Errc::shape_mismatch:
+      return "shape mismatch";
+    case Errc::size_overflow:
+      return "size overflow";
+    case Errc::null_pointer:
+      return "null pointer";
   }
   return "unknown error";
 }
@@ -138,7 +146,9 @@ Result<T> fail(Errc code, const char* message) {
 
 // The successful return of a checked function returning nothing.
 #if defined(QINFER_NO_EXCEPTIONS)
-inline Status ok() { return Status{}; }
+inline Status ok() {
+  return Status{};
+}
 #else
 inline void ok() {}
 #endif

@@ -46,8 +46,7 @@ Status check_view(const MatrixView<T>& m, const char* message) noexcept {
   std::size_t last_col = 0;
   std::size_t last = 0;
   if (!checked_mul(m.rows - 1, m.row_stride, last_row) ||
-      !checked_mul(m.cols - 1, m.col_stride, last_col) ||
-      !checked_add(last_row, last_col, last)) {
+      !checked_mul(m.cols - 1, m.col_stride, last_col) || !checked_add(last_row, last_col, last)) {
     return {Errc::size_overflow, message};
   }
   return {};

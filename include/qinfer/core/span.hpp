@@ -21,8 +21,7 @@ class Span {
   constexpr Span(Span<U> other) noexcept : data_(other.data()), size_(other.size()) {}
   template <class Container,
             class = std::enable_if_t<std::is_convertible_v<
-                std::remove_pointer_t<decltype(std::declval<Container&>().data())> (*)[],
-                T (*)[]>>>
+                std::remove_pointer_t<decltype(std::declval<Container&>().data())> (*)[], T (*)[]>>>
   constexpr Span(Container& c) noexcept : data_(c.data()), size_(c.size()) {}  // NOLINT
   template <std::size_t N>
   constexpr Span(T (&array)[N]) noexcept : data_(array), size_(N) {}  // NOLINT

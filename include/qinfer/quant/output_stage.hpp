@@ -139,15 +139,16 @@ struct RequantizeFixedPoint {
 // Fused activations expressed as quantized clamp bounds.
 enum class Activation { none, relu, relu6 };
 
-
 // The quantized [min, max] that applies `activation` to an output quantized with `out`.
 template <class Out>
 ClampBounds activation_bounds(Activation activation, QuantParams out) noexcept {
   constexpr int32_t qmin = StorageTraits<Out>::min;
   constexpr int32_t qmax = StorageTraits<Out>::max;
   switch (activation) {
-    case Activation::none: return {qmin, qmax};
-    case Activation::relu: return {std::max(qmin, out.zero_point), qmax};
+    case Activation::none:
+      return {qmin, qmax};
+    case Activation::relu:
+      return {std::max(qmin, out.zero_point), qmax};
     case Activation::relu6: {
       const double six = std::nearbyint(6.0 / out.scale) + out.zero_point;
       return {std::max(qmin, out.zero_point), static_cast<int32_t>(std::min<double>(qmax, six))};

@@ -90,8 +90,9 @@ struct Affine {
 template <bool NarrowRange = false>
 struct Symmetric {
   template <class Storage>
-  static constexpr int32_t zero_point =
-      StorageTraits<Storage>::min == 0 ? (StorageTraits<Storage>::max + 1) / 2 : 0;
+  static constexpr int32_t zero_point = StorageTraits<Storage>::min == 0
+                                            ? (StorageTraits<Storage>::max + 1) / 2
+                                            : 0;
   template <class Storage>
   static constexpr int32_t qmin = StorageTraits<Storage>::min + (NarrowRange ? 1 : 0);
   template <class Storage>

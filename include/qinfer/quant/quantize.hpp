@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "qinfer/core/cpu.hpp"
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/shape.hpp"
-#include "qinfer/core/cpu.hpp"
 #include "qinfer/core/simd.hpp"
 #include "qinfer/core/span.hpp"
 #include "qinfer/quant/convert/avx2.hpp"
@@ -36,10 +36,14 @@ enum class ConvertPath { scalar, portable, avx2, avx512 };
 
 inline const char* path_name(ConvertPath path) noexcept {
   switch (path) {
-    case ConvertPath::scalar: return "scalar";
-    case ConvertPath::portable: return "xsimd";
-    case ConvertPath::avx2: return "avx2";
-    case ConvertPath::avx512: return "avx512";
+    case ConvertPath::scalar:
+      return "scalar";
+    case ConvertPath::portable:
+      return "xsimd";
+    case ConvertPath::avx2:
+      return "avx2";
+    case ConvertPath::avx512:
+      return "avx512";
   }
   return "unknown";
 }
@@ -47,10 +51,14 @@ inline const char* path_name(ConvertPath path) noexcept {
 // Whether this build and CPU can run `path`.
 inline bool is_available(ConvertPath path) noexcept {
   switch (path) {
-    case ConvertPath::scalar: return true;
-    case ConvertPath::portable: return simd_enabled;
-    case ConvertPath::avx2: return QINFER_X86 && cpu_features().avx2;
-    case ConvertPath::avx512: return QINFER_X86 && cpu_features().avx512f;
+    case ConvertPath::scalar:
+      return true;
+    case ConvertPath::portable:
+      return simd_enabled;
+    case ConvertPath::avx2:
+      return QINFER_X86 && cpu_features().avx2;
+    case ConvertPath::avx512:
+      return QINFER_X86 && cpu_features().avx512f;
   }
   return false;
 }
@@ -66,7 +74,8 @@ inline ConvertPath best_convert_path() noexcept {
 }
 
 template <class Storage>
-inline constexpr bool has_x86_kernels = std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>;
+inline constexpr bool has_x86_kernels =
+    std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>;
 
 // Runs one path; a path that is unavailable, or has no kernel for Storage, falls back to the
 // next slower one. The public functions below pass best_convert_path().
@@ -84,7 +93,8 @@ void quantize_with(ConvertPath path, const float* x, std::size_t n, Storage* q,
   }
 #endif
 #if QINFER_USE_XSIMD
-  if (path != ConvertPath::scalar) return convert::portable::quantize<Storage, Rounding>(x, n, q, r);
+  if (path != ConvertPath::scalar)
+    return convert::portable::quantize<Storage, Rounding>(x, n, q, r);
 #endif
   quantize_scalar<Storage, Rounding>(x, n, q, r);
 }
@@ -156,9 +166,9 @@ Result<void> dequantize(Span<const Storage> q, Span<float> x, QuantParams p) {
   if (auto s = check_scale(p.scale, "dequantize: scale must be finite, normal and > 0"); !s) {
     return fail(s);
   }
-  if (auto s = check_zero_point(p.zero_point, StorageTraits<Storage>::min,
-                                StorageTraits<Storage>::max,
-                                "dequantize: zero_point outside the storage type");
+  if (auto s =
+          check_zero_point(p.zero_point, StorageTraits<Storage>::min, StorageTraits<Storage>::max,
+                           "dequantize: zero_point outside the storage type");
       !s) {
     return fail(s);
   }

@@ -166,7 +166,8 @@ Status quantize_runs(const Runs& runs, const std::vector<QuantParams>& params, A
       !s) {
     return s;
   }
-  if (x.size() != layout.size()) return {Errc::shape_mismatch, "quantize: x does not match the shape"};
+  if (x.size() != layout.size())
+    return {Errc::shape_mismatch, "quantize: x does not match the shape"};
   runs(layout, [&](std::size_t offset, std::size_t length, std::size_t index) {
     quantize_n<Storage, Rounding>(x.data() + offset, length, q.data() + offset,
                                   range_of<Storage, Scheme>(params[index]));
@@ -175,14 +176,15 @@ Status quantize_runs(const Runs& runs, const std::vector<QuantParams>& params, A
 }
 
 template <class Storage, class Runs>
-Status dequantize_runs(const Runs& runs, const std::vector<QuantParams>& params,
-                       AxisLayout layout, Span<const Storage> q, Span<float> x) {
+Status dequantize_runs(const Runs& runs, const std::vector<QuantParams>& params, AxisLayout layout,
+                       Span<const Storage> q, Span<float> x) {
   if (auto s = check_buffers(q, x, "dequantize: q and x differ in size",
                              "dequantize: null buffer with non-zero size");
       !s) {
     return s;
   }
-  if (q.size() != layout.size()) return {Errc::shape_mismatch, "dequantize: q does not match the shape"};
+  if (q.size() != layout.size())
+    return {Errc::shape_mismatch, "dequantize: q does not match the shape"};
   runs(layout, [&](std::size_t offset, std::size_t length, std::size_t index) {
     dequantize_n(q.data() + offset, length, x.data() + offset, params[index]);
   });
@@ -191,9 +193,10 @@ Status dequantize_runs(const Runs& runs, const std::vector<QuantParams>& params,
 
 // Min-max calibration: the parameters of each run index's range over x.
 template <class Storage, class Scheme, class Runs>
-Status params_from_data(const Runs& runs, std::size_t count, AxisLayout layout,
-                        Span<const float> x, std::vector<QuantParams>& params) {
-  if (x.size() != layout.size()) return {Errc::shape_mismatch, "from_data: x does not match the shape"};
+Status params_from_data(const Runs& runs, std::size_t count, AxisLayout layout, Span<const float> x,
+                        std::vector<QuantParams>& params) {
+  if (x.size() != layout.size())
+    return {Errc::shape_mismatch, "from_data: x does not match the shape"};
   if (auto s = check_data(x.data(), x.size(), "from_data: null data"); !s) return s;
   if (auto s = check_finite(x, "from_data: x holds NaN or Inf"); !s) return s;
   // Starting from {0, 0} widens every range to contain 0, which the schemes do anyway.
@@ -230,7 +233,8 @@ class PerAxisQuantizer {
     AxisLayout layout;
     std::vector<QuantParams> params;
     if (auto s = axis_layout(dims, axis, layout); !s) return fail<PerAxisQuantizer>(s);
-    if (auto s = detail::params_from_data<Storage, Scheme>(Runs{}, layout.extent, layout, x, params);
+    if (auto s =
+            detail::params_from_data<Storage, Scheme>(Runs{}, layout.extent, layout, x, params);
         !s) {
       return fail<PerAxisQuantizer>(s);
     }
@@ -243,16 +247,19 @@ class PerAxisQuantizer {
   Result<void> quantize(Span<const float> x, Span<const std::size_t> dims, Span<Storage> q) const {
     AxisLayout layout;
     if (auto s = layout_of(dims, layout); !s) return fail(s);
-    if (auto s = detail::quantize_runs<Storage, Scheme, Rounding>(Runs{}, params_, layout, x, q); !s) {
+    if (auto s = detail::quantize_runs<Storage, Scheme, Rounding>(Runs{}, params_, layout, x, q);
+        !s) {
       return fail(s);
     }
     return ok();
   }
 
-  Result<void> dequantize(Span<const Storage> q, Span<const std::size_t> dims, Span<float> x) const {
+  Result<void> dequantize(Span<const Storage> q, Span<const std::size_t> dims,
+                          Span<float> x) const {
     AxisLayout layout;
     if (auto s = layout_of(dims, layout); !s) return fail(s);
-    if (auto s = detail::dequantize_runs<Storage>(Runs{}, params_, layout, q, x); !s) return fail(s);
+    if (auto s = detail::dequantize_runs<Storage>(Runs{}, params_, layout, q, x); !s)
+      return fail(s);
     return ok();
   }
 
@@ -373,13 +380,17 @@ class PerGroupQuantizer {
 
   static Status checked_layout(Span<const std::size_t> dims, std::size_t axis,
                                std::size_t group_size, AxisLayout& layout) noexcept {
-    if (group_size == 0) return {Errc::invalid_argument, "PerGroupQuantizer: group_size must be > 0"};
+    if (group_size == 0)
+      return {Errc::invalid_argument, "PerGroupQuantizer: group_size must be > 0"};
     return axis_layout(dims, axis, layout);
   }
 
   PerGroupQuantizer(std::vector<std::size_t> dims, AxisLayout layout, std::size_t group_size,
                     std::vector<QuantParams> params)
-      : dims_(std::move(dims)), layout_(layout), group_size_(group_size), params_(std::move(params)) {}
+      : dims_(std::move(dims)),
+        layout_(layout),
+        group_size_(group_size),
+        params_(std::move(params)) {}
 
   std::vector<std::size_t> dims_;
   AxisLayout layout_;

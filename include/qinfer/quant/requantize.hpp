@@ -106,8 +106,7 @@ struct DoubleRounding {
     const int32_t left = m.shift > 0 ? m.shift : 0;
     const int32_t right = m.shift > 0 ? 0 : -m.shift;
     return rounding_divide_by_pot(
-        saturating_rounding_doubling_high_mul(saturating_left_shift(x, left), m.multiplier),
-        right);
+        saturating_rounding_doubling_high_mul(saturating_left_shift(x, left), m.multiplier), right);
   }
 };
 

@@ -109,9 +109,10 @@ void conv2d_unchecked(const Conv2dShape& shape, const TX* input, const TW* weigh
             for (std::size_t kx = 0; kx < shape.w.kernel; ++kx) {
               const std::ptrdiff_t ix = shape.w.coordinate(ox, kx);
               if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(shape.w.input)) continue;
-              const TX* x = input +
-                            ((n * shape.h.input + static_cast<std::size_t>(iy)) * shape.w.input +
-                             static_cast<std::size_t>(ix)) * shape.in_c + first_ic;
+              const std::size_t pixel =
+                  (n * shape.h.input + static_cast<std::size_t>(iy)) * shape.w.input +
+                  static_cast<std::size_t>(ix);
+              const TX* x = input + pixel * shape.in_c + first_ic;
               const TW* w = weights + ((oc * shape.h.kernel + ky) * shape.w.kernel + kx) * cpg;
               for (std::size_t ic = 0; ic < cpg; ++ic) {
                 acc += static_cast<uint32_t>((int32_t{x[ic]} - offsets.a_zero_point) *

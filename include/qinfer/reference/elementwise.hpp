@@ -57,9 +57,9 @@ Result<AddParams> make_add_params(QuantParams a, QuantParams b, QuantParams out,
   p.out_zero_point = out.zero_point;
   p.clamp = clamp;
   // The input ratios lie in [2^-127, 0.5]; only the output multiplier can be out of range.
-  for (auto [real, multiplier] : {std::pair{a.scale / twice_max, &p.a_multiplier},
-                                  std::pair{b.scale / twice_max, &p.b_multiplier},
-                                  std::pair{out_real, &p.out_multiplier}}) {
+  for (auto [real, multiplier] :
+       {std::pair{a.scale / twice_max, &p.a_multiplier},
+        std::pair{b.scale / twice_max, &p.b_multiplier}, std::pair{out_real, &p.out_multiplier}}) {
     if (auto s = quantize_multiplier(real, *multiplier); !s) return fail<AddParams>(s);
   }
   return p;
@@ -79,7 +79,7 @@ template <class T>
 Result<void> add(const AddParams& params, Span<const T> a, Span<const T> b, Span<T> out) {
   for (Span<const T> operand : {a, b}) {
     if (auto s = qinfer::detail::check_buffers(operand, out, "add: a, b and out differ in size",
-                                       "add: null buffer");
+                                               "add: null buffer");
         !s) {
       return fail(s);
     }
@@ -90,7 +90,9 @@ Result<void> add(const AddParams& params, Span<const T> a, Span<const T> b, Span
 
 template <class T>
 Result<void> clamp(Span<const T> input, Span<T> output, ClampBounds bounds) {
-  if (auto s = qinfer::detail::check_buffers(input, output, "clamp: input and output differ in size", "clamp: null buffer"); !s) {
+  if (auto s = qinfer::detail::check_buffers(
+          input, output, "clamp: input and output differ in size", "clamp: null buffer");
+      !s) {
     return fail(s);
   }
   if (auto s = check_clamp<T>(bounds, "clamp: bounds outside the storage type"); !s) return fail(s);

@@ -62,8 +62,8 @@ Status check_axis_param(const Tensor<T>& p, std::size_t extent, const char* mess
 template <class Q>
 Status check_zero_points(const Tensor<Q>& zp, const char* message) noexcept {
   for (Q v : zp.data) {
-    if (auto s = check_zero_point(int32_t{v}, StorageTraits<Q>::min, StorageTraits<Q>::max,
-                                  message);
+    if (auto s =
+            check_zero_point(int32_t{v}, StorageTraits<Q>::min, StorageTraits<Q>::max, message);
         !s) {
       return s;
     }
@@ -124,7 +124,8 @@ Result<Tensor<Q>> quantize_linear(const Tensor<float>& x, const Tensor<float>& y
   }
   AxisLayout layout;
   if (auto s = detail::layout_for(x, y_scale, axis, layout); !s) return fail<R>(s);
-  if (auto s = detail::check_axis_param(y_scale, layout.extent, "QuantizeLinear: y_scale shape"); !s) {
+  if (auto s = detail::check_axis_param(y_scale, layout.extent, "QuantizeLinear: y_scale shape");
+      !s) {
     return fail<R>(s);
   }
   if (!y_zero_point.empty()) {
@@ -134,7 +135,8 @@ Result<Tensor<Q>> quantize_linear(const Tensor<float>& x, const Tensor<float>& y
       return fail<R>(s);
     }
   }
-  if (auto s = detail::check_scales(y_scale, "QuantizeLinear: y_scale must be finite and > 0"); !s) {
+  if (auto s = detail::check_scales(y_scale, "QuantizeLinear: y_scale must be finite and > 0");
+      !s) {
     return fail<R>(s);
   }
   R y{x.dims, std::vector<Q>(x.data.size())};
@@ -158,7 +160,8 @@ Result<Tensor<float>> dequantize_linear(const Tensor<Q>& x, const Tensor<float>&
   }
   AxisLayout layout;
   if (auto s = detail::layout_for(x, x_scale, axis, layout); !s) return fail<R>(s);
-  if (auto s = detail::check_axis_param(x_scale, layout.extent, "DequantizeLinear: x_scale shape"); !s) {
+  if (auto s = detail::check_axis_param(x_scale, layout.extent, "DequantizeLinear: x_scale shape");
+      !s) {
     return fail<R>(s);
   }
   if (!x_zero_point.empty()) {
@@ -169,11 +172,13 @@ Result<Tensor<float>> dequantize_linear(const Tensor<Q>& x, const Tensor<float>&
     }
     if constexpr (std::is_same_v<Q, int32_t>) {
       for (int32_t v : x_zero_point.data) {
-        if (v != 0) return fail<R>(Errc::invalid_zero_point, "DequantizeLinear: int32 zero point must be 0");
+        if (v != 0)
+          return fail<R>(Errc::invalid_zero_point, "DequantizeLinear: int32 zero point must be 0");
       }
     }
   }
-  if (auto s = detail::check_scales(x_scale, "DequantizeLinear: x_scale must be finite and > 0"); !s) {
+  if (auto s = detail::check_scales(x_scale, "DequantizeLinear: x_scale must be finite and > 0");
+      !s) {
     return fail<R>(s);
   }
   R y{x.dims, std::vector<float>(x.data.size())};
@@ -199,7 +204,8 @@ struct DynamicQuantized {
 // ONNX Runtime does. x must be finite.
 inline Result<DynamicQuantized> dynamic_quantize_linear(const Tensor<float>& x) {
   using R = DynamicQuantized;
-  if (auto s = detail::check_tensor(x, "DynamicQuantizeLinear: x's data does not match its shape"); !s) {
+  if (auto s = detail::check_tensor(x, "DynamicQuantizeLinear: x's data does not match its shape");
+      !s) {
     return fail<R>(s);
   }
   if (auto s = detail::check_finite(x.data, "DynamicQuantizeLinear: x holds NaN or Inf"); !s) {
@@ -297,19 +303,20 @@ Status run_matmul(const Tensor<TA>& a, const Tensor<TB>& b, const Tensor<TA>& a_
   if (auto s = check_tensor(b, "MatMul: B's data does not match its shape"); !s) return s;
   MatmulPlan plan;
   if (auto s = plan_matmul(a.dims, b.dims, plan); !s) return s;
-  if (auto s = check_axis_param(a_zero_point.empty() ? Tensor<TA>::scalar(0) : a_zero_point,
-                                plan.m, "MatMul: a_zero_point must be a scalar or have M entries");
+  if (auto s = check_axis_param(a_zero_point.empty() ? Tensor<TA>::scalar(0) : a_zero_point, plan.m,
+                                "MatMul: a_zero_point must be a scalar or have M entries");
       !s) {
     return s;
   }
-  if (auto s = check_axis_param(b_zero_point.empty() ? Tensor<TB>::scalar(0) : b_zero_point,
-                                plan.n, "MatMul: b_zero_point must be a scalar or have N entries");
+  if (auto s = check_axis_param(b_zero_point.empty() ? Tensor<TB>::scalar(0) : b_zero_point, plan.n,
+                                "MatMul: b_zero_point must be a scalar or have N entries");
       !s) {
     return s;
   }
   std::vector<int32_t> b_zps(b_zero_point.data.begin(), b_zero_point.data.end());
   if (b_zps.empty()) b_zps.push_back(0);
-  out = {plan.out_dims, std::vector<typename Stage::Output>(plan.a_offsets.size() * plan.m * plan.n)};
+  out = {plan.out_dims,
+         std::vector<typename Stage::Output>(plan.a_offsets.size() * plan.m * plan.n)};
   for (std::size_t batch = 0; batch < plan.a_offsets.size(); ++batch) {
     for (std::size_t row = 0; row < plan.m; ++row) {
       const MatrixView<const TA> a_row{a.data.data() + plan.a_offsets[batch] + row * plan.k, 1,
@@ -360,7 +367,9 @@ Result<Tensor<TY>> qlinear_matmul(const Tensor<TA>& a, const Tensor<float>& a_sc
     return fail<R>(Errc::shape_mismatch, "QLinearMatMul: a and y parameters must be scalars");
   }
   const std::size_t n = b.dims.empty() ? 0 : (b.dims.size() == 1 ? 1 : b.dims.back());
-  if (auto s = detail::check_axis_param(b_scale, n, "QLinearMatMul: b_scale must be a scalar or have N entries"); !s) {
+  if (auto s = detail::check_axis_param(
+          b_scale, n, "QLinearMatMul: b_scale must be a scalar or have N entries");
+      !s) {
     return fail<R>(s);
   }
   std::vector<float> multipliers(b_scale.data.size());
@@ -392,7 +401,8 @@ inline Status window_from(std::size_t input, std::size_t kernel, std::size_t axi
   auto attr = [&](const std::vector<int64_t>& v, std::size_t i, int64_t fallback,
                   std::size_t& out) -> Status {
     const int64_t value = v.empty() ? fallback : v[i];
-    if (value < 0 || value > (int64_t{1} << 40)) return {Errc::invalid_argument, "Conv: attribute out of range"};
+    if (value < 0 || value > (int64_t{1} << 40))
+      return {Errc::invalid_argument, "Conv: attribute out of range"};
     out = static_cast<std::size_t>(value);
     return {};
   };
@@ -421,8 +431,7 @@ inline Status window_from(std::size_t input, std::size_t kernel, std::size_t axi
 template <class TX, class TW, class Stage>
 Status run_conv(const Tensor<TX>& x, const Tensor<TW>& w, int32_t x_zero_point,
                 const std::vector<int32_t>& w_zero_points, const std::vector<int32_t>& bias,
-                const ConvAttributes& at, const Stage& stage,
-                Tensor<typename Stage::Output>& y) {
+                const ConvAttributes& at, const Stage& stage, Tensor<typename Stage::Output>& y) {
   using Out = typename Stage::Output;
   if (auto s = check_tensor(x, "Conv: x's data does not match its shape"); !s) return s;
   if (auto s = check_tensor(w, "Conv: w's data does not match its shape"); !s) return s;
@@ -493,8 +502,8 @@ Result<Tensor<int32_t>> conv_integer(const Tensor<TX>& x, const Tensor<TW>& w,
     return fail<R>(Errc::shape_mismatch, "ConvInteger: x_zero_point must be a scalar");
   }
   Tensor<int32_t> y;
-  if (auto s = detail::run_conv(x, w, detail::widen(x_zero_point, 0)[0], detail::widen(w_zero_point, 0), {},
-                                attributes, StoreInt32{}, y);
+  if (auto s = detail::run_conv(x, w, detail::widen(x_zero_point, 0)[0],
+                                detail::widen(w_zero_point, 0), {}, attributes, StoreInt32{}, y);
       !s) {
     return fail<R>(s);
   }
@@ -528,8 +537,8 @@ Result<Tensor<TY>> qlinear_conv(const Tensor<TX>& x, const Tensor<float>& x_scal
   const RequantizeFloat<TY> stage{multipliers, int32_t{detail::value_at(y_zero_point, 0, TY{0})}};
   Tensor<TY> y;
   const std::vector<int32_t> b(bias.data.begin(), bias.data.end());
-  if (auto s = detail::run_conv(x, w, detail::widen(x_zero_point, 0)[0], detail::widen(w_zero_point, 0), b,
-                                attributes, stage, y);
+  if (auto s = detail::run_conv(x, w, detail::widen(x_zero_point, 0)[0],
+                                detail::widen(w_zero_point, 0), b, attributes, stage, y);
       !s) {
     return fail<R>(s);
   }

@@ -81,8 +81,8 @@ Status check_pool(const Pool2dShape& s, Span<const T> input, Span<T> output,
 // Calls reduce(value) for every in-bounds tap of each output position and writes
 // finish(taps_inside) to it.
 template <class T, class Start, class Reduce, class Finish>
-void pool2d(const Pool2dShape& s, Span<const T> input, Span<T> output, Start start,
-            Reduce reduce, Finish finish) {
+void pool2d(const Pool2dShape& s, Span<const T> input, Span<T> output, Start start, Reduce reduce,
+            Finish finish) {
   const std::size_t out_h = s.h.output();
   const std::size_t out_w = s.w.output();
   for (std::size_t n = 0; n < s.batch; ++n) {
@@ -97,8 +97,9 @@ void pool2d(const Pool2dShape& s, Span<const T> input, Span<T> output, Start sta
             for (std::size_t kx = 0; kx < s.w.kernel; ++kx) {
               const std::ptrdiff_t ix = s.w.coordinate(ox, kx);
               if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(s.w.input)) continue;
-              reduce(state, input[((n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
-                                   static_cast<std::size_t>(ix)) * s.channels + c]);
+              const std::size_t pixel = (n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
+                                        static_cast<std::size_t>(ix);
+              reduce(state, input[pixel * s.channels + c]);
               ++inside;
             }
           }

@@ -18,6 +18,7 @@ int main() {
                           qinfer::reference::GemmOffsets{qa.params().zero_point, b_zero_point, {}},
                           qinfer::DequantizeFloat{scales}, qinfer::row_major(c, 2, 2));
   // Row 0 of A * B in float: 0.5 * 0.5 + (-1) * 1.5 = -1.25.
-  std::printf("c[0][0] = %.4f (float: -1.2500), simd %s\n", c[0], qinfer::simd_enabled ? "on" : "off");
+  std::printf("c[0][0] = %.4f (float: -1.2500), simd %s\n", c[0],
+              qinfer::simd_enabled ? "on" : "off");
   return (c[0] > -1.27f && c[0] < -1.23f) ? 0 : 1;
 }

@@ -83,10 +83,10 @@ __attribute__((target("avx2"))) void quantize(const float* x, std::size_t n, Sto
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m256i k01 = _mm256_packs_epi32(quantize8<Rounding>(x + i, c),
-                                           quantize8<Rounding>(x + i + 8, c));
-    const __m256i k23 = _mm256_packs_epi32(quantize8<Rounding>(x + i + 16, c),
-                                           quantize8<Rounding>(x + i + 24, c));
+    const __m256i k01 =
+        _mm256_packs_epi32(quantize8<Rounding>(x + i, c), quantize8<Rounding>(x + i + 8, c));
+    const __m256i k23 =
+        _mm256_packs_epi32(quantize8<Rounding>(x + i + 16, c), quantize8<Rounding>(x + i + 24, c));
     const __m256i bytes = std::is_same_v<Storage, int8_t> ? _mm256_packs_epi16(k01, k23)
                                                           : _mm256_packus_epi16(k01, k23);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i),
@@ -103,7 +103,8 @@ __attribute__((target("avx2"))) void dequantize_aligned(const Storage* q, std::s
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i));
-    const __m256i wide = std::is_same_v<Storage, int8_t> ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+    const __m256i wide =
+        std::is_same_v<Storage, int8_t> ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
     const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(wide, zero_point)), scale);
     if constexpr (Streaming) {
       _mm256_stream_ps(x + i, v);
@@ -118,10 +119,12 @@ __attribute__((target("avx2"))) void dequantize_aligned(const Storage* q, std::s
 template <class Storage>
 void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
   static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
-  dequantize_aligned_vectors<32>(q, n, x, p, [](const Storage* body_q, std::size_t body_n,
-                                                float* body_x, QuantParams body_p, auto streaming) {
-    dequantize_aligned<Storage, decltype(streaming)::value>(body_q, body_n, body_x, body_p);
-  });
+  dequantize_aligned_vectors<32>(q, n, x, p,
+                                 [](const Storage* body_q, std::size_t body_n, float* body_x,
+                                    QuantParams body_p, auto streaming) {
+                                   dequantize_aligned<Storage, decltype(streaming)::value>(
+                                       body_q, body_n, body_x, body_p);
+                                 });
 }
 
 }  // namespace qinfer::convert::avx2

@@ -87,22 +87,23 @@ __attribute__((target("avx512f"))) void quantize(const float* x, std::size_t n, 
   for (; i + 16 <= n; i += 16) {
     const __m512i k = quantize16<Rounding>(x + i, c);
     // The levels are already inside the storage range, so the saturating narrows are exact.
-    const __m128i bytes = std::is_same_v<Storage, int8_t> ? _mm512_cvtsepi32_epi8(k)
-                                                          : _mm512_cvtusepi32_epi8(k);
+    const __m128i bytes =
+        std::is_same_v<Storage, int8_t> ? _mm512_cvtsepi32_epi8(k) : _mm512_cvtusepi32_epi8(k);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), bytes);
   }
   quantize_scalar<Storage, Rounding>(x + i, n - i, q + i, r);
 }
 
 template <class Storage, bool Streaming>
-__attribute__((target("avx512f"))) void dequantize_aligned(const Storage* q, std::size_t n, float* x,
-                                                        QuantParams p) noexcept {
+__attribute__((target("avx512f"))) void dequantize_aligned(const Storage* q, std::size_t n,
+                                                           float* x, QuantParams p) noexcept {
   const __m512 scale = _mm512_set1_ps(p.scale);
   const __m512i zero_point = _mm512_set1_epi32(p.zero_point);
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i));
-    const __m512i wide = std::is_same_v<Storage, int8_t> ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+    const __m512i wide =
+        std::is_same_v<Storage, int8_t> ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
     const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(wide, zero_point)), scale);
     if constexpr (Streaming) {
       _mm512_stream_ps(x + i, v);
@@ -117,10 +118,12 @@ __attribute__((target("avx512f"))) void dequantize_aligned(const Storage* q, std
 template <class Storage>
 void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexcept {
   static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
-  dequantize_aligned_vectors<64>(q, n, x, p, [](const Storage* body_q, std::size_t body_n,
-                                                float* body_x, QuantParams body_p, auto streaming) {
-    dequantize_aligned<Storage, decltype(streaming)::value>(body_q, body_n, body_x, body_p);
-  });
+  dequantize_aligned_vectors<64>(q, n, x, p,
+                                 [](const Storage* body_q, std::size_t body_n, float* body_x,
+                                    QuantParams body_p, auto streaming) {
+                                   dequantize_aligned<Storage, decltype(streaming)::value>(
+                                       body_q, body_n, body_x, body_p);
+                                 });
 }
 
 }  // namespace qinfer::convert::avx512

@@ -48,7 +48,8 @@ template <class Stage>
 void requantize_scalar(const int32_t* acc, std::size_t rows, std::size_t channels,
                        const Stage& stage, typename Stage::Output* out) noexcept {
   for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < channels; ++c) out[r * channels + c] = stage(acc[r * channels + c], c);
+    for (std::size_t c = 0; c < channels; ++c)
+      out[r * channels + c] = stage(acc[r * channels + c], c);
   }
 }
 
