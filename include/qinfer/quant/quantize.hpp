@@ -56,9 +56,9 @@ inline bool is_available(ConvertPath path) noexcept {
     case ConvertPath::portable:
       return simd_enabled;
     case ConvertPath::avx2:
-      return QINFER_X86 && cpu_features().avx2;
+      return cpu_features().avx2;
     case ConvertPath::avx512:
-      return QINFER_X86 && cpu_features().avx512f;
+      return cpu_features().avx512f;
   }
   return false;
 }
