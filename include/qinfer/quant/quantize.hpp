@@ -58,7 +58,7 @@ inline bool is_available(ConvertPath path) noexcept {
     case ConvertPath::avx2:
       return cpu_features().avx2;
     case ConvertPath::avx512:
-      return cpu_features().avx512f;
+      return cpu_features().avx512bw;
   }
   return false;
 }

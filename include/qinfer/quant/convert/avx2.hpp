@@ -23,7 +23,6 @@ struct QuantizeConstants {
   __m256 scale, inverse, lo, hi;
   __m256 delta;       // the near-tie distance (convert/scalar.hpp)
   __m256 tie_margin;  // 0.5 - delta
-  __m256i zero_point;
 };
 
 // Rounded levels (before the zero point) of 8 values; `near` gets the lanes that are NaN or
@@ -52,18 +51,14 @@ __attribute__((target("avx2"))) inline __m256i levels(__m256 v, const QuantizeCo
   }
 }
 
+// Levels (zero point not yet added) of 8 floats whose quotient needs the division: NaN -> 0.
 template <class Rounding>
-__attribute__((target("avx2"))) inline __m256i quantize8(const float* x,
-                                                         const QuantizeConstants& c) noexcept {
-  const __m256 v = _mm256_loadu_ps(x);
-  int near = 0;
-  __m256i k = levels<Rounding>(_mm256_mul_ps(v, c.inverse), c, near);
-  if (near != 0) {
-    const __m256 quotient = _mm256_div_ps(v, c.scale);
-    k = levels<Rounding>(_mm256_and_ps(quotient, _mm256_cmp_ps(quotient, quotient, _CMP_ORD_Q)), c,
-                         near);  // NaN -> 0
-  }
-  return _mm256_add_epi32(k, c.zero_point);
+__attribute__((target("avx2"))) inline __m256i divided_levels(const float* x,
+                                                              const QuantizeConstants& c) noexcept {
+  const __m256 quotient = _mm256_div_ps(_mm256_loadu_ps(x), c.scale);
+  int unused = 0;
+  return levels<Rounding>(_mm256_and_ps(quotient, _mm256_cmp_ps(quotient, quotient, _CMP_ORD_Q)), c,
+                          unused);
 }
 
 template <class Storage, class Rounding>
@@ -76,17 +71,27 @@ __attribute__((target("avx2"))) void quantize(const float* x, std::size_t n, Sto
                             _mm256_set1_ps(static_cast<float>(r.qmin - r.zero_point)),
                             _mm256_set1_ps(static_cast<float>(r.qmax - r.zero_point)),
                             _mm256_set1_ps(delta),
-                            _mm256_set1_ps(0.5f - delta),
-                            _mm256_set1_epi32(r.zero_point)};
+                            _mm256_set1_ps(0.5f - delta)};
+  const __m256i zero_point = _mm256_set1_epi16(static_cast<int16_t>(r.zero_point));
   // packs_epi32 then packs_epi16 leave the four inputs' 4-lane halves interleaved per 128-bit
   // lane; this dword permutation restores element order.
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m256i k01 =
-        _mm256_packs_epi32(quantize8<Rounding>(x + i, c), quantize8<Rounding>(x + i + 8, c));
-    const __m256i k23 =
-        _mm256_packs_epi32(quantize8<Rounding>(x + i + 16, c), quantize8<Rounding>(x + i + 24, c));
+    __m256i k[4];
+    int near[4];
+    for (int j = 0; j < 4; ++j) {
+      k[j] = levels<Rounding>(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), c.inverse), c, near[j]);
+    }
+    if ((near[0] | near[1] | near[2] | near[3]) != 0) {
+      for (int j = 0; j < 4; ++j) {
+        if (near[j] != 0) k[j] = divided_levels<Rounding>(x + i + 8 * j, c);
+      }
+    }
+    // Levels lie in [qmin - zp, qmax - zp], so every saturating pack below is exact; the zero
+    // point is added once per 16 lanes, in int16.
+    const __m256i k01 = _mm256_add_epi16(_mm256_packs_epi32(k[0], k[1]), zero_point);
+    const __m256i k23 = _mm256_add_epi16(_mm256_packs_epi32(k[2], k[3]), zero_point);
     const __m256i bytes = std::is_same_v<Storage, int8_t> ? _mm256_packs_epi16(k01, k23)
                                                           : _mm256_packus_epi16(k01, k23);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i),

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// AVX-512 (F) conversions, compiled through function-level target attributes; dispatch runs them
-// only where cpu_features().avx512f holds. Bit-exact with convert/scalar.hpp; see there for the
-// reciprocal and near-tie argument.
+// AVX-512 (F and BW) conversions, compiled through function-level target attributes; dispatch
+// runs them only where cpu_features().avx512bw holds. Bit-exact with convert/scalar.hpp; see there
+// for the reciprocal and near-tie argument.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -30,7 +30,6 @@ struct QuantizeConstants {
   __m512 scale, inverse, lo, hi;
   __m512 delta;       // the near-tie distance (convert/scalar.hpp)
   __m512 tie_margin;  // 0.5 - delta
-  __m512i zero_point;
 };
 
 // As in avx2.hpp: levels of 16 values, NaN and near-tie lanes in `near`.
@@ -56,24 +55,19 @@ __attribute__((target("avx512f"))) inline __m512i levels(__m512 v, const Quantiz
   }
 }
 
+// Levels (zero point not yet added) of 16 floats whose quotient needs the division: NaN -> 0.
 template <class Rounding>
-__attribute__((target("avx512f"))) inline __m512i quantize16(const float* x,
-                                                             const QuantizeConstants& c) noexcept {
-  const __m512 v = _mm512_loadu_ps(x);
-  __mmask16 near = 0;
-  __m512i k = levels<Rounding>(_mm512_mul_ps(v, c.inverse), c, near);
-  if (near != 0) {
-    const __m512 quotient = _mm512_div_ps(v, c.scale);
-    k = levels<Rounding>(
-        _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(quotient, quotient, _CMP_ORD_Q), quotient), c,
-        near);  // NaN -> 0
-  }
-  return _mm512_add_epi32(k, c.zero_point);
+__attribute__((target("avx512f"))) inline __m512i divided_levels(
+    const float* x, const QuantizeConstants& c) noexcept {
+  const __m512 quotient = _mm512_div_ps(_mm512_loadu_ps(x), c.scale);
+  __mmask16 unused = 0;
+  return levels<Rounding>(
+      _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(quotient, quotient, _CMP_ORD_Q), quotient), c, unused);
 }
 
 template <class Storage, class Rounding>
-__attribute__((target("avx512f"))) void quantize(const float* x, std::size_t n, Storage* q,
-                                                 QuantizeRange r) noexcept {
+__attribute__((target("avx512f,avx512bw"))) void quantize(const float* x, std::size_t n, Storage* q,
+                                                          QuantizeRange r) noexcept {
   static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
   const float delta = near_tie_delta(r);
   const QuantizeConstants c{_mm512_set1_ps(r.scale),
@@ -81,15 +75,31 @@ __attribute__((target("avx512f"))) void quantize(const float* x, std::size_t n, 
                             _mm512_set1_ps(static_cast<float>(r.qmin - r.zero_point)),
                             _mm512_set1_ps(static_cast<float>(r.qmax - r.zero_point)),
                             _mm512_set1_ps(delta),
-                            _mm512_set1_ps(0.5f - delta),
-                            _mm512_set1_epi32(r.zero_point)};
+                            _mm512_set1_ps(0.5f - delta)};
+  const __m512i zero_point = _mm512_set1_epi16(static_cast<int16_t>(r.zero_point));
+  // packs_epi32 then packs_epi16 leave each 128-bit lane holding 4 levels of each of the four
+  // vectors; this dword permutation restores element order.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512i k = quantize16<Rounding>(x + i, c);
-    // The levels are already inside the storage range, so the saturating narrows are exact.
-    const __m128i bytes =
-        std::is_same_v<Storage, int8_t> ? _mm512_cvtsepi32_epi8(k) : _mm512_cvtusepi32_epi8(k);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), bytes);
+  for (; i + 64 <= n; i += 64) {
+    __m512i k[4];
+    __mmask16 near[4];
+    for (int j = 0; j < 4; ++j) {
+      k[j] =
+          levels<Rounding>(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * j), c.inverse), c, near[j]);
+    }
+    if ((near[0] | near[1] | near[2] | near[3]) != 0) {
+      for (int j = 0; j < 4; ++j) {
+        if (near[j] != 0) k[j] = divided_levels<Rounding>(x + i + 16 * j, c);
+      }
+    }
+    // Levels lie in [qmin - zp, qmax - zp], so every saturating pack below is exact; the zero
+    // point is added once per 32 lanes, in int16.
+    const __m512i k01 = _mm512_add_epi16(_mm512_packs_epi32(k[0], k[1]), zero_point);
+    const __m512i k23 = _mm512_add_epi16(_mm512_packs_epi32(k[2], k[3]), zero_point);
+    const __m512i bytes = std::is_same_v<Storage, int8_t> ? _mm512_packs_epi16(k01, k23)
+                                                          : _mm512_packus_epi16(k01, k23);
+    _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, bytes));
   }
   quantize_scalar<Storage, Rounding>(x + i, n - i, q + i, r);
 }
