@@ -207,30 +207,91 @@ TEST_CASE("every vectorized dequantize path is bit-exact with the scalar referen
   }
 }
 
-TEST_CASE("vectorized requantize is bit-exact with the scalar stage", "[quantize][simd]") {
-  test::Rng rng;
-  for (std::size_t channels : {1, 3, 8, 17, 64}) {
-    const std::size_t rows = 5;
-    std::vector<int32_t> acc = rng.integers<int32_t>(
-        rows * channels, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
-    for (std::size_t i = 0; i < acc.size(); i += 3)
-      acc[i] = static_cast<int32_t>(rng.integer(-5000, 5000));
-    std::vector<float> per_channel(channels);
-    for (float& m : per_channel) m = rng.real(1e-4f, 0.2f);
-    const std::vector<float> per_tensor{0.0371f};
-    for (const auto& multipliers : {per_tensor, per_channel}) {
-      const RequantizeFloat<int8_t> stage{multipliers, -5, -100, 120};
-      std::vector<int8_t> expected(acc.size()), actual(acc.size());
-      requantize_scalar(acc.data(), rows, channels, stage, expected.data());
-      requantize(Span<const int32_t>(acc), channels, stage, Span<int8_t>(actual));
-      REQUIRE(expected == actual);
+namespace {
+
+// Accumulators that reach every corner of the requantization: int32 extremes, values whose
+// products with the multipliers land on rounding ties, small and large magnitudes.
+std::vector<int32_t> hard_accumulators(test::Rng& rng, std::size_t n) {
+  std::vector<int32_t> acc(n);
+  for (int32_t& a : acc) {
+    switch (rng.integer(0, 5)) {
+      case 0:
+        a = static_cast<int32_t>(rng.integer(INT32_MIN, INT32_MAX));
+        break;
+      case 1:
+        a = rng.coin() ? INT32_MIN + static_cast<int32_t>(rng.integer(0, 2))
+                       : INT32_MAX - static_cast<int32_t>(rng.integer(0, 2));
+        break;
+      case 2:  // small multiples of powers of two
+        a = static_cast<int32_t>(rng.integer(-64, 64) * (int64_t{1} << rng.integer(0, 20)));
+        break;
+      case 3:  // small values, odd ones included: exact ties with power-of-two multipliers
+        a = static_cast<int32_t>(rng.integer(-300, 300));
+        break;
+      default:
+        a = static_cast<int32_t>(rng.integer(-100000, 100000));
     }
-    const std::vector<QuantizedMultiplier> fixed{quantize_multiplier(0.0123)};
-    const RequantizeFixedPoint<uint8_t> fixed_stage{fixed, 128};
-    std::vector<uint8_t> expected(acc.size()), actual(acc.size());
-    requantize_scalar(acc.data(), rows, channels, fixed_stage, expected.data());
-    requantize(Span<const int32_t>(acc), channels, fixed_stage, Span<uint8_t>(actual));
-    REQUIRE(expected == actual);
+  }
+  return acc;
+}
+
+template <class Stage>
+void require_requantize_paths_match(const std::vector<int32_t>& acc, std::size_t channels,
+                                    const Stage& stage, ConvertPath path) {
+  using Out = typename Stage::Output;
+  const std::size_t rows = acc.size() / channels;
+  std::vector<Out> expected(acc.size()), actual(acc.size());
+  requantize_scalar(acc.data(), rows, channels, stage, expected.data());
+  requantize_with(path, acc.data(), rows, channels, stage, actual.data());
+  for (std::size_t i = 0; i < acc.size(); ++i) {
+    INFO("path " << path_name(path) << " channels " << channels << " i " << i << " acc " << acc[i]);
+    REQUIRE(int{actual[i]} == int{expected[i]});
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every vectorized requantize path is bit-exact with the scalar stage",
+          "[quantize][simd]") {
+  for (ConvertPath path : all_paths) {
+    if (!is_available(path)) continue;
+    SECTION(path_name(path)) {
+      test::Rng rng;
+      for (std::size_t channels : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 67}) {
+        const auto acc = hard_accumulators(rng, 7 * channels);
+        std::vector<float> float_multipliers(channels);
+        std::vector<QuantizedMultiplier> fixed(channels);
+        for (std::size_t c = 0; c < channels; ++c) {
+          // Real multipliers from 2^-33 (all zero) to 2^10 (left shifts). Powers of two and
+          // 0.75 * 2^k put products exactly on rounding ties.
+          const double mantissas[] = {0.5, 0.75, double{rng.real(0.5f, 1.0f)}};
+          const double real =
+              std::ldexp(mantissas[rng.integer(0, 2)], static_cast<int>(rng.integer(-33, 11)));
+          float_multipliers[c] = static_cast<float>(real);
+          fixed[c] = quantize_multiplier(real);
+        }
+        const std::vector<float> one_float{float_multipliers[0]};
+        const std::vector<QuantizedMultiplier> one_fixed{fixed[0]};
+        const auto zp = static_cast<int32_t>(rng.integer(-128, 127));
+        const auto lo = static_cast<int32_t>(rng.integer(-128, 0));
+        const auto hi = static_cast<int32_t>(rng.integer(0, 127));
+        for (const auto& m : {one_float, float_multipliers}) {
+          require_requantize_paths_match(acc, channels, RequantizeFloat<int8_t>{m, zp, lo, hi},
+                                         path);
+          require_requantize_paths_match(acc, channels, RequantizeFloat<uint8_t>{m, 128}, path);
+        }
+        for (const auto& m : {one_fixed, fixed}) {
+          require_requantize_paths_match(acc, channels, RequantizeFixedPoint<int8_t>{m, zp, lo, hi},
+                                         path);
+          require_requantize_paths_match(
+              acc, channels, RequantizeFixedPoint<uint8_t, SingleRounding>{m, 128}, path);
+          require_requantize_paths_match(
+              acc, channels, RequantizeFixedPoint<int8_t, SingleRounding>{m, -zp / 2}, path);
+          require_requantize_paths_match(acc, channels, RequantizeFixedPoint<uint8_t>{m, 3, 3, 200},
+                                         path);
+        }
+      }
+    }
   }
 }
 

@@ -118,6 +118,38 @@ void dequantize_with(ConvertPath path, const Storage* q, std::size_t n, float* x
   dequantize_scalar(q, n, x, p);
 }
 
+// Stages with AVX2 / AVX-512 kernels: the float and fixed-point requantizations to 8 bits.
+template <class Stage>
+struct HasX86Requantize : std::false_type {};
+template <class Out>
+struct HasX86Requantize<RequantizeFloat<Out>> : std::bool_constant<has_x86_kernels<Out>> {};
+template <class Out, class Rounding>
+struct HasX86Requantize<RequantizeFixedPoint<Out, Rounding>>
+    : std::bool_constant<has_x86_kernels<Out>> {};
+
+template <class Stage>
+void requantize_with(ConvertPath path, const int32_t* acc, std::size_t rows, std::size_t channels,
+                     const Stage& stage, typename Stage::Output* out) noexcept {
+#if QINFER_X86
+  if constexpr (HasX86Requantize<Stage>::value) {
+    if (path == ConvertPath::avx512 && is_available(path)) {
+      return convert::avx512::requantize(acc, rows, channels, stage, out);
+    }
+    if (path >= ConvertPath::avx2 && is_available(ConvertPath::avx2)) {
+      return convert::avx2::requantize(acc, rows, channels, stage, out);
+    }
+  }
+#endif
+#if QINFER_USE_XSIMD
+  if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
+    if (path != ConvertPath::scalar) {
+      return convert::portable::requantize(acc, rows, channels, stage, out);
+    }
+  }
+#endif
+  requantize_scalar(acc, rows, channels, stage, out);
+}
+
 // Unchecked entry points on the best path; the checked functions below and the quantizer types
 // call these.
 template <class Storage, class Rounding = RoundHalfToEven>
@@ -191,13 +223,7 @@ Result<void> requantize(Span<const int32_t> acc, std::size_t channels, const Sta
   }
   if (auto s = stage.check(channels); !s) return fail(s);
   const std::size_t rows = channels == 0 ? 0 : acc.size() / channels;
-#if QINFER_USE_XSIMD
-  if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
-    convert::portable::requantize(acc.data(), rows, channels, stage, out.data());
-    return ok();
-  }
-#endif
-  requantize_scalar(acc.data(), rows, channels, stage, out.data());
+  requantize_with(best_convert_path(), acc.data(), rows, channels, stage, out.data());
   return ok();
 }
 

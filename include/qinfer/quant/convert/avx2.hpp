@@ -15,6 +15,8 @@
 #include <type_traits>
 
 #include "qinfer/quant/convert/scalar.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/requantize.hpp"
 #include "qinfer/quant/rounding.hpp"
 
 namespace qinfer::convert::avx2 {
@@ -130,6 +132,160 @@ void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexce
                                    dequantize_aligned<Storage, decltype(streaming)::value>(
                                        body_q, body_n, body_x, body_p);
                                  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requantization of int32 accumulators (quant/requantize.hpp), 8 lanes at a time. The
+// register-level functions are the epilogue building blocks for SIMD GEMM kernels. Lane layout
+// of the 64-bit steps: _mm256_mul_epi32 multiplies the even lanes; the odd lanes are moved down
+// by 32 bits first, and each result dword is blended back into its lane.
+
+// round(a * m / 2^31), ties up, for m in [0, 2^31): quantize_multiplier never gives more, so the
+// INT32_MIN * INT32_MIN saturation of the scalar version cannot arise. The result is bits 31..62
+// of the nudged 64-bit product.
+__attribute__((target("avx2"))) inline __m256i high_mul(__m256i a, __m256i m) noexcept {
+  const __m256i nudge = _mm256_set1_epi64x(int64_t{1} << 30);
+  const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(a, m), nudge);
+  const __m256i odd =
+      _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(m, 32)), nudge);
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xaa);
+}
+
+// round(x / 2^e), ties away from zero, e in [0, 31] per lane.
+__attribute__((target("avx2"))) inline __m256i rounding_divide_by_pot(__m256i x,
+                                                                      __m256i e) noexcept {
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, e), one);
+  const __m256i negative = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x);  // -1 where x < 0
+  const __m256i threshold = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), negative);
+  const __m256i round_up = _mm256_cmpgt_epi32(_mm256_and_si256(x, mask), threshold);  // -1
+  return _mm256_sub_epi32(_mm256_srav_epi32(x, e), round_up);
+}
+
+// x * 2^left saturated to int32, left in [0, 30] per lane.
+__attribute__((target("avx2"))) inline __m256i saturating_left_shift(__m256i x,
+                                                                     __m256i left) noexcept {
+  const __m256i shifted = _mm256_sllv_epi32(x, left);
+  const __m256i exact = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, left), x);
+  const __m256i saturated =
+      _mm256_xor_si256(_mm256_set1_epi32(INT32_MAX), _mm256_srai_epi32(x, 31));
+  return _mm256_blendv_epi8(saturated, shifted, exact);
+}
+
+// (p + 2^(t-1)) >> t in 64 bits, t in [1, 62] per lane, saturated to int32 (in the low dword).
+// AVX2 has no 64-bit arithmetic shift: shift the value with its sign folded out, fold it back.
+__attribute__((target("avx2"))) inline __m256i rounding_shift_64(__m256i p, __m256i t) noexcept {
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m256i sum = _mm256_add_epi64(p, _mm256_sllv_epi64(one, _mm256_sub_epi64(t, one)));
+  const __m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), sum);
+  const __m256i shifted = _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(sum, sign), t), sign);
+  const __m256i high = _mm256_set1_epi64x(INT32_MAX);
+  const __m256i low = _mm256_set1_epi64x(INT32_MIN);
+  const __m256i below = _mm256_blendv_epi8(shifted, high, _mm256_cmpgt_epi64(shifted, high));
+  return _mm256_blendv_epi8(below, low, _mm256_cmpgt_epi64(low, below));
+}
+
+// Multipliers and shifts of 8 channels.
+struct MultiplierLanes {
+  __m256i multiplier, shift;
+};
+
+__attribute__((target("avx2"))) inline MultiplierLanes broadcast(QuantizedMultiplier m) noexcept {
+  return {_mm256_set1_epi32(m.multiplier), _mm256_set1_epi32(m.shift)};
+}
+
+// Deinterleaves 8 consecutive {multiplier, shift} pairs.
+__attribute__((target("avx2"))) inline MultiplierLanes load(const QuantizedMultiplier* m) noexcept {
+  static_assert(sizeof(QuantizedMultiplier) == 2 * sizeof(int32_t));
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256i a =
+      _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(m)), split);
+  const __m256i b = _mm256_permutevar8x32_epi32(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 4)), split);
+  return {_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31)};
+}
+
+// acc * M exactly as DoubleRounding::apply, per lane.
+__attribute__((target("avx2"))) inline __m256i apply(DoubleRounding, __m256i acc,
+                                                     MultiplierLanes m) noexcept {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i left = _mm256_max_epi32(m.shift, zero);
+  const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, m.shift), zero);
+  return rounding_divide_by_pot(high_mul(saturating_left_shift(acc, left), m.multiplier), right);
+}
+
+// acc * M exactly as SingleRounding::apply, per lane.
+__attribute__((target("avx2"))) inline __m256i apply(SingleRounding, __m256i acc,
+                                                     MultiplierLanes m) noexcept {
+  const __m256i total = _mm256_sub_epi32(_mm256_set1_epi32(31), m.shift);
+  const __m256i even = rounding_shift_64(_mm256_mul_epi32(acc, m.multiplier),
+                                         _mm256_and_si256(total, _mm256_set1_epi64x(0xffffffff)));
+  const __m256i odd = rounding_shift_64(
+      _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), _mm256_srli_epi64(m.multiplier, 32)),
+      _mm256_srli_epi64(total, 32));
+  return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa);
+}
+
+// Stores 8 levels already inside Out's range.
+template <class Out>
+__attribute__((target("avx2"))) inline void store8(Out* dst, __m256i v) noexcept {
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i bytes =
+      std::is_same_v<Out, int8_t> ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), bytes);
+}
+
+// Fixed-point stage over a row-major [rows, channels] block; bit-exact with the stage itself.
+template <class Out, class Rounding>
+__attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
+                                                std::size_t channels,
+                                                const RequantizeFixedPoint<Out, Rounding>& stage,
+                                                Out* out) noexcept {
+  const bool per_tensor = stage.multipliers.size() == 1;
+  const MultiplierLanes tensor_multiplier = broadcast(stage.multipliers[0]);
+  // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without int32 overflow.
+  const __m256i lo = _mm256_set1_epi32(stage.min - stage.zero_point);
+  const __m256i hi = _mm256_set1_epi32(stage.max - stage.zero_point);
+  const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int32_t* row = acc + r * channels;
+    Out* dst = out + r * channels;
+    std::size_t c = 0;
+    for (; c + 8 <= channels; c += 8) {
+      const MultiplierLanes m = per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
+      const __m256i v =
+          apply(Rounding{}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c)), m);
+      store8(dst + c, _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), zero_point));
+    }
+    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+  }
+}
+
+// Float stage over a row-major [rows, channels] block; bit-exact with the stage itself.
+template <class Out>
+__attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
+                                                std::size_t channels,
+                                                const RequantizeFloat<Out>& stage,
+                                                Out* out) noexcept {
+  const bool per_tensor = stage.multipliers.size() == 1;
+  const __m256 tensor_multiplier = _mm256_set1_ps(stage.multipliers[0]);
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point));
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point));
+  const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int32_t* row = acc + r * channels;
+    Out* dst = out + r * channels;
+    std::size_t c = 0;
+    for (; c + 8 <= channels; c += 8) {
+      const __m256 m =
+          per_tensor ? tensor_multiplier : _mm256_loadu_ps(stage.multipliers.data() + c);
+      const __m256 v = _mm256_mul_ps(
+          _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c))), m);
+      const __m256i k = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+      store8(dst + c, _mm256_add_epi32(k, zero_point));
+    }
+    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+  }
 }
 
 }  // namespace qinfer::convert::avx2

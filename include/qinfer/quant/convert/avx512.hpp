@@ -15,6 +15,8 @@
 #include <type_traits>
 
 #include "qinfer/quant/convert/scalar.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/requantize.hpp"
 #include "qinfer/quant/rounding.hpp"
 
 // GCC 12's unmasked AVX-512 intrinsics pass _mm512_undefined_*() to their builtins and then
@@ -134,6 +136,144 @@ void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexce
                                    dequantize_aligned<Storage, decltype(streaming)::value>(
                                        body_q, body_n, body_x, body_p);
                                  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requantization of int32 accumulators, 16 lanes at a time; the same steps as in avx2.hpp with
+// mask registers and native 64-bit arithmetic shifts.
+
+__attribute__((target("avx512f"))) inline __m512i high_mul(__m512i a, __m512i m) noexcept {
+  const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
+  const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(a, m), nudge);
+  const __m512i odd =
+      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(m, 32)), nudge);
+  return _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
+}
+
+__attribute__((target("avx512f"))) inline __m512i rounding_divide_by_pot(__m512i x,
+                                                                         __m512i e) noexcept {
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
+  const __m512i half = _mm512_srli_epi32(mask, 1);
+  const __m512i threshold =
+      _mm512_mask_add_epi32(half, _mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), half, one);
+  const __m512i quotient = _mm512_srav_epi32(x, e);
+  return _mm512_mask_add_epi32(
+      quotient, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, mask), threshold), quotient, one);
+}
+
+__attribute__((target("avx512f"))) inline __m512i saturating_left_shift(__m512i x,
+                                                                        __m512i left) noexcept {
+  const __m512i shifted = _mm512_sllv_epi32(x, left);
+  const __m512i saturated =
+      _mm512_xor_si512(_mm512_set1_epi32(INT32_MAX), _mm512_srai_epi32(x, 31));
+  return _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_srav_epi32(shifted, left), x),
+                                 saturated, shifted);
+}
+
+__attribute__((target("avx512f"))) inline __m512i rounding_shift_64(__m512i p, __m512i t) noexcept {
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i sum = _mm512_add_epi64(p, _mm512_sllv_epi64(one, _mm512_sub_epi64(t, one)));
+  const __m512i shifted = _mm512_srav_epi64(sum, t);
+  return _mm512_max_epi64(_mm512_min_epi64(shifted, _mm512_set1_epi64(INT32_MAX)),
+                          _mm512_set1_epi64(INT32_MIN));
+}
+
+struct MultiplierLanes {
+  __m512i multiplier, shift;
+};
+
+__attribute__((target("avx512f"))) inline MultiplierLanes broadcast(
+    QuantizedMultiplier m) noexcept {
+  return {_mm512_set1_epi32(m.multiplier), _mm512_set1_epi32(m.shift)};
+}
+
+// Deinterleaves 16 consecutive {multiplier, shift} pairs.
+__attribute__((target("avx512f"))) inline MultiplierLanes load(
+    const QuantizedMultiplier* m) noexcept {
+  static_assert(sizeof(QuantizedMultiplier) == 2 * sizeof(int32_t));
+  const __m512i a = _mm512_loadu_si512(m);
+  const __m512i b = _mm512_loadu_si512(m + 8);
+  const __m512i evens =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  return {_mm512_permutex2var_epi32(a, evens, b), _mm512_permutex2var_epi32(a, odds, b)};
+}
+
+__attribute__((target("avx512f"))) inline __m512i apply(DoubleRounding, __m512i acc,
+                                                        MultiplierLanes m) noexcept {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i left = _mm512_max_epi32(m.shift, zero);
+  const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, m.shift), zero);
+  return rounding_divide_by_pot(high_mul(saturating_left_shift(acc, left), m.multiplier), right);
+}
+
+__attribute__((target("avx512f"))) inline __m512i apply(SingleRounding, __m512i acc,
+                                                        MultiplierLanes m) noexcept {
+  const __m512i total = _mm512_sub_epi32(_mm512_set1_epi32(31), m.shift);
+  const __m512i even = rounding_shift_64(_mm512_mul_epi32(acc, m.multiplier),
+                                         _mm512_and_si512(total, _mm512_set1_epi64(0xffffffff)));
+  const __m512i odd = rounding_shift_64(
+      _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_srli_epi64(m.multiplier, 32)),
+      _mm512_srli_epi64(total, 32));
+  return _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64(odd, 32));
+}
+
+// Stores 16 levels already inside Out's range.
+template <class Out>
+__attribute__((target("avx512f"))) inline void store16(Out* dst, __m512i v) noexcept {
+  const __m128i bytes =
+      std::is_same_v<Out, int8_t> ? _mm512_cvtsepi32_epi8(v) : _mm512_cvtusepi32_epi8(v);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
+}
+
+template <class Out, class Rounding>
+__attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
+                                                   std::size_t channels,
+                                                   const RequantizeFixedPoint<Out, Rounding>& stage,
+                                                   Out* out) noexcept {
+  const bool per_tensor = stage.multipliers.size() == 1;
+  const MultiplierLanes tensor_multiplier = broadcast(stage.multipliers[0]);
+  // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without int32 overflow.
+  const __m512i lo = _mm512_set1_epi32(stage.min - stage.zero_point);
+  const __m512i hi = _mm512_set1_epi32(stage.max - stage.zero_point);
+  const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int32_t* row = acc + r * channels;
+    Out* dst = out + r * channels;
+    std::size_t c = 0;
+    for (; c + 16 <= channels; c += 16) {
+      const MultiplierLanes m = per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
+      const __m512i v = apply(Rounding{}, _mm512_loadu_si512(row + c), m);
+      store16(dst + c, _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zero_point));
+    }
+    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+  }
+}
+
+template <class Out>
+__attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
+                                                   std::size_t channels,
+                                                   const RequantizeFloat<Out>& stage,
+                                                   Out* out) noexcept {
+  const bool per_tensor = stage.multipliers.size() == 1;
+  const __m512 tensor_multiplier = _mm512_set1_ps(stage.multipliers[0]);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(stage.max - stage.zero_point));
+  const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int32_t* row = acc + r * channels;
+    Out* dst = out + r * channels;
+    std::size_t c = 0;
+    for (; c + 16 <= channels; c += 16) {
+      const __m512 m =
+          per_tensor ? tensor_multiplier : _mm512_loadu_ps(stage.multipliers.data() + c);
+      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(row + c)), m);
+      const __m512i k = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+      store16(dst + c, _mm512_add_epi32(k, zero_point));
+    }
+    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+  }
 }
 
 }  // namespace qinfer::convert::avx512
