@@ -79,11 +79,39 @@ void dequantize(benchmark::State& state, qinfer::ConvertPath path, std::size_t b
   set_rate(state, bytes);
 }
 
+// Requantization of int32 accumulators (input bytes = 4 per accumulator) to int8 over 64
+// channels with per-channel parameters, as a GEMM epilogue sees them.
+template <class Stage>
+void requantize(benchmark::State& state, qinfer::ConvertPath path, std::size_t bytes,
+                const Stage& stage) {
+  constexpr std::size_t channels = 64;
+  const std::size_t rows = bytes / sizeof(int32_t) / channels;
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<int32_t> d(-200000, 200000);
+  std::vector<int32_t> acc(rows * channels);
+  for (int32_t& a : acc) a = d(rng);
+  std::vector<int8_t> out(acc.size());
+  for (auto _ : state) {
+    qinfer::requantize_with(path, acc.data(), rows, channels, stage, out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state, acc.size() * sizeof(int32_t));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::size_t sizes[] = {std::size_t{4} << 10, std::size_t{64} << 10, std::size_t{256} << 10,
                                std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
+  std::vector<float> float_multipliers(64);
+  std::vector<qinfer::QuantizedMultiplier> fixed_multipliers(64);
+  for (std::size_t c = 0; c < 64; ++c) {
+    float_multipliers[c] = 1e-4f * static_cast<float>(c + 1);
+    fixed_multipliers[c] = qinfer::quantize_multiplier(float_multipliers[c]);
+  }
+  const qinfer::RequantizeFloat<int8_t> float_stage{float_multipliers, 3};
+  const qinfer::RequantizeFixedPoint<int8_t> fixed_stage{fixed_multipliers, 3};
   for (std::size_t bytes : sizes) {
     const std::string size = "/" + std::to_string(bytes);
     benchmark::RegisterBenchmark(("memcpy" + size).c_str(), memcpy_input, bytes);
@@ -94,6 +122,12 @@ int main(int argc, char** argv) {
       const std::string name = std::string("/") + qinfer::path_name(path) + size;
       benchmark::RegisterBenchmark(("quantize" + name).c_str(), quantize, path, bytes);
       benchmark::RegisterBenchmark(("dequantize" + name).c_str(), dequantize, path, bytes);
+      benchmark::RegisterBenchmark(("requantize_float" + name).c_str(),
+                                   requantize<qinfer::RequantizeFloat<int8_t>>, path, bytes,
+                                   float_stage);
+      benchmark::RegisterBenchmark(("requantize_fixed" + name).c_str(),
+                                   requantize<qinfer::RequantizeFixedPoint<int8_t>>, path, bytes,
+                                   fixed_stage);
     }
   }
   benchmark::Initialize(&argc, argv);

@@ -250,14 +250,14 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * channels;
     Out* dst = out + r * channels;
-    std::size_t c = 0;
-    for (; c + 8 <= channels; c += 8) {
+    const std::size_t vector_end = channels - channels % 8;
+    for (std::size_t c = 0; c < vector_end; c += 8) {
       const MultiplierLanes m = per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
       const __m256i v =
           apply(Rounding{}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c)), m);
       store8(dst + c, _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), zero_point));
     }
-    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
   }
 }
 
@@ -275,8 +275,8 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * channels;
     Out* dst = out + r * channels;
-    std::size_t c = 0;
-    for (; c + 8 <= channels; c += 8) {
+    const std::size_t vector_end = channels - channels % 8;
+    for (std::size_t c = 0; c < vector_end; c += 8) {
       const __m256 m =
           per_tensor ? tensor_multiplier : _mm256_loadu_ps(stage.multipliers.data() + c);
       const __m256 v = _mm256_mul_ps(
@@ -284,7 +284,7 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
       const __m256i k = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
       store8(dst + c, _mm256_add_epi32(k, zero_point));
     }
-    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
   }
 }
 

@@ -241,13 +241,13 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * channels;
     Out* dst = out + r * channels;
-    std::size_t c = 0;
-    for (; c + 16 <= channels; c += 16) {
+    const std::size_t vector_end = channels - channels % 16;
+    for (std::size_t c = 0; c < vector_end; c += 16) {
       const MultiplierLanes m = per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
       const __m512i v = apply(Rounding{}, _mm512_loadu_si512(row + c), m);
       store16(dst + c, _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zero_point));
     }
-    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
   }
 }
 
@@ -264,15 +264,15 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * channels;
     Out* dst = out + r * channels;
-    std::size_t c = 0;
-    for (; c + 16 <= channels; c += 16) {
+    const std::size_t vector_end = channels - channels % 16;
+    for (std::size_t c = 0; c < vector_end; c += 16) {
       const __m512 m =
           per_tensor ? tensor_multiplier : _mm512_loadu_ps(stage.multipliers.data() + c);
       const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(row + c)), m);
       const __m512i k = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
       store16(dst + c, _mm512_add_epi32(k, zero_point));
     }
-    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
   }
 }
 

@@ -110,8 +110,8 @@ void requantize(const int32_t* acc, std::size_t rows, std::size_t channels,
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * channels;
     Out* dst = out + r * channels;
-    std::size_t c = 0;
-    for (; c + lanes <= channels; c += lanes) {
+    const std::size_t vector_end = channels - channels % lanes;
+    for (std::size_t c = 0; c < vector_end; c += lanes) {
       const FloatBatch m = per_tensor ? FloatBatch(stage.multipliers[0])
                                       : FloatBatch::load_unaligned(stage.multipliers.data() + c);
       FloatBatch v = xsimd::batch_cast<float>(IntBatch::load_unaligned(row + c)) * m;
@@ -119,7 +119,7 @@ void requantize(const int32_t* acc, std::size_t rows, std::size_t channels,
       (xsimd::nearbyint_as_int(v) + zero_point).store_aligned(levels);
       for (std::size_t j = 0; j < lanes; ++j) dst[c + j] = static_cast<Out>(levels[j]);
     }
-    for (; c < channels; ++c) dst[c] = stage(row[c], c);
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
   }
 }
 
