@@ -59,18 +59,6 @@ Status check_axis_param(const Tensor<T>& p, std::size_t extent, const char* mess
   return per_tensor || per_axis ? Status{} : Status(Errc::shape_mismatch, message);
 }
 
-template <class Q>
-Status check_zero_points(const Tensor<Q>& zp, const char* message) noexcept {
-  for (Q v : zp.data) {
-    if (auto s =
-            check_zero_point(int32_t{v}, StorageTraits<Q>::min, StorageTraits<Q>::max, message);
-        !s) {
-      return s;
-    }
-  }
-  return {};
-}
-
 inline Status check_scales(const Tensor<float>& scales, const char* message) noexcept {
   for (float s : scales.data) {
     if (!is_valid_scale(s)) return {Errc::invalid_scale, message};
