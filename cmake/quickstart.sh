@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14)
+packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -35,6 +35,8 @@ case "${1:-}" in
       echo "== workflow preset: $preset"
       cmake --workflow --preset "$preset"
     done
+    echo "== SIMD paths this run tested and skipped"
+    ./build/default/tests/qinfer_tests "[paths]" | grep "conversion path"
     ;;
   *)
     echo "usage: $0 demo|test" >&2
