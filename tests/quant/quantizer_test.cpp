@@ -80,6 +80,9 @@ TEST_CASE("per-group parameters cover each group of each row", "[quantizer]") {
     const std::vector<float> x = rng.reals(30, -1.0f, 1.0f);
     const auto q = PerGroupQuantizer<int8_t, Symmetric<>>::from_data(x, dims, 1, 4);
     REQUIRE(q.params().size() == 9);  // 3 rows x ceil(10 / 4) groups
+    CHECK(q.axis() == 1);
+    CHECK(q.group_size() == 4);
+    CHECK(q.dims() == dims);
     std::vector<int8_t> codes(30);
     q.quantize(x, codes);
     for (std::size_t row = 0; row < 3; ++row) {

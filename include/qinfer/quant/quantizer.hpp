@@ -310,7 +310,7 @@ class PerGroupQuantizer {
       return fail<PerGroupQuantizer>(Errc::shape_mismatch,
                                      "PerGroupQuantizer: wrong parameter count");
     }
-    return PerGroupQuantizer(std::move(dims), layout, group_size, std::move(params));
+    return PerGroupQuantizer(std::move(dims), axis, layout, group_size, std::move(params));
   }
 
   // Min-max calibration per group.
@@ -326,7 +326,7 @@ class PerGroupQuantizer {
         !s) {
       return fail<PerGroupQuantizer>(s);
     }
-    return PerGroupQuantizer(std::move(dims), layout, group_size, std::move(params));
+    return PerGroupQuantizer(std::move(dims), axis, layout, group_size, std::move(params));
   }
 
   static std::size_t param_count(AxisLayout l, std::size_t group_size) noexcept {
@@ -334,6 +334,7 @@ class PerGroupQuantizer {
   }
 
   const std::vector<std::size_t>& dims() const noexcept { return dims_; }
+  std::size_t axis() const noexcept { return axis_; }
   std::size_t group_size() const noexcept { return group_size_; }
   const std::vector<QuantParams>& params() const noexcept { return params_; }
 
@@ -385,15 +386,17 @@ class PerGroupQuantizer {
     return axis_layout(dims, axis, layout);
   }
 
-  PerGroupQuantizer(std::vector<std::size_t> dims, AxisLayout layout, std::size_t group_size,
-                    std::vector<QuantParams> params)
+  PerGroupQuantizer(std::vector<std::size_t> dims, std::size_t axis, AxisLayout layout,
+                    std::size_t group_size, std::vector<QuantParams> params)
       : dims_(std::move(dims)),
+        axis_(axis),
         layout_(layout),
         group_size_(group_size),
         params_(std::move(params)) {}
 
   std::vector<std::size_t> dims_;
-  AxisLayout layout_;
+  std::size_t axis_;
+  AxisLayout layout_;  // dims_ around axis_, computed once
   std::size_t group_size_;
   std::vector<QuantParams> params_;
 };
