@@ -36,7 +36,7 @@ case "${1:-}" in
       cmake --workflow --preset "$preset"
     done
     echo "== SIMD paths this run tested and skipped"
-    ./build/default/tests/qinfer_tests "[paths]" | grep "conversion path"
+    ./build/default/tests/qinfer_tests "[paths]" | grep -E "detected:|conversion path"
     ;;
   *)
     echo "usage: $0 demo|test" >&2

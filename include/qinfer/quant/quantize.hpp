@@ -48,7 +48,8 @@ inline const char* path_name(ConvertPath path) noexcept {
   return "unknown";
 }
 
-// Whether this build and CPU can run `path`.
+// Whether this build and CPU can run `path`. The AVX-512 conversions need F and BW, which every
+// CPU with AVX-512 VNNI has, so they follow that level (and its cap).
 inline bool is_available(ConvertPath path) noexcept {
   switch (path) {
     case ConvertPath::scalar:
@@ -56,21 +57,21 @@ inline bool is_available(ConvertPath path) noexcept {
     case ConvertPath::portable:
       return simd_enabled;
     case ConvertPath::avx2:
-      return cpu_features().avx2;
+      return cpu_features().supports(Isa::avx2);
     case ConvertPath::avx512:
-      return cpu_features().avx512bw;
+      return cpu_features().supports(Isa::avx512vnni);
   }
   return false;
 }
 
+// The fastest path allowed by the active level (core/cpu.hpp). A cap that leaves only scalar
+// (QINFER_ISA=scalar, or a level this CPU's family lacks) selects the scalar reference.
 inline ConvertPath best_convert_path() noexcept {
-  static const ConvertPath best = [] {
-    for (ConvertPath p : {ConvertPath::avx512, ConvertPath::avx2, ConvertPath::portable}) {
-      if (is_available(p)) return p;
-    }
-    return ConvertPath::scalar;
-  }();
-  return best;
+  const Isa active = active_isa();
+  if (active >= Isa::avx512vnni && active <= Isa::amx) return ConvertPath::avx512;
+  if (is_x86_isa(active)) return ConvertPath::avx2;
+  if (active == Isa::scalar && isa_cap().has_value()) return ConvertPath::scalar;
+  return simd_enabled ? ConvertPath::portable : ConvertPath::scalar;
 }
 
 template <class Storage>
