@@ -81,7 +81,7 @@ inline constexpr bool has_x86_kernels =
 // Runs one path; a path that is unavailable, or has no kernel for Storage, falls back to the
 // next slower one. The public functions below pass best_convert_path().
 template <class Storage, class Rounding = RoundHalfToEven>
-void quantize_with(ConvertPath path, const float* x, std::size_t n, Storage* q,
+void quantize_with([[maybe_unused]] ConvertPath path, const float* x, std::size_t n, Storage* q,
                    QuantizeRange r) noexcept {
 #if QINFER_X86
   if constexpr (has_x86_kernels<Storage>) {
@@ -101,7 +101,7 @@ void quantize_with(ConvertPath path, const float* x, std::size_t n, Storage* q,
 }
 
 template <class Storage>
-void dequantize_with(ConvertPath path, const Storage* q, std::size_t n, float* x,
+void dequantize_with([[maybe_unused]] ConvertPath path, const Storage* q, std::size_t n, float* x,
                      QuantParams p) noexcept {
 #if QINFER_X86
   if constexpr (has_x86_kernels<Storage>) {
@@ -129,7 +129,7 @@ struct HasX86Requantize<RequantizeFixedPoint<Out, Rounding>>
     : std::bool_constant<has_x86_kernels<Out>> {};
 
 template <class Stage>
-void requantize_with(ConvertPath path, const int32_t* acc, std::size_t rows, std::size_t channels,
+void requantize_with([[maybe_unused]] ConvertPath path, const int32_t* acc, std::size_t rows, std::size_t channels,
                      const Stage& stage, typename Stage::Output* out) noexcept {
 #if QINFER_X86
   if constexpr (HasX86Requantize<Stage>::value) {

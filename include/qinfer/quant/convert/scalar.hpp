@@ -27,13 +27,18 @@ struct QuantizeRange {
   int32_t qmax;
 };
 
+// The level of one value, zero point added: the definition every quantize kernel reproduces.
+template <class Rounding>
+int32_t quantize_level(float x, QuantizeRange r) noexcept {
+  return round_clamped<Rounding>(x / r.scale, static_cast<float>(r.qmin - r.zero_point),
+                                 static_cast<float>(r.qmax - r.zero_point)) +
+         r.zero_point;
+}
+
 template <class Storage, class Rounding = RoundHalfToEven>
 void quantize_scalar(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
-  const auto lo = static_cast<float>(r.qmin - r.zero_point);
-  const auto hi = static_cast<float>(r.qmax - r.zero_point);
-  for (std::size_t i = 0; i < n; ++i) {
-    q[i] = static_cast<Storage>(round_clamped<Rounding>(x[i] / r.scale, lo, hi) + r.zero_point);
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    q[i] = static_cast<Storage>(quantize_level<Rounding>(x[i], r));
 }
 
 template <class Storage>

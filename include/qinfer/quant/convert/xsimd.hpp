@@ -57,7 +57,6 @@ IntBatch levels(FloatBatch v, FloatBatch lo, FloatBatch hi, FloatBatch delta,
 
 template <class Storage, class Rounding>
 void quantize(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
-  const FloatBatch scale(r.scale);
   const FloatBatch inverse(1.0f / r.scale);
   const FloatBatch delta(near_tie_delta(r));
   const FloatBatch lo(static_cast<float>(r.qmin - r.zero_point));
@@ -69,11 +68,14 @@ void quantize(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexce
     for (std::size_t j = 0; j < chunk; j += lanes) {
       const FloatBatch v = FloatBatch::load_unaligned(x + i + j);
       xsimd::batch_bool<float> near;
-      IntBatch k = levels<Rounding>(v * inverse, lo, hi, delta, near);
+      const IntBatch k = levels<Rounding>(v * inverse, lo, hi, delta, near);
       if (xsimd::any(near)) {
-        const FloatBatch quotient = v / scale;
-        k = levels<Rounding>(xsimd::select(quotient != quotient, FloatBatch(0.0f), quotient), lo,
-                             hi, delta, near);
+        // The exact quotient, lane by lane: xsimd 8.1's float division on AArch64 is a
+        // reciprocal estimate refined by Newton steps, not a correctly rounded division.
+        for (std::size_t l = 0; l < lanes; ++l) {
+          buffer[j + l] = quantize_level<Rounding>(x[i + j + l], r);
+        }
+        continue;
       }
       (k + zero_point).store_aligned(buffer + j);
     }
