@@ -3,11 +3,13 @@
 #
 #   cmake/quickstart.sh demo   install what is missing, build, run the demo
 #   cmake/quickstart.sh test   install what is missing, build and run the whole test suite in the
-#                              default (g++ Release), sanitize (ASan + UBSan) and clang presets
+#                              default (g++ Release), sanitize (ASan + UBSan) and clang presets,
+#                              and cross-built for AArch64 under qemu with three CPU models
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user)
+packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user
+          g++-aarch64-linux-gnu)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -31,12 +33,18 @@ case "${1:-}" in
     ./build/default/examples/quantize_gemm
     ;;
   test)
-    for preset in default sanitize clang; do
+    for preset in default sanitize clang aarch64; do
       echo "== workflow preset: $preset"
       cmake --workflow --preset "$preset"
     done
     echo "== SIMD paths this run tested and skipped"
+    echo "host:"
     ./build/default/tests/qinfer_tests "[paths]" | grep -E "detected:|conversion path"
+    for cpu in max cortex-a76 cortex-a72; do
+      echo "aarch64 under qemu, QEMU_CPU=$cpu:"
+      QEMU_CPU=$cpu qemu-aarch64 -L /usr/aarch64-linux-gnu ./build/aarch64/tests/qinfer_tests "[paths]" |
+        grep -E "detected:|conversion path"
+    done
     ;;
   *)
     echo "usage: $0 demo|test" >&2
