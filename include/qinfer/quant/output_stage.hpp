@@ -136,6 +136,30 @@ struct RequantizeFixedPoint {
   }
 };
 
+// A stage restricted to channels [first, first + count): per-channel parameters are sliced,
+// per-tensor ones kept. Kernels apply stages tile by tile with this.
+template <class T>
+Span<const T> slice_channels(Span<const T> values, std::size_t first, std::size_t count) noexcept {
+  return values.size() == 1 ? values : values.subspan(first, count);
+}
+inline StoreInt32 slice_channels(const StoreInt32& stage, std::size_t, std::size_t) noexcept {
+  return stage;
+}
+inline DequantizeFloat slice_channels(const DequantizeFloat& stage, std::size_t first,
+                                      std::size_t count) noexcept {
+  return {slice_channels(stage.scales, first, count)};
+}
+template <class Out>
+RequantizeFloat<Out> slice_channels(const RequantizeFloat<Out>& stage, std::size_t first,
+                                    std::size_t count) noexcept {
+  return {slice_channels(stage.multipliers, first, count), stage.zero_point, stage.min, stage.max};
+}
+template <class Out, class Rounding>
+RequantizeFixedPoint<Out, Rounding> slice_channels(const RequantizeFixedPoint<Out, Rounding>& stage,
+                                                   std::size_t first, std::size_t count) noexcept {
+  return {slice_channels(stage.multipliers, first, count), stage.zero_point, stage.min, stage.max};
+}
+
 // Fused activations expressed as quantized clamp bounds.
 enum class Activation { none, relu, relu6 };
 
