@@ -7,16 +7,11 @@
 
 #include "qinfer/core/cpu.hpp"
 #include "qinfer/quant/quantize.hpp"
+#include "support/cap_guard.hpp"
 
 using namespace qinfer;
 
-namespace {
-// Restores the cap a test changed, whatever happens in it.
-struct CapGuard {
-  std::optional<Isa> saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
-}  // namespace
+using test::CapGuard;
 
 TEST_CASE("ISA names parse back to their levels", "[cpu]") {
   for (Isa isa : all_isas) CHECK(parse_isa(isa_name(isa)) == isa);

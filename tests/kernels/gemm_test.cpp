@@ -12,6 +12,7 @@
 
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/reference/gemm.hpp"
+#include "support/cap_guard.hpp"
 #include "support/random.hpp"
 
 using namespace qinfer;
@@ -21,10 +22,7 @@ namespace {
 // The GEMM levels with a kernel today; the others run the next one down.
 const Isa gemm_paths[] = {Isa::scalar, Isa::avx512vnni};
 
-struct CapGuard {
-  std::optional<Isa> saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
+using test::CapGuard;
 
 template <class TA, class TB>
 class GemmTester {
