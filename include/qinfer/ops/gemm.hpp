@@ -46,10 +46,11 @@ void gemm_tile(Isa isa, const TA* a, std::size_t lda, std::size_t mr, std::size_
 
 // Applies `stage` to one tile row of corrected sums, channels [first, first + count).
 template <class Stage>
-void store_tile_row(const int32_t* sums, std::size_t first, std::size_t count, const Stage& stage,
-                    typename Stage::Output* out, std::size_t out_stride) noexcept {
+void store_tile_row(ConvertPath path, const int32_t* sums, std::size_t first, std::size_t count,
+                    const Stage& stage, typename Stage::Output* out,
+                    std::size_t out_stride) noexcept {
   if (out_stride == 1) {
-    requantize_with(best_convert_path(), sums, 1, count, slice_channels(stage, first, count), out);
+    requantize_with(path, sums, 1, count, slice_channels(stage, first, count), out);
     return;
   }
   for (std::size_t n = 0; n < count; ++n) out[n * out_stride] = stage(sums[n], first + n);
@@ -83,7 +84,9 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
   // the corrections modulo 2^32 like the sums.
   const uint32_t za = static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
   const auto depth = static_cast<uint32_t>(w.k);
+  // Resolved once per call: the level can change between calls (set_isa_cap), never within one.
   const Isa isa = active_isa();
+  const ConvertPath epilogue_path = best_convert_path();
   alignas(64) int32_t tile[gemm_mr * gemm_nr];
   uint32_t correction[gemm_nr];
   uint32_t row_sums[gemm_mr] = {};
@@ -117,7 +120,7 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
           sums[n] = static_cast<int32_t>(static_cast<uint32_t>(sums[n]) + correction[n] -
                                          zb * row_sums[m]);
         }
-        detail::store_tile_row(sums, n0, nr, stage, &c(m0 + m, n0), c.col_stride);
+        detail::store_tile_row(epilogue_path, sums, n0, nr, stage, &c(m0 + m, n0), c.col_stride);
       }
     }
   }
