@@ -235,6 +235,23 @@ __attribute__((target("avx2"))) inline void store8(Out* dst, __m256i v) noexcept
   _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), bytes);
 }
 
+// The shared loop of the requantize kernels: levels(row + c, c) gives the 8 output levels
+// (zero point added) of channels c .. c + 7; the stage itself finishes each row's tail.
+template <class Stage, class Levels>
+__attribute__((target("avx2"))) inline void requantize_rows(const int32_t* acc, std::size_t rows,
+                                                            std::size_t channels,
+                                                            const Stage& stage,
+                                                            typename Stage::Output* out,
+                                                            Levels levels) noexcept {
+  const std::size_t vector_end = channels - channels % 8;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int32_t* row = acc + r * channels;
+    typename Stage::Output* dst = out + r * channels;
+    for (std::size_t c = 0; c < vector_end; c += 8) store8(dst + c, levels(row + c, c));
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
+  }
+}
+
 // Fixed-point stage over a row-major [rows, channels] block; bit-exact with the stage itself.
 template <class Out, class Rounding>
 __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
@@ -247,18 +264,15 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
   const __m256i lo = _mm256_set1_epi32(stage.min - stage.zero_point);
   const __m256i hi = _mm256_set1_epi32(stage.max - stage.zero_point);
   const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    Out* dst = out + r * channels;
-    const std::size_t vector_end = channels - channels % 8;
-    for (std::size_t c = 0; c < vector_end; c += 8) {
-      const MultiplierLanes m = per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
-      const __m256i v =
-          apply(Rounding{}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c)), m);
-      store8(dst + c, _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), zero_point));
-    }
-    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
-  }
+  requantize_rows(
+      acc, rows, channels, stage,
+      out, [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
+        const MultiplierLanes m =
+            per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
+        const __m256i v =
+            apply(Rounding{}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)), m);
+        return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), zero_point);
+      });
 }
 
 // Float stage over a row-major [rows, channels] block; bit-exact with the stage itself.
@@ -272,20 +286,16 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
   const __m256 lo = _mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point));
   const __m256 hi = _mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point));
   const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    Out* dst = out + r * channels;
-    const std::size_t vector_end = channels - channels % 8;
-    for (std::size_t c = 0; c < vector_end; c += 8) {
-      const __m256 m =
-          per_tensor ? tensor_multiplier : _mm256_loadu_ps(stage.multipliers.data() + c);
-      const __m256 v = _mm256_mul_ps(
-          _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c))), m);
-      const __m256i k = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
-      store8(dst + c, _mm256_add_epi32(k, zero_point));
-    }
-    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
-  }
+  requantize_rows(
+      acc, rows, channels, stage,
+      out, [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
+        const __m256 m =
+            per_tensor ? tensor_multiplier : _mm256_loadu_ps(stage.multipliers.data() + c);
+        const __m256 v = _mm256_mul_ps(
+            _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row))), m);
+        return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)),
+                                zero_point);
+      });
 }
 
 }  // namespace qinfer::convert::avx2

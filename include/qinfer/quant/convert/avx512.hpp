@@ -227,6 +227,24 @@ __attribute__((target("avx512f"))) inline void store16(Out* dst, __m512i v) noex
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
 }
 
+// The shared loop of the requantize kernels: levels(row + c, c) gives the 16 output levels
+// (zero point added) of channels c .. c + 15; the stage itself finishes each row's tail.
+template <class Stage, class Levels>
+__attribute__((target("avx512f"))) inline void requantize_rows(const int32_t* acc, std::size_t rows,
+                                                               std::size_t channels,
+                                                               const Stage& stage,
+                                                               typename Stage::Output* out,
+                                                               Levels levels) noexcept {
+  const std::size_t vector_end = channels - channels % 16;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const int32_t* row = acc + r * channels;
+    typename Stage::Output* dst = out + r * channels;
+    for (std::size_t c = 0; c < vector_end; c += 16) store16(dst + c, levels(row + c, c));
+    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
+  }
+}
+
+// Fixed-point stage over a row-major [rows, channels] block; bit-exact with the stage itself.
 template <class Out, class Rounding>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
@@ -238,19 +256,17 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
   const __m512i lo = _mm512_set1_epi32(stage.min - stage.zero_point);
   const __m512i hi = _mm512_set1_epi32(stage.max - stage.zero_point);
   const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    Out* dst = out + r * channels;
-    const std::size_t vector_end = channels - channels % 16;
-    for (std::size_t c = 0; c < vector_end; c += 16) {
-      const MultiplierLanes m = per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
-      const __m512i v = apply(Rounding{}, _mm512_loadu_si512(row + c), m);
-      store16(dst + c, _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zero_point));
-    }
-    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
-  }
+  requantize_rows(
+      acc, rows, channels, stage, out,
+      [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx512f"))) {
+        const MultiplierLanes m =
+            per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
+        const __m512i v = apply(Rounding{}, _mm512_loadu_si512(row), m);
+        return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zero_point);
+      });
 }
 
+// Float stage over a row-major [rows, channels] block; bit-exact with the stage itself.
 template <class Out>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
@@ -261,19 +277,15 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
   const __m512 lo = _mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(stage.max - stage.zero_point));
   const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    Out* dst = out + r * channels;
-    const std::size_t vector_end = channels - channels % 16;
-    for (std::size_t c = 0; c < vector_end; c += 16) {
-      const __m512 m =
-          per_tensor ? tensor_multiplier : _mm512_loadu_ps(stage.multipliers.data() + c);
-      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(row + c)), m);
-      const __m512i k = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
-      store16(dst + c, _mm512_add_epi32(k, zero_point));
-    }
-    for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
-  }
+  requantize_rows(
+      acc, rows, channels, stage, out,
+      [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx512f"))) {
+        const __m512 m =
+            per_tensor ? tensor_multiplier : _mm512_loadu_ps(stage.multipliers.data() + c);
+        const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(row)), m);
+        return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)),
+                                zero_point);
+      });
 }
 
 }  // namespace qinfer::convert::avx512
