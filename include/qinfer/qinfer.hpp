@@ -26,3 +26,7 @@
 #include "qinfer/reference/onnx.hpp"
 #include "qinfer/reference/pool.hpp"
 #include "qinfer/reference/window.hpp"
+
+#include "qinfer/kernels/gemm/dispatch.hpp"
+#include "qinfer/ops/gemm.hpp"
+#include "qinfer/runtime/parallel.hpp"

@@ -10,8 +10,11 @@
 #include <optional>
 #include <vector>
 
+#include "qinfer/kernels/gemm/dispatch.hpp"
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/reference/gemm.hpp"
+#include "qinfer/runtime/parallel.hpp"
+#include "qinfer/runtime/thread_pool.hpp"
 #include "support/cap_guard.hpp"
 #include "support/random.hpp"
 
@@ -19,8 +22,9 @@ using namespace qinfer;
 
 namespace {
 
-// The GEMM levels with a kernel today; the others run the next one down.
-const Isa gemm_paths[] = {Isa::scalar, Isa::avx512vnni};
+// Every level with a GEMM kernel of its own; AMX runs the AVX-512 VNNI kernel for now.
+const Isa gemm_paths[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
+                          Isa::neon,   Isa::dotprod, Isa::i8mm};
 
 using test::CapGuard;
 
@@ -69,6 +73,16 @@ class GemmTester {
     fill_b_ = b;
     return *this;
   }
+  // Weights quantized to [-63, 63] and packed as SymmetricSevenBit (AVX2's fast kernel).
+  GemmTester& seven_bit_weights(bool v) {
+    seven_bit_ = v;
+    return *this;
+  }
+  // Workers of a ThreadPool running the GEMM (1: the serial executor).
+  GemmTester& threads(std::size_t v) {
+    threads_ = v;
+    return *this;
+  }
 
   // Runs every stage on `path` and compares with the reference.
   void test(Isa path, test::Rng& rng) const {
@@ -80,17 +94,21 @@ class GemmTester {
     for (TA& v : a)
       v = static_cast<TA>(fill_a_ ? *fill_a_
                                   : rng.integer(StorageTraits<TA>::min, StorageTraits<TA>::max));
-    for (TB& v : b)
-      v = static_cast<TB>(fill_b_ ? *fill_b_
-                                  : rng.integer(StorageTraits<TB>::min, StorageTraits<TB>::max));
-    std::vector<int32_t> zps{b_zp_};
-    if (per_channel_zp_)
+    const int32_t b_min = seven_bit_ ? SymmetricSevenBit::qmin<TB> : StorageTraits<TB>::min;
+    const int32_t b_max = seven_bit_ ? SymmetricSevenBit::qmax<TB> : StorageTraits<TB>::max;
+    for (TB& v : b) v = static_cast<TB>(fill_b_ ? *fill_b_ : rng.integer(b_min, b_max));
+    std::vector<int32_t> zps{seven_bit_ ? SymmetricSevenBit::zero_point<TB> : b_zp_};
+    if (per_channel_zp_ && !seven_bit_)
       zps = rng.integers<int32_t>(n_, StorageTraits<TB>::min, StorageTraits<TB>::max);
     const std::vector<int32_t> bias =
         bias_ ? rng.integers<int32_t>(n_, -100000, 100000) : std::vector<int32_t>{};
     const MatrixView<const TA> av{a.data(), m_, k_, lda, 1};
     const MatrixView<const TB> bv{b.data(), k_, n_, n_, 1};
-    const PackedWeights w = pack_weights(bv, Span<const int32_t>(zps), Span<const int32_t>(bias));
+    const PackedWeights w =
+        seven_bit_ ? pack_weights<SymmetricSevenBit>(bv, Span<const int32_t>(zps),
+                                                     Span<const int32_t>(bias))
+                   : pack_weights(bv, Span<const int32_t>(zps), Span<const int32_t>(bias));
+    REQUIRE(w.seven_bit == seven_bit_);
     const reference::GemmOffsets offsets{a_zp_, zps, bias};
 
     // Per-channel scales spanning 1e-6 .. 1e3, and requantization multipliers scaled to the
@@ -124,23 +142,30 @@ class GemmTester {
     using Out = typename Stage::Output;
     std::vector<Out> expected(m_ * n_), actual(std::max<std::size_t>(1, m_ * ldc));
     reference::gemm(av, bv, offsets, stage, row_major(expected.data(), m_, n_));
-    gemm(av, offsets.a_zero_point, w, stage, MatrixView<Out>{actual.data(), m_, n_, ldc, 1});
+    const MatrixView<Out> cv{actual.data(), m_, n_, ldc, 1};
+    if (threads_ == 1) {
+      gemm(av, offsets.a_zero_point, w, stage, cv);
+    } else {
+      ThreadPool pool(threads_);
+      gemm(av, offsets.a_zero_point, w, stage, cv, pool);
+    }
     for (std::size_t i = 0; i < m_; ++i) {
       for (std::size_t j = 0; j < n_; ++j) {
         const Out e = expected[i * n_ + j], g = actual[i * ldc + j];
         if (std::memcmp(&e, &g, sizeof(Out)) != 0) {
-          FAIL_CHECK("path " << isa_name(active_isa()) << " m " << m_ << " n " << n_ << " k " << k_
-                             << " a_zp " << a_zp_ << " at (" << i << ", " << j << "): expected "
-                             << double(e) << " got " << double(g));
+          FAIL_CHECK("kernel " << gemm_microkernel<TA>(active_isa(), w).name << " threads "
+                               << threads_ << " m " << m_ << " n " << n_ << " k " << k_
+                               << " a_zp " << a_zp_ << " at (" << i << ", " << j
+                               << "): expected " << double(e) << " got " << double(g));
           return;
         }
       }
     }
   }
 
-  std::size_t m_ = 1, n_ = 1, k_ = 1, a_extra_ = 0, c_extra_ = 0;
+  std::size_t m_ = 1, n_ = 1, k_ = 1, a_extra_ = 0, c_extra_ = 0, threads_ = 1;
   int32_t a_zp_ = 0, b_zp_ = 0;
-  bool per_channel_zp_ = false, bias_ = true;
+  bool per_channel_zp_ = false, bias_ = true, seven_bit_ = false;
   std::optional<int32_t> fill_a_, fill_b_;
 };
 
@@ -170,6 +195,7 @@ TEST_CASE("packed GEMM equals the reference for every tail of MR, NR and KR", "[
               .n(n)
               .k(k)
               .a_zero_point(static_cast<int32_t>(rng.integer(0, 255)))
+              .seven_bit_weights((m + n + k) % 2 == 0)
               .test(path, rng);
         }
       }
@@ -275,4 +301,104 @@ TEST_CASE("packed GEMM rejects inconsistent arguments", "[gemm][error]") {
       Error);
   const int32_t three[] = {0, 0, 0};
   CHECK_THROWS_AS(pack_weights(row_major(b, 3, 2), Span<const int32_t>(three), {}), Error);
+}
+
+TEST_CASE("packed GEMM with 7-bit weights at the int16 limit of vpmaddubsw", "[gemm][simd]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    // 255 x -63 twice is the largest pair vpmaddubsw sums here; any 8-bit code would overflow.
+    GemmTester<uint8_t, int8_t>().m(5).n(40).k(1027).fill(255, -63).seven_bit_weights(true).test(
+        path, rng);
+    GemmTester<uint8_t, int8_t>().m(4).n(33).k(1000).fill(255, 63).seven_bit_weights(true).test(
+        path, rng);
+    GemmTester<int8_t, int8_t>().m(9).n(65).k(301).seven_bit_weights(true).test(path, rng);
+    GemmTester<uint8_t, uint8_t>().m(3).n(31).k(97).seven_bit_weights(true).test(path, rng);
+  });
+}
+
+TEST_CASE("packed GEMM gives identical results for 1, 2 and 7 threads", "[gemm][simd][threads]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    for (std::size_t threads : {1, 2, 7}) {
+      GemmTester<uint8_t, int8_t>().m(300).n(290).k(67).a_zero_point(3).threads(threads).test(
+          path, rng);
+      GemmTester<int8_t, int8_t>().m(1).n(1000).k(129).threads(threads).test(path, rng);
+    }
+  });
+}
+
+TEST_CASE("an engine's pool plugs in as a function pointer and context", "[gemm][threads]") {
+  // A stand-in engine pool: runs the tasks in reverse order and counts them.
+  struct ReversePool {
+    std::size_t tasks_run = 0;
+    static void run(void* pool, std::size_t tasks, ParallelForHook::Task task, void* context) {
+      for (std::size_t i = tasks; i-- > 0;) task(context, i);
+      static_cast<ReversePool*>(pool)->tasks_run += tasks;
+    }
+  } engine;
+  test::Rng rng;
+  std::vector<uint8_t> a(200 * 70);
+  std::vector<int8_t> b(70 * 300);
+  for (auto& v : a) v = static_cast<uint8_t>(rng.integer(0, 255));
+  for (auto& v : b) v = static_cast<int8_t>(rng.integer(-128, 127));
+  const int32_t zp[] = {0};
+  const PackedWeights w = pack_weights(row_major(b.data(), 70, 300), Span<const int32_t>(zp), {});
+  std::vector<int32_t> serial(200 * 300), hooked(200 * 300);
+  gemm(row_major(a.data(), 200, 70), 7, w, StoreInt32{}, row_major(serial.data(), 200, 300));
+  gemm(row_major(a.data(), 200, 70), 7, w, StoreInt32{}, row_major(hooked.data(), 200, 300),
+       ParallelForHook{&ReversePool::run, &engine});
+  CHECK(engine.tasks_run > 1);
+  CHECK(serial == hooked);
+}
+
+TEST_CASE("each path's micro-kernel, called directly, computes the raw tile sums",
+          "[gemm][simd]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    for (std::size_t k : {1, 3, 4, 15, 16, 17, 33, 64, 100}) {
+      std::vector<uint8_t> a(gemm_max_mr * k);
+      std::vector<int8_t> b(k * gemm_nr);
+      for (auto& v : a) v = static_cast<uint8_t>(rng.integer(0, 255));
+      for (auto& v : b) v = static_cast<int8_t>(rng.integer(-128, 127));
+      const int32_t zp[] = {0};
+      const PackedWeights w =
+          pack_weights(row_major(b.data(), k, gemm_nr), Span<const int32_t>(zp), {});
+      const GemmMicrokernel<uint8_t> kernel = gemm_microkernel<uint8_t>(path, w);
+      CHECK(kernel.isa == path);
+      REQUIRE(kernel.mr <= gemm_max_mr);
+      CHECK(kernel.nr == gemm_nr);
+      CHECK(kernel.kr == gemm_kr);
+      for (std::size_t rows = 1; rows <= kernel.mr; ++rows) {
+        std::vector<int32_t> tile(gemm_max_mr * gemm_nr, 0);
+        kernel.tile(a.data(), k, rows, k, w.panel(0), tile.data());
+        for (std::size_t m = 0; m < rows; ++m) {
+          for (std::size_t n = 0; n < gemm_nr; ++n) {
+            int64_t sum = 0;
+            for (std::size_t p = 0; p < k; ++p) {
+              sum += (int64_t{a[m * k + p]} - kernel.activation_offset) * b[p * gemm_nr + n];
+            }
+            REQUIRE(tile[m * gemm_nr + n] == sum);
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("pack_weights holds codes to the weights' scheme", "[gemm][error]") {
+  const int8_t in_range[4] = {-63, 63, 0, 5};
+  const int8_t too_wide[4] = {-64, 63, 0, 5};
+  const int32_t zero[] = {0}, one[] = {1};
+  const auto w = pack_weights<SymmetricSevenBit>(row_major(in_range, 2, 2),
+                                                 Span<const int32_t>(zero), {});
+  CHECK(w.seven_bit);
+  CHECK_FALSE(pack_weights(row_major(in_range, 2, 2), Span<const int32_t>(zero), {}).seven_bit);
+  CHECK_THROWS_AS(pack_weights<SymmetricSevenBit>(row_major(too_wide, 2, 2),
+                                                  Span<const int32_t>(zero), {}),
+                  Error);
+  CHECK_THROWS_AS(pack_weights<SymmetricSevenBit>(row_major(in_range, 2, 2),
+                                                  Span<const int32_t>(one), {}),
+                  Error);
+  CHECK_THROWS_AS(pack_weights<Symmetric<>>(row_major(in_range, 2, 2), Span<const int32_t>(one), {}),
+                  Error);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The int8 GEMM over packed weights, on the best kernel the active ISA level allows:
+// The int8 GEMM over packed weights, on the micro-kernel of the active ISA level:
 //
 //   C = stage((A - a_zero_point) x (B - b_zero_points) + bias)
 //
@@ -8,10 +8,11 @@
 // reference::gemm's result on every path; tests/kernels/gemm_test.cpp checks that on each path
 // the CPU has. A may have any row stride (its columns contiguous), C any strides.
 //
-// Per tile of gemm_mr x gemm_nr the kernel computes raw sums into an L1-resident buffer, and
-// the epilogue adds bias and zero-point corrections, then applies the stage with the vector
-// requantization kernels. Fusing the epilogue into the kernel's registers is the next step
-// for speed; the results cannot change with it.
+// The work is split into tasks of up to gemm_task_rows rows x gemm_task_panels panels, run
+// through an executor (runtime/parallel.hpp; serial by default). Per tile the micro-kernel
+// computes raw sums into an L1-resident buffer, and the epilogue adds bias and zero-point
+// corrections (modulo 2^32, the reference's accumulator arithmetic), then applies the stage
+// with the vector requantization kernels.
 #pragma once
 
 #include <algorithm>
@@ -22,27 +23,23 @@
 #include "qinfer/core/cpu.hpp"
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/matrix.hpp"
-#include "qinfer/kernels/gemm/avx512vnni.hpp"
+#include "qinfer/kernels/gemm/dispatch.hpp"
+#include "qinfer/kernels/gemm/microkernel.hpp"
 #include "qinfer/kernels/gemm/packing.hpp"
-#include "qinfer/kernels/gemm/scalar.hpp"
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/quantize.hpp"
+#include "qinfer/runtime/parallel.hpp"
 
 namespace qinfer {
 
-namespace detail {
+// A task's rows: 64 rows of K = 1024 activations (64 KiB) stay in L2 while the task's panels
+// stream past them.
+inline constexpr std::size_t gemm_task_rows = 64;
+// A task's panels: 8 panels (256 columns) of K = 1024 are 256 KiB of weights, L2-resident
+// across the task's row tiles.
+inline constexpr std::size_t gemm_task_panels = 8;
 
-template <class TA>
-void gemm_tile(Isa isa, const TA* a, std::size_t lda, std::size_t mr, std::size_t k,
-               const int8_t* panel, int32_t* acc) noexcept {
-#if QINFER_X86
-  if (isa >= Isa::avx512vnni && is_x86_isa(isa)) {
-    return kernels::avx512vnni::gemm_tile(a, lda, mr, k, panel, acc);
-  }
-#endif
-  static_cast<void>(isa);
-  kernels::scalar::gemm_tile(a, lda, mr, k, panel, acc);
-}
+namespace detail {
 
 // Applies `stage` to one tile row of corrected sums, channels [first, first + count).
 template <class Stage>
@@ -56,74 +53,106 @@ void store_tile_row(ConvertPath path, const int32_t* sums, std::size_t first, st
   for (std::size_t n = 0; n < count; ++n) out[n * out_stride] = stage(sums[n], first + n);
 }
 
-}  // namespace detail
+// What one call fixes for all its tasks.
+template <class TA, class Stage>
+struct GemmCall {
+  MatrixView<const TA> a;
+  const PackedWeights& w;
+  const Stage& stage;
+  MatrixView<typename Stage::Output> c;
+  GemmMicrokernel<TA> kernel;
+  ConvertPath epilogue_path;
+  uint32_t a_zero_point;  // in the kernel's code domain: code(zero point) - activation_offset
+};
 
-template <class A, class Stage>
-Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w, const Stage& stage,
-                  MatrixView<typename Stage::Output> c) {
-  using TA = std::remove_const_t<A>;
-  static_assert(reference::is_quantized_8bit<TA>, "gemm: A must be int8_t or uint8_t");
-  const MatrixView<const TA> av = a;
-  if (av.cols != w.k) return fail(Errc::shape_mismatch, "gemm: A columns != packed weights' K");
-  if (c.rows != av.rows || c.cols != w.n) {
-    return fail(Errc::shape_mismatch, "gemm: C must be A rows x packed weights' N");
-  }
-  if (av.col_stride != 1 && av.cols > 1) {
-    return fail(Errc::invalid_argument, "gemm: A's columns must be contiguous (col_stride 1)");
-  }
-  if (auto s = check_view(av, "gemm: A"); !s) return fail(s);
-  if (auto s = check_view(c, "gemm: C"); !s) return fail(s);
-  if (auto s = check_zero_point(a_zero_point, StorageTraits<TA>::min, StorageTraits<TA>::max,
-                                "gemm: a_zero_point outside A's type");
-      !s) {
-    return fail(s);
-  }
-  if (auto s = stage.check(w.n); !s) return fail(s);
-
-  // The uint8 zero point of the codes the kernels see (packing.hpp); uint32 arithmetic keeps
-  // the corrections modulo 2^32 like the sums.
-  const uint32_t za = static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
-  const auto depth = static_cast<uint32_t>(w.k);
-  // Resolved once per call: the level can change between calls (set_isa_cap), never within one.
-  const Isa isa = active_isa();
-  const ConvertPath epilogue_path = best_convert_path();
-  alignas(64) int32_t tile[gemm_mr * gemm_nr];
+// Rows [row_begin, row_end) x panels [panel_begin, panel_end) of C.
+template <class TA, class Stage>
+void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::size_t row_end,
+                std::size_t panel_begin, std::size_t panel_end) noexcept {
+  const PackedWeights& w = call.w;
+  const GemmMicrokernel<TA>& kernel = call.kernel;
+  const uint32_t za = call.a_zero_point, depth = static_cast<uint32_t>(w.k);
+  alignas(64) int32_t tile[gemm_max_mr * gemm_nr];
   uint32_t correction[gemm_nr];
-  uint32_t row_sums[gemm_mr] = {};
-  for (std::size_t m0 = 0; m0 < av.rows; m0 += gemm_mr) {
-    const std::size_t mr = std::min(gemm_mr, av.rows - m0);
-    const TA* rows = av.data + m0 * av.row_stride;
+  uint32_t row_sums[gemm_max_mr] = {};
+  for (std::size_t m0 = row_begin; m0 < row_end; m0 += kernel.mr) {
+    const std::size_t rows = std::min(kernel.mr, row_end - m0);
+    const TA* a = call.a.data + m0 * call.a.row_stride;
     if (w.has_zero_points) {
-      for (std::size_t m = 0; m < mr; ++m) {
+      for (std::size_t m = 0; m < rows; ++m) {
         uint32_t sum = 0;
-        for (std::size_t p = 0; p < w.k; ++p) sum += activation_code(rows[m * av.row_stride + p]);
-        row_sums[m] = sum;
+        for (std::size_t p = 0; p < w.k; ++p) sum += activation_code(a[m * call.a.row_stride + p]);
+        row_sums[m] = sum - depth * kernel.activation_offset;
       }
     }
-    for (std::size_t panel = 0; panel < w.panels; ++panel) {
+    for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
       const std::size_t n0 = panel * gemm_nr;
       const std::size_t nr = std::min(gemm_nr, w.n - n0);
-      if (w.k == 0) {
-        std::fill(tile, tile + gemm_mr * gemm_nr, 0);
-      } else {
-        detail::gemm_tile(isa, rows, av.row_stride, mr, w.k, w.panel(panel), tile);
-      }
+      kernel.tile(a, call.a.row_stride, rows, w.k, w.panel(panel), tile);
       for (std::size_t n = 0; n < nr; ++n) {
         const auto zb = static_cast<uint32_t>(w.zero_points[n0 + n]);
         correction[n] = static_cast<uint32_t>(w.bias[n0 + n]) -
                         za * static_cast<uint32_t>(w.column_sums[n0 + n]) + depth * za * zb;
       }
-      for (std::size_t m = 0; m < mr; ++m) {
+      for (std::size_t m = 0; m < rows; ++m) {
         int32_t* sums = tile + m * gemm_nr;
         for (std::size_t n = 0; n < nr; ++n) {
           const auto zb = static_cast<uint32_t>(w.zero_points[n0 + n]);
           sums[n] = static_cast<int32_t>(static_cast<uint32_t>(sums[n]) + correction[n] -
                                          zb * row_sums[m]);
         }
-        detail::store_tile_row(epilogue_path, sums, n0, nr, stage, &c(m0 + m, n0), c.col_stride);
+        store_tile_row(call.epilogue_path, sums, n0, nr, call.stage, &call.c(m0 + m, n0),
+                       call.c.col_stride);
       }
     }
   }
+}
+
+}  // namespace detail
+
+// Checks gemm()'s arguments without running it.
+template <class TA, class Out, class Stage>
+Status validate_gemm(MatrixView<const TA> a, int32_t a_zero_point, const PackedWeights& w,
+                     const Stage& stage, MatrixView<Out> c) {
+  static_assert(reference::is_quantized_8bit<TA>, "gemm: A must be int8_t or uint8_t");
+  if (a.cols != w.k) return {Errc::shape_mismatch, "gemm: A columns != packed weights' K"};
+  if (c.rows != a.rows || c.cols != w.n) {
+    return {Errc::shape_mismatch, "gemm: C must be A rows x packed weights' N"};
+  }
+  if (a.col_stride != 1 && a.cols > 1) {
+    return {Errc::invalid_argument, "gemm: A's columns must be contiguous (col_stride 1)"};
+  }
+  if (auto s = check_view(a, "gemm: A"); !s) return s;
+  if (auto s = check_view(c, "gemm: C"); !s) return s;
+  if (auto s = check_zero_point(a_zero_point, StorageTraits<TA>::min, StorageTraits<TA>::max,
+                                "gemm: a_zero_point outside A's type");
+      !s) {
+    return s;
+  }
+  return stage.check(w.n);
+}
+
+template <class A, class Stage, class Executor = SerialExecutor>
+Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w, const Stage& stage,
+                  MatrixView<typename Stage::Output> c, Executor&& executor = Executor{}) {
+  using TA = std::remove_const_t<A>;
+  const MatrixView<const TA> av = a;
+  if (auto s = validate_gemm(av, a_zero_point, w, stage, c); !s) return fail(s);
+
+  // Resolved once per call: the level can change between calls (set_isa_cap), never within one.
+  const GemmMicrokernel<TA> kernel = gemm_microkernel<TA>(active_isa(), w);
+  const uint32_t za_code = static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
+  const detail::GemmCall<TA, Stage> call{
+      av, w, stage, c, kernel, best_convert_path(), za_code - kernel.activation_offset};
+  const std::size_t task_rows = kernel.mr * std::max<std::size_t>(1, gemm_task_rows / kernel.mr);
+  const std::size_t row_blocks = (av.rows + task_rows - 1) / task_rows;
+  const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
+  executor(row_blocks * panel_blocks, [&](std::size_t task) {
+    const std::size_t row = (task / panel_blocks) * task_rows;
+    const std::size_t panel = (task % panel_blocks) * gemm_task_panels;
+    detail::gemm_block(call, row, std::min(av.rows, row + task_rows), panel,
+                       std::min(w.panels, panel + gemm_task_panels));
+  });
   return ok();
 }
 

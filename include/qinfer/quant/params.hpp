@@ -87,16 +87,25 @@ struct Affine {
   }
 };
 
-template <bool NarrowRange = false>
+// Codes symmetric about the zero point (the middle of the storage type's range), optionally
+// without the lowest code (NarrowRange, as TFLite's weights), and optionally limited to Bits
+// bits around the zero point: 7-bit weights let the AVX2 GEMM use vpmaddubsw without overflow
+// (kernels/gemm/avx2.hpp).
+template <bool NarrowRange = false, int Bits = 8>
 struct Symmetric {
   template <class Storage>
   static constexpr int32_t zero_point = StorageTraits<Storage>::min == 0
                                             ? (StorageTraits<Storage>::max + 1) / 2
                                             : 0;
   template <class Storage>
-  static constexpr int32_t qmin = StorageTraits<Storage>::min + (NarrowRange ? 1 : 0);
+  static constexpr int32_t half_range = [] {
+    static_assert(Bits >= 2 && Bits <= 8 * int{sizeof(Storage)}, "Symmetric: Bits out of range");
+    return int32_t{1} << (Bits - 1);
+  }();
   template <class Storage>
-  static constexpr int32_t qmax = StorageTraits<Storage>::max;
+  static constexpr int32_t qmin = zero_point<Storage> - half_range<Storage> + (NarrowRange ? 1 : 0);
+  template <class Storage>
+  static constexpr int32_t qmax = zero_point<Storage> + half_range<Storage> - 1;
 
   template <class Storage>
   static Status check(QuantParams p) noexcept {
@@ -122,6 +131,8 @@ struct Symmetric {
 };
 
 using SymmetricNarrow = Symmetric<true>;
+// [-63, 63] in int8: weights for the AVX2 GEMM's fast kernel.
+using SymmetricSevenBit = Symmetric<true, 7>;
 
 // Parameters for [min, max] under a scheme, with the range checked.
 template <class Storage, class Scheme = Affine>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Weights packed once for the int8 GEMM kernels (kernels/gemm/scalar.hpp, avx512vnni.hpp).
+// Weights packed once for the int8 GEMM micro-kernels of every path (kernels/gemm/).
 //
 // Layout "32c4": columns in panels of nr = 32; inside a panel, k in groups of kr = 4; a group
 // holds, for each of the 32 columns, its 4 consecutive k bytes. That is one 64-byte vector per
@@ -26,6 +26,7 @@
 #include "qinfer/core/matrix.hpp"
 #include "qinfer/core/shape.hpp"
 #include "qinfer/core/span.hpp"
+#include "qinfer/quant/params.hpp"
 #include "qinfer/quant/rounding.hpp"
 #include "qinfer/reference/gemm.hpp"
 
@@ -45,6 +46,9 @@ struct PackedWeights {
   std::vector<int32_t> zero_points;  // zb'[n]
   std::vector<int32_t> bias;         // bias[n]
   bool has_zero_points = false;      // some zb' != 0: the kernels need row sums of A
+  // Every stored code lies in [-64, 63], guaranteed by the weights' quantizer type: the AVX2
+  // path may then use vpmaddubsw (kernels/gemm/avx2.hpp).
+  bool seven_bit = false;
 
   const int8_t* panel(std::size_t p) const noexcept {
     return data.data() + p * k_groups * gemm_nr * gemm_kr;
@@ -52,16 +56,26 @@ struct PackedWeights {
 };
 
 // Packs B (K x N, any strides) with its zero points (1 or N entries) and bias (0, 1 or N).
-template <class B>
+// Scheme is the weights' quantizer scheme (quant/params.hpp): Affine accepts any codes and zero
+// points; a symmetric scheme requires its zero point, and its code range is checked, so that a
+// narrower type (SymmetricSevenBit) can promise kernels a 7-bit range.
+template <class Scheme = Affine, class B>
 Result<PackedWeights> pack_weights(MatrixView<B> b, Span<const int32_t> b_zero_points,
                                    Span<const int32_t> bias) {
   using TB = std::remove_const_t<B>;
   static_assert(reference::is_quantized_8bit<TB>, "pack_weights: B must be int8_t or uint8_t");
+  constexpr int32_t qmin = Scheme::template qmin<TB>, qmax = Scheme::template qmax<TB>;
   const MatrixView<const TB> view = b;
   if (auto s = check_view(view, "pack_weights: B"); !s) return fail<PackedWeights>(s);
   if (auto s = reference::detail::check_offsets<uint8_t, TB>({0, b_zero_points, bias}, b.cols);
       !s) {
     return fail<PackedWeights>(s);
+  }
+  for (std::size_t i = 0; i < b_zero_points.size(); ++i) {
+    if (!Scheme::template check<TB>({1.0f, b_zero_points[i]})) {
+      return fail<PackedWeights>(Errc::invalid_zero_point,
+                                 "pack_weights: a zero point does not fit the weights' scheme");
+    }
   }
   PackedWeights w;
   w.k = b.rows;
@@ -85,7 +99,12 @@ Result<PackedWeights> pack_weights(MatrixView<B> b, Span<const int32_t> b_zero_p
   for (std::size_t row = 0; row < w.k; ++row) {
     const std::size_t row_offset = (row / gemm_kr) * gemm_nr * gemm_kr + row % gemm_kr;
     for (std::size_t col = 0; col < w.n; ++col) {
-      const auto code = static_cast<int8_t>(int32_t{view(row, col)} - shift);
+      const int32_t value = view(row, col);
+      if (value < qmin || value > qmax) {
+        return fail<PackedWeights>(Errc::invalid_argument,
+                                   "pack_weights: a weight code lies outside its scheme's range");
+      }
+      const auto code = static_cast<int8_t>(value - shift);
       w.data[(col / gemm_nr) * panel_bytes + row_offset + (col % gemm_nr) * gemm_kr] = code;
       sums[col] += static_cast<uint32_t>(int32_t{code});
     }
@@ -96,6 +115,7 @@ Result<PackedWeights> pack_weights(MatrixView<B> b, Span<const int32_t> b_zero_p
     w.bias[col] = bias.empty() ? 0 : broadcast_at(bias, col);
     w.has_zero_points = w.has_zero_points || w.zero_points[col] != 0;
   }
+  w.seven_bit = qmin - shift >= -64 && qmax - shift <= 63;
   return w;
 }
 

@@ -1,35 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The portable GEMM kernel over packed weights (kernels/gemm/packing.hpp): raw sums
-// acc[m][n] = sum_k a'[m][k] b'[k][n] of one gemm_mr x gemm_nr tile, modulo 2^32. The SIMD
-// kernels compute the same tile.
+// The portable GEMM micro-kernel (the contract is in kernels/gemm/microkernel.hpp): the
+// definition the SIMD kernels are tested against, and the path of CPUs without one.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
+#include "qinfer/kernels/gemm/microkernel.hpp"
 #include "qinfer/kernels/gemm/packing.hpp"
 
-namespace qinfer {
+namespace qinfer::kernels::scalar {
 
-inline constexpr std::size_t gemm_mr = 8;  // rows per tile
+inline constexpr std::size_t mr = gemm_max_mr;
 
-// The uint8 code the kernels multiply: int8 activations are shifted into uint8 by flipping the
-// top bit (see packing.hpp).
 template <class TA>
-constexpr uint8_t activation_code(TA a) noexcept {
-  return std::is_same_v<TA, int8_t> ? static_cast<uint8_t>(static_cast<uint8_t>(a) ^ 0x80u)
-                                    : static_cast<uint8_t>(a);
-}
-
-namespace kernels::scalar {
-
-// Rows [0, mr) of A (row stride lda) times one packed panel; acc is gemm_mr x gemm_nr.
-template <class TA>
-void gemm_tile(const TA* a, std::size_t lda, std::size_t mr, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  for (std::size_t m = 0; m < mr; ++m) {
+void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
+               const int8_t* panel, int32_t* acc) noexcept {
+  for (std::size_t m = 0; m < rows; ++m) {
     for (std::size_t n = 0; n < gemm_nr; ++n) {
       uint32_t sum = 0;
       for (std::size_t p = 0; p < k; ++p) {
@@ -41,5 +29,9 @@ void gemm_tile(const TA* a, std::size_t lda, std::size_t mr, std::size_t k, cons
   }
 }
 
-}  // namespace kernels::scalar
-}  // namespace qinfer
+template <class TA>
+constexpr GemmMicrokernel<TA> gemm_microkernel() noexcept {
+  return {"scalar 8x32c4", Isa::scalar, mr, gemm_nr, gemm_kr, 0, &gemm_tile<TA>};
+}
+
+}  // namespace qinfer::kernels::scalar

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The GEMM dispatch table: the micro-kernel of each instruction-set level. Levels without a
+// kernel of their own (AMX until it has one) run the best kernel below them in their family.
+#pragma once
+
+#include <cstddef>
+
+#include "qinfer/core/cpu.hpp"
+#include "qinfer/kernels/gemm/avx2.hpp"
+#include "qinfer/kernels/gemm/avx512vnni.hpp"
+#include "qinfer/kernels/gemm/avxvnni.hpp"
+#include "qinfer/kernels/gemm/dotprod.hpp"
+#include "qinfer/kernels/gemm/i8mm.hpp"
+#include "qinfer/kernels/gemm/microkernel.hpp"
+#include "qinfer/kernels/gemm/neon.hpp"
+#include "qinfer/kernels/gemm/packing.hpp"
+#include "qinfer/kernels/gemm/scalar.hpp"
+
+namespace qinfer {
+
+// The micro-kernel for activations of type TA at level `isa` (normally active_isa()) and
+// weights `w`: AVX2 picks its fast form only for 7-bit weights. The level must be one the CPU
+// supports.
+template <class TA>
+GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w) noexcept {
+#if QINFER_X86
+  if (is_x86_isa(isa)) {
+    if (isa >= Isa::avx512vnni) return kernels::avx512vnni::gemm_microkernel<TA>();
+    if (isa >= Isa::avxvnni) return kernels::avxvnni::gemm_microkernel<TA>();
+    return kernels::avx2::gemm_microkernel<TA>(w.seven_bit);
+  }
+#elif defined(__aarch64__)
+  if (is_arm_isa(isa)) {
+    if (isa >= Isa::i8mm) return kernels::i8mm::gemm_microkernel<TA>();
+    if (isa >= Isa::dotprod) return kernels::dotprod::gemm_microkernel<TA>();
+    return kernels::neon::gemm_microkernel<TA>();
+  }
+#endif
+  static_cast<void>(isa);
+  static_cast<void>(w);
+  return kernels::scalar::gemm_microkernel<TA>();
+}
+
+}  // namespace qinfer

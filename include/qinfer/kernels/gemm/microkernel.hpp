@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The contract every GEMM micro-kernel keeps, and the pieces they share.
+//
+// A micro-kernel computes the raw sums of one tile: rows [0, rows) of A (rows <= its mr) times
+// one packed panel of gemm_nr columns (kernels/gemm/packing.hpp), into a tile buffer with row
+// stride gemm_nr:
+//
+//   acc[m][n] = sum_k (code(a[m][k]) - activation_offset) * b'[k][n]   (modulo 2^32)
+//
+// code() is activation_code() below. activation_offset is 0 for kernels that multiply unsigned
+// by signed bytes (vpdpbusd, usmmla) and 128 for those that only multiply signed by signed
+// (sdot): they see the codes minus 128, and the driver's zero-point algebra absorbs the offset.
+// Every path shares the packed layout, so weights packed once serve every path and a change
+// of ISA cap between calls.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "qinfer/core/cpu.hpp"
+#include "qinfer/kernels/gemm/packing.hpp"
+
+namespace qinfer {
+
+// The most rows any micro-kernel computes per call: the size of the driver's tile buffer.
+inline constexpr std::size_t gemm_max_mr = 8;
+
+// The uint8 code the kernels multiply: int8 activations are shifted into uint8 by flipping the
+// top bit (see packing.hpp).
+template <class TA>
+constexpr uint8_t activation_code(TA a) noexcept {
+  return std::is_same_v<TA, int8_t> ? static_cast<uint8_t>(static_cast<uint8_t>(a) ^ 0x80u)
+                                    : static_cast<uint8_t>(a);
+}
+
+template <class TA>
+using GemmTileFn = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
+                            const int8_t* panel, int32_t* acc) noexcept;
+
+// One micro-kernel and its tile shape, for engines that drive the kernels themselves.
+template <class TA>
+struct GemmMicrokernel {
+  const char* name;  // ISA, instruction and tile, e.g. "avx512vnni vpdpbusd 8x32c4"
+  Isa isa;
+  std::size_t mr;                 // rows per call (at most gemm_max_mr)
+  std::size_t nr;                 // columns per call: gemm_nr
+  std::size_t kr;                 // k per packed group: gemm_kr
+  uint32_t activation_offset;     // subtracted from every activation code (see above)
+  GemmTileFn<TA> tile;
+};
+
+namespace kernels {
+
+// The codes of `count` activations from `first` as one little-endian word of gemm_kr bytes,
+// zero-padded past the count; `xor_mask` flips top bits (0x80808080 turns int8 into uint8 codes
+// and back). A constant count compiles to one load.
+template <class TA, std::size_t count = gemm_kr>
+inline uint32_t activation_word(const TA* a, std::size_t first, uint32_t xor_mask,
+                                std::size_t tail = count) noexcept {
+  uint32_t word = 0;
+  std::memcpy(&word, a + first, count == gemm_kr ? gemm_kr : tail);
+  return word ^ xor_mask;
+}
+
+// The mask that gives a kernel the codes it multiplies: activation_code() for unsigned kernels,
+// the codes minus 128 (as int8 bytes) for signed ones.
+template <class TA>
+constexpr uint32_t code_mask(uint32_t activation_offset) noexcept {
+  const bool flip = std::is_same_v<TA, int8_t> != (activation_offset == 128);
+  return flip ? 0x80808080u : 0u;
+}
+
+// Calls tile<Rows>(...) for a runtime row count 1..MaxRows: each short tile (the M = 1 GEMV
+// above all) runs a kernel that computes only its rows.
+template <std::size_t MaxRows, class Fn, std::size_t... Rows>
+inline void dispatch_rows(std::size_t rows, Fn&& fn, std::index_sequence<Rows...>) noexcept {
+  static_cast<void>(((rows == Rows + 1 ? (fn(std::integral_constant<std::size_t, Rows + 1>{}), true)
+                                       : false) ||
+                     ...));
+}
+template <std::size_t MaxRows, class Fn>
+inline void dispatch_rows(std::size_t rows, Fn&& fn) noexcept {
+  dispatch_rows<MaxRows>(rows, fn, std::make_index_sequence<MaxRows>{});
+}
+
+}  // namespace kernels
+}  // namespace qinfer
