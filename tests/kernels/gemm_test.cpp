@@ -22,9 +22,9 @@ using namespace qinfer;
 
 namespace {
 
-// Every level with a GEMM kernel of its own; AMX runs the AVX-512 VNNI kernel for now.
-const Isa gemm_paths[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
-                          Isa::neon,   Isa::dotprod, Isa::i8mm};
+// Every level has a GEMM kernel of its own.
+const Isa gemm_paths[] = {Isa::scalar,     Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
+                          Isa::amx,        Isa::neon, Isa::dotprod, Isa::i8mm};
 
 using test::CapGuard;
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The GEMM dispatch table: the micro-kernel of each instruction-set level. Levels without a
-// kernel of their own (AMX until it has one) run the best kernel below them in their family.
+// The GEMM dispatch table: the micro-kernel of each instruction-set level.
 #pragma once
 
 #include <cstddef>
 
 #include "qinfer/core/cpu.hpp"
+#include "qinfer/kernels/gemm/amx.hpp"
 #include "qinfer/kernels/gemm/avx2.hpp"
 #include "qinfer/kernels/gemm/avx512vnni.hpp"
 #include "qinfer/kernels/gemm/avxvnni.hpp"
@@ -26,6 +26,7 @@ template <class TA>
 GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w) noexcept {
 #if QINFER_X86
   if (is_x86_isa(isa)) {
+    if (isa >= Isa::amx) return kernels::amx::gemm_microkernel<TA>();
     if (isa >= Isa::avx512vnni) return kernels::avx512vnni::gemm_microkernel<TA>();
     if (isa >= Isa::avxvnni) return kernels::avxvnni::gemm_microkernel<TA>();
     return kernels::avx2::gemm_microkernel<TA>(w.seven_bit);

@@ -26,8 +26,9 @@
 
 namespace qinfer {
 
-// The most rows any micro-kernel computes per call: the size of the driver's tile buffer.
-inline constexpr std::size_t gemm_max_mr = 8;
+// The most rows any micro-kernel computes per call (AMX's two 16-row tiles): the size of the
+// driver's tile buffer.
+inline constexpr std::size_t gemm_max_mr = 32;
 
 // The uint8 code the kernels multiply: int8 activations are shifted into uint8 by flipping the
 // top bit (see packing.hpp).

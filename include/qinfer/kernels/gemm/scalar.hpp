@@ -12,7 +12,7 @@
 
 namespace qinfer::kernels::scalar {
 
-inline constexpr std::size_t mr = gemm_max_mr;
+inline constexpr std::size_t mr = 8;
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,

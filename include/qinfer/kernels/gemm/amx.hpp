@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// AMX-INT8 GEMM micro-kernel, 32x32c4: tdpbusd (uint8 activations) or tdpbssd (int8
+// activations, which it takes as they are: activation_offset 128 in code terms) on 16 x 64-byte
+// tiles. The 8 tile registers hold a 2 x 2 block of int32 accumulator tiles (32 rows x 32
+// columns), two activation tiles (16 rows x 64 k) and two weight tiles (64 k x 16 columns).
+//
+// The weight tiles load straight from the 32c4 packed panel: a tile row is one group of 4 k for
+// 16 columns, i.e. the first or second 64 bytes of a 128-byte group, so a stride of 128 bytes
+// walks 16 groups. Activation tiles load straight from A with its row stride. Where a tile
+// would run past A's rows or past K (a last partial chunk of 64 k, or fewer than 16 rows), the
+// chunk is first copied into a zero-padded buffer, so no load leaves the caller's memory and
+// padding multiplies zeros.
+//
+// The tile configuration is constant data loaded with ldtilecfg on entry and released on exit,
+// so the kernel coexists with any other AMX user in the thread. (GCC 12 can drop stores that
+// build a configuration on the stack before ldtilecfg, a SIGILL on the first tile instruction;
+// a configuration in static storage has no such stores.)
+#pragma once
+
+#include "qinfer/core/cpu.hpp"
+
+#if QINFER_X86
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "qinfer/kernels/gemm/microkernel.hpp"
+
+namespace qinfer::kernels::amx {
+
+inline constexpr std::size_t mr = 32;
+inline constexpr std::size_t tile_rows = 16;   // rows of every tile
+inline constexpr std::size_t tile_bytes = 64;  // bytes per tile row
+inline constexpr std::size_t chunk = tile_bytes;  // k per activation tile row
+inline constexpr std::size_t groups_per_chunk = chunk / gemm_kr;
+
+template <class TA>
+inline constexpr uint32_t activation_offset = std::is_same_v<TA, int8_t> ? 128 : 0;
+
+// Palette 1; tiles 0-3 accumulators (rows 0-15 and 16-31 x columns 0-15 and 16-31), 4-5
+// activations, 6-7 weights: all 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
+};
+inline const TileConfig tile_config{};
+
+// Accumulates rows [0, rows) x the panel's 32 columns into RowTiles x 2 accumulator tiles
+// (rows <= RowTiles x 16).
+template <std::size_t RowTiles, class TA>
+__attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::size_t lda,
+                                                            std::size_t rows, std::size_t k,
+                                                            const int8_t* panel,
+                                                            int32_t* acc) noexcept {
+  constexpr bool two = RowTiles == 2;
+  constexpr std::size_t group_bytes = gemm_nr * gemm_kr;
+  alignas(64) uint8_t a_buffer[mr][chunk];
+  alignas(64) int8_t b_buffer[groups_per_chunk][group_bytes];
+  const bool all_rows = rows == RowTiles * tile_rows;
+  _tile_loadconfig(&tile_config);
+  _tile_zero(0);
+  _tile_zero(1);
+  if constexpr (two) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  const std::size_t k_groups = (k + gemm_kr - 1) / gemm_kr;
+  for (std::size_t first = 0; first < k; first += chunk) {
+    const std::size_t depth = std::min(chunk, k - first);
+    const std::size_t groups = std::min(groups_per_chunk, k_groups - first / gemm_kr);
+    const void* a_tile = a + first;
+    std::size_t a_stride = lda * sizeof(TA);
+    if (!all_rows || depth < chunk) {
+      std::memset(a_buffer, 0, sizeof a_buffer);
+      for (std::size_t m = 0; m < rows; ++m) std::memcpy(a_buffer[m], a + m * lda + first, depth);
+      a_tile = a_buffer;
+      a_stride = chunk;
+    }
+    const int8_t* b_tile = panel + (first / gemm_kr) * group_bytes;
+    if (groups < groups_per_chunk) {
+      std::memset(b_buffer, 0, sizeof b_buffer);
+      std::memcpy(b_buffer, b_tile, groups * group_bytes);
+      b_tile = b_buffer[0];
+    }
+    _tile_loadd(6, b_tile, group_bytes);
+    _tile_loadd(7, b_tile + tile_bytes, group_bytes);
+    _tile_loadd(4, a_tile, a_stride);
+    if constexpr (two) {
+      _tile_loadd(5, static_cast<const uint8_t*>(a_tile) + tile_rows * a_stride, a_stride);
+    }
+    if constexpr (std::is_same_v<TA, int8_t>) {
+      _tile_dpbssd(0, 4, 6);
+      _tile_dpbssd(1, 4, 7);
+      if constexpr (two) {
+        _tile_dpbssd(2, 5, 6);
+        _tile_dpbssd(3, 5, 7);
+      }
+    } else {
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      if constexpr (two) {
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+      }
+    }
+  }
+  constexpr std::size_t acc_stride = gemm_nr * sizeof(int32_t);
+  _tile_stored(0, acc, acc_stride);
+  _tile_stored(1, acc + 16, acc_stride);
+  if constexpr (two) {
+    _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
+    _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
+  }
+  _tile_release();
+}
+
+template <class TA>
+void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
+               int32_t* acc) noexcept {
+  if (rows > tile_rows) return gemm_rows<2>(a, lda, rows, k, panel, acc);
+  gemm_rows<1>(a, lda, rows, k, panel, acc);
+}
+
+template <class TA>
+constexpr GemmMicrokernel<TA> gemm_microkernel() noexcept {
+  return {std::is_same_v<TA, int8_t> ? "amx tdpbssd 32x32c4" : "amx tdpbusd 32x32c4", Isa::amx,
+          mr, gemm_nr, gemm_kr, activation_offset<TA>, &gemm_tile<TA>};
+}
+
+}  // namespace qinfer::kernels::amx
+#endif
