@@ -1,23 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Packed int8 GEMM (ops/gemm.hpp) in GOPS (1 op = 1 multiply or 1 add: 2 M N K per GEMM) per
-// ISA path, on the shapes of the SIMD GEMM issue, with the fixed-point requantizing stage; and
-// the cost of packing the weights. oneDNN and the instruction peaks are not in this binary yet.
+// Packed int8 GEMM (ops/gemm.hpp) in GOPS (1 op = 1 multiply or 1 add: 2 M N K per GEMM) on the
+// shapes of the SIMD GEMM issue, for every path this CPU has, with the fixed-point requantizing
+// stage to int8; on two threads for the best path; the cost of packing; and, in the same
+// binary, the instruction peaks (peak.hpp) and oneDNN's int8 and fp32 matmul when oneDNN was
+// found. oneDNN's ISA is capped only through ONEDNN_MAX_CPU_ISA (once per process), so
+// benchmarks/run_gemm_table.sh runs this binary once per cap; the benchmark names carry the cap.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <optional>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "peak.hpp"
 #include "qinfer/ops/gemm.hpp"
+#include "qinfer/runtime/thread_pool.hpp"
+
+#if QINFER_BENCH_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
 
 namespace {
 
 struct Shape {
   std::size_t m, n, k;
 };
+
+std::string name_of(Shape s) {
+  return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
+}
 
 template <class T>
 std::vector<T> random_codes(std::size_t count, int lo, int hi) {
@@ -28,25 +41,40 @@ std::vector<T> random_codes(std::size_t count, int lo, int hi) {
   return v;
 }
 
-void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s) {
-  const auto saved = qinfer::set_isa_cap(path);
-  const auto a = random_codes<uint8_t>(s.m * s.k, 0, 255);
-  const auto b = random_codes<int8_t>(s.k * s.n, -127, 127);
-  const int32_t zero_point[] = {0};
-  const qinfer::PackedWeights w = qinfer::pack_weights(qinfer::row_major(b.data(), s.k, s.n),
-                                                       qinfer::Span<const int32_t>(zero_point), {});
-  const std::vector<qinfer::QuantizedMultiplier> m(s.n, qinfer::quantize_multiplier(1e-4));
-  const qinfer::RequantizeFixedPoint<int8_t> stage{m, 0};
-  std::vector<int8_t> c(s.m * s.n);
-  for (auto _ : state) {
-    qinfer::gemm(qinfer::row_major(a.data(), s.m, s.k), 128, w, stage,
-                 qinfer::row_major(c.data(), s.m, s.n));
-    benchmark::DoNotOptimize(c.data());
-    benchmark::ClobberMemory();
-  }
+void set_gops(benchmark::State& state, Shape s) {
   state.counters["GOPS"] = benchmark::Counter(2.0 * double(s.m) * double(s.n) * double(s.k),
                                               benchmark::Counter::kIsIterationInvariantRate,
                                               benchmark::Counter::kIs1000);
+  // Weights read per second: what bounds M = 1.
+  state.counters["weight_GBps"] =
+      benchmark::Counter(double(s.n) * double(s.k), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+// seven_bit: weights in [-63, 63], packed as SymmetricSevenBit (AVX2's fast kernel).
+void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, bool seven_bit,
+               std::size_t threads) {
+  const auto saved = qinfer::set_isa_cap(path);
+  const auto a = random_codes<uint8_t>(s.m * s.k, 0, 255);
+  const auto b = random_codes<int8_t>(s.k * s.n, seven_bit ? -63 : -127, seven_bit ? 63 : 127);
+  const int32_t zero_point[] = {0};
+  const auto bv = qinfer::row_major(b.data(), s.k, s.n);
+  const qinfer::Span<const int32_t> zps(zero_point);
+  const qinfer::PackedWeights w = seven_bit
+                                      ? qinfer::pack_weights<qinfer::SymmetricSevenBit>(bv, zps, {})
+                                      : qinfer::pack_weights(bv, zps, {});
+  const std::vector<qinfer::QuantizedMultiplier> m(s.n, qinfer::quantize_multiplier(1e-4));
+  const qinfer::RequantizeFixedPoint<int8_t> stage{m, 0};
+  std::vector<int8_t> c(s.m * s.n);
+  qinfer::ThreadPool pool(threads);
+  for (auto _ : state) {
+    qinfer::gemm(qinfer::row_major(a.data(), s.m, s.k), 128, w, stage,
+                 qinfer::row_major(c.data(), s.m, s.n), pool);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+  state.SetLabel(qinfer::gemm_microkernel<uint8_t>(qinfer::active_isa(), w).name);
   qinfer::set_isa_cap(saved);
 }
 
@@ -61,24 +89,100 @@ void pack(benchmark::State& state, Shape s) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * s.k * s.n));
 }
 
+#if QINFER_X86
+void peak(benchmark::State& state, double (*kernel)(std::size_t)) {
+  constexpr std::size_t iterations = 1 << 16;
+  double ops = 0;
+  for (auto _ : state) ops += kernel(iterations);
+  state.counters["GOPS"] = benchmark::Counter(ops, benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+}
+#endif
+
+#if QINFER_BENCH_ONEDNN
+std::string onednn_cap() {
+  const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+  return cap != nullptr ? cap : "default";
+}
+
+// u8 x s8 -> s8 with per-column output scales (the work of our requantizing stage), weights in
+// the format oneDNN prefers, reordered once outside the timed loop; or f32 throughout.
+void onednn_matmul(benchmark::State& state, Shape s, bool int8) {
+  using dnnl::memory;
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const auto m = static_cast<memory::dim>(s.m), n = static_cast<memory::dim>(s.n),
+             k = static_cast<memory::dim>(s.k);
+  const memory::data_type src_type = int8 ? memory::data_type::u8 : memory::data_type::f32;
+  const memory::data_type wei_type = int8 ? memory::data_type::s8 : memory::data_type::f32;
+  const memory::data_type dst_type = int8 ? memory::data_type::s8 : memory::data_type::f32;
+  const memory::desc a_md({m, k}, src_type, memory::format_tag::ab);
+  const memory::desc b_any({k, n}, wei_type, memory::format_tag::any);
+  const memory::desc b_md({k, n}, wei_type, memory::format_tag::ab);
+  const memory::desc c_md({m, n}, dst_type, memory::format_tag::ab);
+  dnnl::primitive_attr attr;
+  if (int8) attr.set_output_scales(2, std::vector<float>(s.n, 1e-4f));
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), attr, engine);
+  const std::size_t elem = int8 ? 1 : 4;
+  std::vector<uint8_t> a(s.m * s.k * elem, 1), b(s.k * s.n * elem, 1), c(s.m * s.n * elem);
+  memory a_mem(a_md, engine, a.data()), b_user(b_md, engine, b.data()), c_mem(c_md, engine, c.data());
+  memory b_mem(pd.weights_desc(), engine);
+  dnnl::reorder(b_user, b_mem).execute(stream, b_user, b_mem);
+  const dnnl::matmul matmul(pd);
+  for (auto _ : state) {
+    matmul.execute(stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    stream.wait();
+  }
+  set_gops(state, s);
+  state.SetLabel(pd.impl_info_str());
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Shape shapes[] = {{256, 256, 256}, {512, 512, 512},  {1024, 1024, 1024}, {1, 4096, 4096},
-                          {8, 4096, 4096}, {32, 4096, 4096}, {128, 4096, 4096},  {3136, 64, 576}};
+  using qinfer::Isa;
+  const Shape shapes[] = {{256, 256, 256},   {512, 512, 512},   {1024, 1024, 1024},
+                          {2048, 2048, 2048}, {1, 4096, 4096},   {8, 4096, 4096},
+                          {32, 4096, 4096},   {128, 4096, 4096}, {3136, 64, 576}};
+  const Isa best = qinfer::cpu_features().best();
   for (const Shape& s : shapes) {
-    const std::string shape =
-        std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-    for (qinfer::Isa path : {qinfer::Isa::scalar, qinfer::Isa::avx512vnni}) {
+    const std::string shape = name_of(s);
+    for (Isa path : qinfer::all_isas) {
       if (!qinfer::cpu_features().supports(path)) continue;
-      if (path == qinfer::Isa::scalar && s.m * s.n * s.k > (std::size_t{1} << 27))
-        continue;  // minutes
-      benchmark::RegisterBenchmark(
-          ("gemm/" + std::string(qinfer::isa_name(path)) + "/" + shape).c_str(), gemm_gops, path,
-          s);
+      if (path == Isa::scalar && s.m * s.n * s.k > (std::size_t{1} << 27)) continue;  // minutes
+      const std::string name = qinfer::isa_name(path);
+      benchmark::RegisterBenchmark(("gemm/" + name + "/" + shape).c_str(), gemm_gops, path, s,
+                                   false, 1);
+      if (path == Isa::avx2) {
+        benchmark::RegisterBenchmark(("gemm/avx2-7bit/" + shape).c_str(), gemm_gops, path, s,
+                                     true, 1);
+      }
     }
+    benchmark::RegisterBenchmark(
+        ("gemm_2threads/" + std::string(qinfer::isa_name(best)) + "/" + shape).c_str(), gemm_gops,
+        best, s, false, 2);
     benchmark::RegisterBenchmark(("pack_weights/" + shape).c_str(), pack, s);
+#if QINFER_BENCH_ONEDNN
+    benchmark::RegisterBenchmark(("onednn_int8/" + onednn_cap() + "/" + shape).c_str(),
+                                 onednn_matmul, s, true);
+    benchmark::RegisterBenchmark(("onednn_fp32/" + onednn_cap() + "/" + shape).c_str(),
+                                 onednn_matmul, s, false);
+#endif
   }
+#if QINFER_X86
+  const auto& f = qinfer::cpu_features();
+  if (f.supports(Isa::avx2)) {
+    benchmark::RegisterBenchmark("peak/maddubs+madd ymm", peak, bench::peak_maddubs_madd);
+  }
+  if (f.supports(Isa::avxvnni)) {
+    benchmark::RegisterBenchmark("peak/vpdpbusd ymm", peak, bench::peak_vpdpbusd_ymm);
+  }
+  if (f.supports(Isa::avx512vnni)) {
+    benchmark::RegisterBenchmark("peak/vpdpbusd zmm", peak, bench::peak_vpdpbusd_zmm);
+  }
+  if (f.supports(Isa::amx)) benchmark::RegisterBenchmark("peak/tdpbusd", peak, bench::peak_tdpbusd);
+#endif
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

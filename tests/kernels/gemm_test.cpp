@@ -351,7 +351,7 @@ TEST_CASE("an engine's pool plugs in as a function pointer and context", "[gemm]
   CHECK(serial == hooked);
 }
 
-TEST_CASE("each path's micro-kernel, called directly, computes the raw tile sums",
+TEST_CASE("each path's micro-kernel, called directly, computes its tile from the init row",
           "[gemm][simd]") {
   for_each_path([](Isa path) {
     test::Rng rng;
@@ -368,12 +368,14 @@ TEST_CASE("each path's micro-kernel, called directly, computes the raw tile sums
       REQUIRE(kernel.mr <= gemm_max_mr);
       CHECK(kernel.nr == gemm_nr);
       CHECK(kernel.kr == gemm_kr);
+      const std::vector<int32_t> init = rng.integers<int32_t>(gemm_nr, -1000000, 1000000);
+      if (kernel.begin != nullptr) kernel.begin();
       for (std::size_t rows = 1; rows <= kernel.mr; ++rows) {
         std::vector<int32_t> tile(gemm_max_mr * gemm_nr, 0);
-        kernel.tile(a.data(), k, rows, k, w.panel(0), tile.data());
+        kernel.tile(a.data(), k, rows, k, w.panel(0), init.data(), tile.data());
         for (std::size_t m = 0; m < rows; ++m) {
           for (std::size_t n = 0; n < gemm_nr; ++n) {
-            int64_t sum = 0;
+            int64_t sum = init[n];
             for (std::size_t p = 0; p < k; ++p) {
               sum += (int64_t{a[m * k + p]} - kernel.activation_offset) * b[p * gemm_nr + n];
             }
@@ -381,6 +383,7 @@ TEST_CASE("each path's micro-kernel, called directly, computes the raw tile sums
           }
         }
       }
+      if (kernel.end != nullptr) kernel.end();
     }
   });
 }

@@ -244,7 +244,7 @@ void require_requantize_paths_match(const std::vector<int32_t>& acc, std::size_t
   using Out = typename Stage::Output;
   const std::size_t rows = acc.size() / channels;
   std::vector<Out> expected(acc.size()), actual(acc.size());
-  requantize_scalar(acc.data(), rows, channels, stage, expected.data());
+  requantize_scalar(acc.data(), rows, channels, stage, expected.data(), {channels, channels});
   requantize_with(path, acc.data(), rows, channels, stage, actual.data());
   for (std::size_t i = 0; i < acc.size(); ++i) {
     INFO("path " << path_name(path) << " channels " << channels << " i " << i << " acc " << acc[i]);

@@ -10,9 +10,9 @@
 //
 // The work is split into tasks of up to gemm_task_rows rows x gemm_task_panels panels, run
 // through an executor (runtime/parallel.hpp; serial by default). Per tile the micro-kernel
-// computes raw sums into an L1-resident buffer, and the epilogue adds bias and zero-point
-// corrections (modulo 2^32, the reference's accumulator arithmetic), then applies the stage
-// with the vector requantization kernels.
+// starts from the bias and zero-point terms and accumulates into an L1-resident buffer
+// (modulo 2^32, the reference's accumulator arithmetic); the stage is then applied to the whole
+// tile by the vector requantization kernels.
 #pragma once
 
 #include <algorithm>
@@ -41,16 +41,21 @@ inline constexpr std::size_t gemm_task_panels = 8;
 
 namespace detail {
 
-// Applies `stage` to one tile row of corrected sums, channels [first, first + count).
+// Applies `stage` to a tile of sums (row stride gemm_nr), channels [first, first + count).
 template <class Stage>
-void store_tile_row(ConvertPath path, const int32_t* sums, std::size_t first, std::size_t count,
-                    const Stage& stage, typename Stage::Output* out,
-                    std::size_t out_stride) noexcept {
-  if (out_stride == 1) {
-    requantize_with(path, sums, 1, count, slice_channels(stage, first, count), out);
+void store_tile(ConvertPath path, const int32_t* sums, std::size_t rows, std::size_t first,
+                std::size_t count, const Stage& stage, MatrixView<typename Stage::Output> c,
+                std::size_t row) noexcept {
+  if (c.col_stride == 1) {
+    requantize_with(path, sums, rows, count, slice_channels(stage, first, count), &c(row, first),
+                    RowStrides{gemm_nr, c.row_stride});
     return;
   }
-  for (std::size_t n = 0; n < count; ++n) out[n * out_stride] = stage(sums[n], first + n);
+  for (std::size_t m = 0; m < rows; ++m) {
+    for (std::size_t n = 0; n < count; ++n) {
+      c(row + m, first + n) = stage(sums[m * gemm_nr + n], first + n);
+    }
+  }
 }
 
 // What one call fixes for all its tasks.
@@ -65,16 +70,28 @@ struct GemmCall {
   uint32_t a_zero_point;  // in the kernel's code domain: code(zero point) - activation_offset
 };
 
-// Rows [row_begin, row_end) x panels [panel_begin, panel_end) of C.
+// Rows [row_begin, row_end) x panels [panel_begin, panel_end) of C, at most gemm_task_panels.
 template <class TA, class Stage>
 void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::size_t row_end,
                 std::size_t panel_begin, std::size_t panel_end) noexcept {
   const PackedWeights& w = call.w;
   const GemmMicrokernel<TA>& kernel = call.kernel;
   const uint32_t za = call.a_zero_point, depth = static_cast<uint32_t>(w.k);
+  // The kernels start each column from bias - za colsum(b') + K za zb' (packing.hpp); the
+  // padding columns of the last panel have all-zero terms.
+  alignas(64) int32_t init[gemm_task_panels][gemm_nr];
+  for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
+    for (std::size_t n = 0; n < gemm_nr; ++n) {
+      const std::size_t col = panel * gemm_nr + n;
+      const auto zb = static_cast<uint32_t>(w.zero_points[col]);
+      init[panel - panel_begin][n] =
+          static_cast<int32_t>(static_cast<uint32_t>(w.bias[col]) -
+                               za * static_cast<uint32_t>(w.column_sums[col]) + depth * za * zb);
+    }
+  }
   alignas(64) int32_t tile[gemm_max_mr * gemm_nr];
-  uint32_t correction[gemm_nr];
   uint32_t row_sums[gemm_max_mr] = {};
+  if (kernel.begin != nullptr) kernel.begin();
   for (std::size_t m0 = row_begin; m0 < row_end; m0 += kernel.mr) {
     const std::size_t rows = std::min(kernel.mr, row_end - m0);
     const TA* a = call.a.data + m0 * call.a.row_stride;
@@ -87,25 +104,22 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
     }
     for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
       const std::size_t n0 = panel * gemm_nr;
-      const std::size_t nr = std::min(gemm_nr, w.n - n0);
-      kernel.tile(a, call.a.row_stride, rows, w.k, w.panel(panel), tile);
-      for (std::size_t n = 0; n < nr; ++n) {
-        const auto zb = static_cast<uint32_t>(w.zero_points[n0 + n]);
-        correction[n] = static_cast<uint32_t>(w.bias[n0 + n]) -
-                        za * static_cast<uint32_t>(w.column_sums[n0 + n]) + depth * za * zb;
-      }
-      for (std::size_t m = 0; m < rows; ++m) {
-        int32_t* sums = tile + m * gemm_nr;
-        for (std::size_t n = 0; n < nr; ++n) {
-          const auto zb = static_cast<uint32_t>(w.zero_points[n0 + n]);
-          sums[n] = static_cast<int32_t>(static_cast<uint32_t>(sums[n]) + correction[n] -
-                                         zb * row_sums[m]);
+      kernel.tile(a, call.a.row_stride, rows, w.k, w.panel(panel), init[panel - panel_begin],
+                  tile);
+      if (w.has_zero_points) {
+        for (std::size_t m = 0; m < rows; ++m) {
+          for (std::size_t n = 0; n < gemm_nr; ++n) {
+            const auto zb = static_cast<uint32_t>(w.zero_points[n0 + n]);
+            tile[m * gemm_nr + n] = static_cast<int32_t>(
+                static_cast<uint32_t>(tile[m * gemm_nr + n]) - zb * row_sums[m]);
+          }
         }
-        store_tile_row(call.epilogue_path, sums, n0, nr, call.stage, &call.c(m0 + m, n0),
-                       call.c.col_stride);
       }
+      store_tile(call.epilogue_path, tile, rows, n0, std::min(gemm_nr, w.n - n0), call.stage,
+                 call.c, m0);
     }
   }
+  if (kernel.end != nullptr) kernel.end();
 }
 
 }  // namespace detail

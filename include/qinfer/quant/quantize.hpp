@@ -129,26 +129,34 @@ struct HasX86Requantize<RequantizeFixedPoint<Out, Rounding>>
     : std::bool_constant<has_x86_kernels<Out>> {};
 
 template <class Stage>
-void requantize_with([[maybe_unused]] ConvertPath path, const int32_t* acc, std::size_t rows, std::size_t channels,
-                     const Stage& stage, typename Stage::Output* out) noexcept {
+void requantize_with([[maybe_unused]] ConvertPath path, const int32_t* acc, std::size_t rows,
+                     std::size_t channels, const Stage& stage, typename Stage::Output* out,
+                     RowStrides strides) noexcept {
 #if QINFER_X86
   if constexpr (HasX86Requantize<Stage>::value) {
     if (path == ConvertPath::avx512 && is_available(path)) {
-      return convert::avx512::requantize(acc, rows, channels, stage, out);
+      return convert::avx512::requantize(acc, rows, channels, stage, out, strides);
     }
     if (path >= ConvertPath::avx2 && is_available(ConvertPath::avx2)) {
-      return convert::avx2::requantize(acc, rows, channels, stage, out);
+      return convert::avx2::requantize(acc, rows, channels, stage, out, strides);
     }
   }
 #endif
 #if QINFER_USE_XSIMD
   if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
     if (path != ConvertPath::scalar) {
-      return convert::portable::requantize(acc, rows, channels, stage, out);
+      return convert::portable::requantize(acc, rows, channels, stage, out, strides);
     }
   }
 #endif
-  requantize_scalar(acc, rows, channels, stage, out);
+  requantize_scalar(acc, rows, channels, stage, out, strides);
+}
+
+// The same over a row-major [rows, channels] block.
+template <class Stage>
+void requantize_with(ConvertPath path, const int32_t* acc, std::size_t rows, std::size_t channels,
+                     const Stage& stage, typename Stage::Output* out) noexcept {
+  requantize_with(path, acc, rows, channels, stage, out, RowStrides{channels, channels});
 }
 
 // Unchecked entry points on the best path; the checked functions below and the quantizer types

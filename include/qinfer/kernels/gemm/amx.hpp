@@ -12,10 +12,13 @@
 // chunk is first copied into a zero-padded buffer, so no load leaves the caller's memory and
 // padding multiplies zeros.
 //
-// The tile configuration is constant data loaded with ldtilecfg on entry and released on exit,
-// so the kernel coexists with any other AMX user in the thread. (GCC 12 can drop stores that
-// build a configuration on the stack before ldtilecfg, a SIGILL on the first tile instruction;
-// a configuration in static storage has no such stores.)
+// The accumulator tiles start as 16 copies of the column init row: a tile load with stride 0.
+//
+// The tile configuration is constant data, loaded by begin() (ldtilecfg) and released by end()
+// (tilerelease), which the driver calls once per task rather than per tile: a tile of K = 1024
+// takes about 1000 cycles, and loading the configuration costs tens. (GCC 12 can drop stores
+// that build a configuration on the stack before ldtilecfg, a SIGILL on the first tile
+// instruction; a configuration in static storage has no such stores.)
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -59,18 +62,18 @@ template <std::size_t RowTiles, class TA>
 __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::size_t lda,
                                                             std::size_t rows, std::size_t k,
                                                             const int8_t* panel,
+                                                            const int32_t* init,
                                                             int32_t* acc) noexcept {
   constexpr bool two = RowTiles == 2;
   constexpr std::size_t group_bytes = gemm_nr * gemm_kr;
   alignas(64) uint8_t a_buffer[mr][chunk];
   alignas(64) int8_t b_buffer[groups_per_chunk][group_bytes];
   const bool all_rows = rows == RowTiles * tile_rows;
-  _tile_loadconfig(&tile_config);
-  _tile_zero(0);
-  _tile_zero(1);
+  _tile_loadd(0, init, 0);
+  _tile_loadd(1, init + 16, 0);
   if constexpr (two) {
-    _tile_zero(2);
-    _tile_zero(3);
+    _tile_loadd(2, init, 0);
+    _tile_loadd(3, init + 16, 0);
   }
   const std::size_t k_groups = (k + gemm_kr - 1) / gemm_kr;
   for (std::size_t first = 0; first < k; first += chunk) {
@@ -119,20 +122,22 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
     _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
     _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
   }
-  _tile_release();
 }
+
+__attribute__((target("amx-tile"))) inline void begin() noexcept { _tile_loadconfig(&tile_config); }
+__attribute__((target("amx-tile"))) inline void end() noexcept { _tile_release(); }
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  if (rows > tile_rows) return gemm_rows<2>(a, lda, rows, k, panel, acc);
-  gemm_rows<1>(a, lda, rows, k, panel, acc);
+               const int32_t* init, int32_t* acc) noexcept {
+  if (rows > tile_rows) return gemm_rows<2>(a, lda, rows, k, panel, init, acc);
+  gemm_rows<1>(a, lda, rows, k, panel, init, acc);
 }
 
 template <class TA>
 constexpr GemmMicrokernel<TA> gemm_microkernel() noexcept {
   return {std::is_same_v<TA, int8_t> ? "amx tdpbssd 32x32c4" : "amx tdpbusd 32x32c4", Isa::amx,
-          mr, gemm_nr, gemm_kr, activation_offset<TA>, &gemm_tile<TA>};
+          mr,         gemm_nr,  gemm_kr, activation_offset<TA>, &gemm_tile<TA>, &begin, &end};
 }
 
 }  // namespace qinfer::kernels::amx

@@ -32,6 +32,7 @@ inline constexpr std::size_t mr_exact = 2;
 template <std::size_t Rows, class TA>
 __attribute__((target("avx2"))) void gemm_rows_seven_bit(const TA* a, std::size_t lda,
                                                          std::size_t k, const int8_t* panel,
+                                                         const int32_t* init,
                                                          int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
   const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
@@ -39,7 +40,11 @@ __attribute__((target("avx2"))) void gemm_rows_seven_bit(const TA* a, std::size_
   for (std::size_t half = 0; half < 2; ++half) {
     const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
     __m256i sum[Rows][2];
-    for (auto& row : sum) row[0] = row[1] = _mm256_setzero_si256();
+    const auto* column_init = reinterpret_cast<const __m256i*>(init + half * (gemm_nr / 2));
+    for (auto& row : sum) {
+      row[0] = _mm256_loadu_si256(column_init);
+      row[1] = _mm256_loadu_si256(column_init + 1);
+    }
     const auto accumulate = [&](std::size_t g, auto&& word_of_row)
         __attribute__((always_inline, target("avx2"))) {
       const __m256i b0 = _mm256_loadu_si256(
@@ -73,7 +78,8 @@ __attribute__((target("avx2"))) void gemm_rows_seven_bit(const TA* a, std::size_
 // Rows x 32 columns in two passes of 16: four int16 weight vectors of 4 columns x 4 k each.
 template <std::size_t Rows, class TA>
 __attribute__((target("avx2"))) void gemm_rows_exact(const TA* a, std::size_t lda, std::size_t k,
-                                                     const int8_t* panel, int32_t* acc) noexcept {
+                                                     const int8_t* panel, const int32_t* init,
+                                                     int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
   constexpr std::size_t vectors = 4;  // int16 weight vectors per pass
   const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
@@ -111,11 +117,14 @@ __attribute__((target("avx2"))) void gemm_rows_exact(const TA* a, std::size_t ld
     // hadd pairs the partial sums within 128-bit lanes as columns 0 1 4 5 | 2 3 6 7; the
     // 64-bit permute puts them in order.
     for (std::size_t m = 0; m < Rows; ++m) {
-      int32_t* out = acc + m * gemm_nr + half * (gemm_nr / 2);
+      const std::size_t first = half * (gemm_nr / 2);
       for (std::size_t v = 0; v < vectors; v += 2) {
         const __m256i pairs = _mm256_hadd_epi32(sum[m][v], sum[m][v + 1]);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * v),
-                            _mm256_permute4x64_epi64(pairs, _MM_SHUFFLE(3, 1, 2, 0)));
+        const __m256i start =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + first + 4 * v));
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(acc + m * gemm_nr + first + 4 * v),
+            _mm256_add_epi32(start, _mm256_permute4x64_epi64(pairs, _MM_SHUFFLE(3, 1, 2, 0))));
       }
     }
   }
@@ -123,16 +132,18 @@ __attribute__((target("avx2"))) void gemm_rows_exact(const TA* a, std::size_t ld
 
 template <class TA>
 void gemm_tile_seven_bit(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-                         const int8_t* panel, int32_t* acc) noexcept {
-  dispatch_rows<mr_seven_bit>(
-      rows, [&](auto r) { gemm_rows_seven_bit<decltype(r)::value>(a, lda, k, panel, acc); });
+                         const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr_seven_bit>(rows, [&](auto r) {
+    gemm_rows_seven_bit<decltype(r)::value>(a, lda, k, panel, init, acc);
+  });
 }
 
 template <class TA>
 void gemm_tile_exact(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-                     const int8_t* panel, int32_t* acc) noexcept {
-  dispatch_rows<mr_exact>(
-      rows, [&](auto r) { gemm_rows_exact<decltype(r)::value>(a, lda, k, panel, acc); });
+                     const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr_exact>(rows, [&](auto r) {
+    gemm_rows_exact<decltype(r)::value>(a, lda, k, panel, init, acc);
+  });
 }
 
 template <class TA>

@@ -24,10 +24,15 @@ inline constexpr std::size_t mr = 8;
 template <std::size_t Rows, class TA>
 __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::size_t lda,
                                                              std::size_t k, const int8_t* panel,
+                                                             const int32_t* init,
                                                              int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
   __m512i sum[Rows][2];
-  for (auto& row : sum) row[0] = row[1] = _mm512_setzero_si512();
+  const __m512i init0 = _mm512_loadu_si512(init), init1 = _mm512_loadu_si512(init + 16);
+  for (auto& row : sum) {
+    row[0] = init0;
+    row[1] = init1;
+  }
   const auto accumulate = [&](std::size_t g, auto&& word_of_row)
       __attribute__((always_inline, target("avx512f,avx512vnni"))) {
     const __m512i b0 = _mm512_loadu_si512(panel + g * gemm_nr * gemm_kr);
@@ -55,8 +60,9 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  dispatch_rows<mr>(rows, [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, acc); });
+               const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr>(rows,
+                    [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, init, acc); });
 }
 
 template <class TA>

@@ -23,13 +23,18 @@ inline constexpr std::size_t mr = 4;
 template <std::size_t Rows, class TA>
 __attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t lda,
                                                        std::size_t k, const int8_t* panel,
+                                                       const int32_t* init,
                                                        int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
   const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
   for (std::size_t half = 0; half < 2; ++half) {
     const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
     __m256i sum[Rows][2];
-    for (auto& row : sum) row[0] = row[1] = _mm256_setzero_si256();
+    const auto* column_init = reinterpret_cast<const __m256i*>(init + half * (gemm_nr / 2));
+    for (auto& row : sum) {
+      row[0] = _mm256_loadu_si256(column_init);
+      row[1] = _mm256_loadu_si256(column_init + 1);
+    }
     const auto accumulate = [&](std::size_t g, auto&& word_of_row)
         __attribute__((always_inline, target("avx2,avxvnni"))) {
       const __m256i b0 = _mm256_loadu_si256(
@@ -60,8 +65,9 @@ __attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t 
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  dispatch_rows<mr>(rows, [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, acc); });
+               const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr>(rows,
+                    [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, init, acc); });
 }
 
 template <class TA>

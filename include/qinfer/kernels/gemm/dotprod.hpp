@@ -23,7 +23,8 @@ inline constexpr uint32_t activation_offset = 128;
 
 template <std::size_t Rows, class TA>
 __attribute__((target("arch=armv8.2-a+dotprod"))) void gemm_rows(const TA* a, std::size_t lda, std::size_t k,
-                                     const int8_t* panel, int32_t* acc) noexcept {
+                                     const int8_t* panel, const int32_t* init,
+                                     int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(activation_offset);
   constexpr std::size_t vectors = 4;       // weight vectors (4 columns each) per pass
   constexpr std::size_t block = gemm_kr * 4;  // k per activation load
@@ -32,7 +33,9 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void gemm_rows(const TA* a, st
     const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
     int32x4_t sum[Rows][vectors];
     for (auto& row : sum) {
-      for (auto& v : row) v = vdupq_n_s32(0);
+      for (std::size_t v = 0; v < vectors; ++v) {
+        row[v] = vld1q_s32(init + half * (gemm_nr / 2) + 4 * v);
+      }
     }
     const auto weight = [&](std::size_t g, std::size_t v) __attribute__((always_inline)) {
       return vld1q_s8(weights + g * gemm_nr * gemm_kr + 16 * v);
@@ -80,8 +83,9 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void gemm_rows(const TA* a, st
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  dispatch_rows<mr>(rows, [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, acc); });
+               const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr>(rows,
+                    [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, init, acc); });
 }
 
 template <class TA>

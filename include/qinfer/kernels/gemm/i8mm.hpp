@@ -26,6 +26,7 @@ inline constexpr std::size_t mr = 4;
 template <std::size_t Rows, class TA>
 __attribute__((target("arch=armv8.2-a+i8mm"))) void gemm_rows(const TA* a, std::size_t lda,
                                                               std::size_t k, const int8_t* panel,
+                                                              const int32_t* init,
                                                               int32_t* acc) noexcept {
   constexpr std::size_t pairs = (Rows + 1) / 2;
   constexpr std::size_t vectors = 4;  // 16-byte weight vectors (4 columns x 4 k) per pass
@@ -39,7 +40,10 @@ __attribute__((target("arch=armv8.2-a+i8mm"))) void gemm_rows(const TA* a, std::
     // sum[p][2v + h] is rows 2p, 2p + 1 by columns 4v + 2h, 4v + 2h + 1.
     int32x4_t sum[pairs][2 * vectors];
     for (auto& pair : sum) {
-      for (auto& v : pair) v = vdupq_n_s32(0);
+      for (std::size_t c = 0; c < 2 * vectors; ++c) {
+        const int32x2_t columns = vld1_s32(init + half * (gemm_nr / 2) + 2 * c);
+        pair[c] = vcombine_s32(columns, columns);
+      }
     }
     // `second` is false when the step's second group lies past K (its weights are then zero).
     const auto accumulate = [&](std::size_t g, bool second, const uint8x16_t* a8)
@@ -87,8 +91,9 @@ __attribute__((target("arch=armv8.2-a+i8mm"))) void gemm_rows(const TA* a, std::
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  dispatch_rows<mr>(rows, [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, acc); });
+               const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr>(rows,
+                    [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, init, acc); });
 }
 
 template <class TA>

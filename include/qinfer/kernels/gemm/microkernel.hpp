@@ -2,17 +2,18 @@
 //
 // The contract every GEMM micro-kernel keeps, and the pieces they share.
 //
-// A micro-kernel computes the raw sums of one tile: rows [0, rows) of A (rows <= its mr) times
-// one packed panel of gemm_nr columns (kernels/gemm/packing.hpp), into a tile buffer with row
-// stride gemm_nr:
+// A micro-kernel computes the sums of one tile: rows [0, rows) of A (rows <= its mr) times one
+// packed panel of gemm_nr columns (kernels/gemm/packing.hpp), starting from init[n] (the
+// driver's bias and zero-point terms), into a tile buffer with row stride gemm_nr:
 //
-//   acc[m][n] = sum_k (code(a[m][k]) - activation_offset) * b'[k][n]   (modulo 2^32)
+//   acc[m][n] = init[n] + sum_k (code(a[m][k]) - activation_offset) * b'[k][n]   (modulo 2^32)
 //
 // code() is activation_code() below. activation_offset is 0 for kernels that multiply unsigned
 // by signed bytes (vpdpbusd, usmmla) and 128 for those that only multiply signed by signed
 // (sdot): they see the codes minus 128, and the driver's zero-point algebra absorbs the offset.
 // Every path shares the packed layout, so weights packed once serve every path and a change
-// of ISA cap between calls.
+// of ISA cap between calls. A kernel with per-thread state (AMX's tile configuration) has begin
+// and end functions: a thread calls begin() before its first tile and end() after its last.
 #pragma once
 
 #include <cstddef>
@@ -40,7 +41,7 @@ constexpr uint8_t activation_code(TA a) noexcept {
 
 template <class TA>
 using GemmTileFn = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-                            const int8_t* panel, int32_t* acc) noexcept;
+                            const int8_t* panel, const int32_t* init, int32_t* acc) noexcept;
 
 // One micro-kernel and its tile shape, for engines that drive the kernels themselves.
 template <class TA>
@@ -52,6 +53,8 @@ struct GemmMicrokernel {
   std::size_t kr;                 // k per packed group: gemm_kr
   uint32_t activation_offset;     // subtracted from every activation code (see above)
   GemmTileFn<TA> tile;
+  void (*begin)() noexcept = nullptr;  // per-thread set-up, if any (see above)
+  void (*end)() noexcept = nullptr;
 };
 
 namespace kernels {

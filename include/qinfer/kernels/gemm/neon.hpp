@@ -22,7 +22,7 @@ inline constexpr uint32_t activation_offset = 128;
 
 template <std::size_t Rows, class TA>
 void gemm_rows(const TA* a, std::size_t lda, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
+               const int32_t* init, int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(activation_offset);
   constexpr std::size_t vectors = 4;  // 16-byte weight vectors (4 columns x 4 k) per pass
   const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
@@ -56,9 +56,11 @@ void gemm_rows(const TA* a, std::size_t lda, std::size_t k, const int8_t* panel,
       });
     }
     for (std::size_t m = 0; m < Rows; ++m) {
-      int32_t* out = acc + m * gemm_nr + half * (gemm_nr / 2);
+      const std::size_t first = half * (gemm_nr / 2);
       for (std::size_t v = 0; v < vectors; ++v) {
-        vst1q_s32(out + 4 * v, vpaddq_s32(sum[m][2 * v], sum[m][2 * v + 1]));
+        vst1q_s32(acc + m * gemm_nr + first + 4 * v,
+                  vaddq_s32(vld1q_s32(init + first + 4 * v),
+                            vpaddq_s32(sum[m][2 * v], sum[m][2 * v + 1])));
       }
     }
   }
@@ -66,8 +68,9 @@ void gemm_rows(const TA* a, std::size_t lda, std::size_t k, const int8_t* panel,
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
-               int32_t* acc) noexcept {
-  dispatch_rows<mr>(rows, [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, acc); });
+               const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<mr>(rows,
+                    [&](auto r) { gemm_rows<decltype(r)::value>(a, lda, k, panel, init, acc); });
 }
 
 template <class TA>

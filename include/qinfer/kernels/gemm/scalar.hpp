@@ -16,10 +16,10 @@ inline constexpr std::size_t mr = 8;
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-               const int8_t* panel, int32_t* acc) noexcept {
+               const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
   for (std::size_t m = 0; m < rows; ++m) {
     for (std::size_t n = 0; n < gemm_nr; ++n) {
-      uint32_t sum = 0;
+      auto sum = static_cast<uint32_t>(init[n]);
       for (std::size_t p = 0; p < k; ++p) {
         const int32_t b = panel[((p / gemm_kr) * gemm_nr + n) * gemm_kr + p % gemm_kr];
         sum += static_cast<uint32_t>(int32_t{activation_code(a[m * lda + p])} * b);

@@ -234,11 +234,12 @@ __attribute__((target("avx512f"))) inline void requantize_rows(const int32_t* ac
                                                                std::size_t channels,
                                                                const Stage& stage,
                                                                typename Stage::Output* out,
+                                                               RowStrides strides,
                                                                Levels levels) noexcept {
   const std::size_t vector_end = channels - channels % 16;
   for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    typename Stage::Output* dst = out + r * channels;
+    const int32_t* row = acc + r * strides.acc;
+    typename Stage::Output* dst = out + r * strides.out;
     for (std::size_t c = 0; c < vector_end; c += 16) store16(dst + c, levels(row + c, c));
     for (std::size_t c = vector_end; c < channels; ++c) dst[c] = stage(row[c], c);
   }
@@ -249,7 +250,7 @@ template <class Out, class Rounding>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
                                                    const RequantizeFixedPoint<Out, Rounding>& stage,
-                                                   Out* out) noexcept {
+                                                   Out* out, RowStrides strides) noexcept {
   const bool per_tensor = stage.multipliers.size() == 1;
   const MultiplierLanes tensor_multiplier = broadcast(stage.multipliers[0]);
   // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without int32 overflow.
@@ -257,7 +258,7 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
   const __m512i hi = _mm512_set1_epi32(stage.max - stage.zero_point);
   const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
   requantize_rows(
-      acc, rows, channels, stage, out,
+      acc, rows, channels, stage, out, strides,
       [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx512f"))) {
         const MultiplierLanes m =
             per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
@@ -271,14 +272,14 @@ template <class Out>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
                                                    const RequantizeFloat<Out>& stage,
-                                                   Out* out) noexcept {
+                                                   Out* out, RowStrides strides) noexcept {
   const bool per_tensor = stage.multipliers.size() == 1;
   const __m512 tensor_multiplier = _mm512_set1_ps(stage.multipliers[0]);
   const __m512 lo = _mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point));
   const __m512 hi = _mm512_set1_ps(static_cast<float>(stage.max - stage.zero_point));
   const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
   requantize_rows(
-      acc, rows, channels, stage, out,
+      acc, rows, channels, stage, out, strides,
       [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx512f"))) {
         const __m512 m =
             per_tensor ? tensor_multiplier : _mm512_loadu_ps(stage.multipliers.data() + c);

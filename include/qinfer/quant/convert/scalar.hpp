@@ -48,13 +48,21 @@ void dequantize_scalar(const Storage* q, std::size_t n, float* x, QuantParams p)
   }
 }
 
-// Applies `stage` (quant/output_stage.hpp) to a row-major [rows, channels] block of accumulators.
+// The row strides, in elements, of a [rows, channels] block of accumulators and of its output:
+// a GEMM tile buffer and the rows of C it fills differ.
+struct RowStrides {
+  std::size_t acc;
+  std::size_t out;
+};
+
+// Applies `stage` (quant/output_stage.hpp) to a [rows, channels] block of accumulators.
 template <class Stage>
 void requantize_scalar(const int32_t* acc, std::size_t rows, std::size_t channels,
-                       const Stage& stage, typename Stage::Output* out) noexcept {
+                       const Stage& stage, typename Stage::Output* out,
+                       RowStrides strides) noexcept {
   for (std::size_t r = 0; r < rows; ++r) {
     for (std::size_t c = 0; c < channels; ++c)
-      out[r * channels + c] = stage(acc[r * channels + c], c);
+      out[r * strides.out + c] = stage(acc[r * strides.acc + c], c);
   }
 }
 

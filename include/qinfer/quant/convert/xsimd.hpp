@@ -103,15 +103,15 @@ void dequantize(const Storage* q, std::size_t n, float* x, QuantParams p) noexce
 // Requantization with the float stage (quant/output_stage.hpp), per-tensor or per-channel.
 template <class Out>
 void requantize(const int32_t* acc, std::size_t rows, std::size_t channels,
-                const RequantizeFloat<Out>& stage, Out* out) noexcept {
+                const RequantizeFloat<Out>& stage, Out* out, RowStrides strides) noexcept {
   const bool per_tensor = stage.multipliers.size() == 1;
   const FloatBatch lo(static_cast<float>(stage.min - stage.zero_point));
   const FloatBatch hi(static_cast<float>(stage.max - stage.zero_point));
   const IntBatch zero_point(stage.zero_point);
   alignas(64) int32_t levels[lanes];
   for (std::size_t r = 0; r < rows; ++r) {
-    const int32_t* row = acc + r * channels;
-    Out* dst = out + r * channels;
+    const int32_t* row = acc + r * strides.acc;
+    Out* dst = out + r * strides.out;
     const std::size_t vector_end = channels - channels % lanes;
     for (std::size_t c = 0; c < vector_end; c += lanes) {
       const FloatBatch m = per_tensor ? FloatBatch(stage.multipliers[0])
