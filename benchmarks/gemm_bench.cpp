@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Packed int8 GEMM (ops/gemm.hpp) in GOPS (1 op = 1 multiply or 1 add: 2 M N K per GEMM) on the
-// shapes of the SIMD GEMM issue, for every path this CPU has, with the fixed-point requantizing
-// stage to int8; on two threads for the best path; the cost of packing; and, in the same
-// binary, the instruction peaks (peak.hpp) and oneDNN's int8 and fp32 matmul when oneDNN was
-// found. oneDNN's ISA is capped only through ONEDNN_MAX_CPU_ISA (once per process), so
-// benchmarks/run_gemm_table.sh runs this binary once per cap; the benchmark names carry the cap.
+// shapes of the SIMD GEMM issue, for every path this CPU has, requantizing to int8 with
+// per-column float multipliers (the work oneDNN's output scales do), and for the best path
+// also with the fixed-point stage and on two threads; the cost of packing; a streaming read of
+// the weights' bytes (what bounds M = 1); and, in the same binary, the instruction peaks
+// (peak.hpp) and oneDNN's int8 and fp32 matmul when oneDNN was found. oneDNN's ISA is capped only
+// through ONEDNN_MAX_CPU_ISA (once per process), so benchmarks/run_gemm_table.sh runs this binary
+// once per cap; the benchmark names carry the cap.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -51,9 +53,27 @@ void set_gops(benchmark::State& state, Shape s) {
                          benchmark::Counter::kIs1000);
 }
 
-// seven_bit: weights in [-63, 63], packed as SymmetricSevenBit (AVX2's fast kernel).
-void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, bool seven_bit,
-               std::size_t threads) {
+struct Variant {
+  bool seven_bit = false;    // weights in [-63, 63], packed as SymmetricSevenBit (AVX2's fast form)
+  bool fixed_point = false;  // RequantizeFixedPoint instead of RequantizeFloat
+  std::size_t threads = 1;
+};
+
+template <class Stage>
+void run_gemm(benchmark::State& state, Shape s, const std::vector<uint8_t>& a,
+              const qinfer::PackedWeights& w, const Stage& stage, std::size_t threads) {
+  std::vector<int8_t> c(s.m * s.n);
+  qinfer::ThreadPool pool(threads);
+  for (auto _ : state) {
+    qinfer::gemm(qinfer::row_major(a.data(), s.m, s.k), 128, w, stage,
+                 qinfer::row_major(c.data(), s.m, s.n), pool);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, Variant v) {
+  const bool seven_bit = v.seven_bit;
   const auto saved = qinfer::set_isa_cap(path);
   const auto a = random_codes<uint8_t>(s.m * s.k, 0, 255);
   const auto b = random_codes<int8_t>(s.k * s.n, seven_bit ? -63 : -127, seven_bit ? 63 : 127);
@@ -63,18 +83,15 @@ void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, bool seven_bi
   const qinfer::PackedWeights w = seven_bit
                                       ? qinfer::pack_weights<qinfer::SymmetricSevenBit>(bv, zps, {})
                                       : qinfer::pack_weights(bv, zps, {});
-  const std::vector<qinfer::QuantizedMultiplier> m(s.n, qinfer::quantize_multiplier(1e-4));
-  const qinfer::RequantizeFixedPoint<int8_t> stage{m, 0};
-  std::vector<int8_t> c(s.m * s.n);
-  qinfer::ThreadPool pool(threads);
-  for (auto _ : state) {
-    qinfer::gemm(qinfer::row_major(a.data(), s.m, s.k), 128, w, stage,
-                 qinfer::row_major(c.data(), s.m, s.n), pool);
-    benchmark::DoNotOptimize(c.data());
-    benchmark::ClobberMemory();
+  if (v.fixed_point) {
+    const std::vector<qinfer::QuantizedMultiplier> m(s.n, qinfer::quantize_multiplier(1e-4));
+    run_gemm(state, s, a, w, qinfer::RequantizeFixedPoint<int8_t>{m, 0}, v.threads);
+  } else {
+    const std::vector<float> m(s.n, 1e-4f);
+    run_gemm(state, s, a, w, qinfer::RequantizeFloat<int8_t>{m, 0}, v.threads);
   }
   set_gops(state, s);
-  state.SetLabel(qinfer::gemm_microkernel<uint8_t>(qinfer::active_isa(), w).name);
+  state.SetLabel(qinfer::gemm_microkernel<uint8_t>(qinfer::active_isa(), w, s.m).name);
   qinfer::set_isa_cap(saved);
 }
 
@@ -90,12 +107,23 @@ void pack(benchmark::State& state, Shape s) {
 }
 
 #if QINFER_X86
+// The yardstick of M = 1: one pass over as many bytes as the weights.
+void stream_read(benchmark::State& state, Shape s) {
+  const auto bytes = random_codes<uint8_t>(s.n * s.k, 0, 255);
+  for (auto _ : state) bench::stream_read(bytes.data(), bytes.size());
+  state.counters["weight_GBps"] =
+      benchmark::Counter(double(s.n) * double(s.k), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+#endif
+
+#if QINFER_X86
 void peak(benchmark::State& state, double (*kernel)(std::size_t)) {
   constexpr std::size_t iterations = 1 << 16;
   double ops = 0;
   for (auto _ : state) ops += kernel(iterations);
-  state.counters["GOPS"] = benchmark::Counter(ops, benchmark::Counter::kIsRate,
-                                              benchmark::Counter::kIs1000);
+  state.counters["GOPS"] =
+      benchmark::Counter(ops, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 #endif
 
@@ -125,12 +153,14 @@ void onednn_matmul(benchmark::State& state, Shape s, bool int8) {
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), attr, engine);
   const std::size_t elem = int8 ? 1 : 4;
   std::vector<uint8_t> a(s.m * s.k * elem, 1), b(s.k * s.n * elem, 1), c(s.m * s.n * elem);
-  memory a_mem(a_md, engine, a.data()), b_user(b_md, engine, b.data()), c_mem(c_md, engine, c.data());
+  memory a_mem(a_md, engine, a.data()), b_user(b_md, engine, b.data()),
+      c_mem(c_md, engine, c.data());
   memory b_mem(pd.weights_desc(), engine);
   dnnl::reorder(b_user, b_mem).execute(stream, b_user, b_mem);
   const dnnl::matmul matmul(pd);
   for (auto _ : state) {
-    matmul.execute(stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    matmul.execute(stream,
+                   {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
     stream.wait();
   }
   set_gops(state, s);
@@ -142,7 +172,7 @@ void onednn_matmul(benchmark::State& state, Shape s, bool int8) {
 
 int main(int argc, char** argv) {
   using qinfer::Isa;
-  const Shape shapes[] = {{256, 256, 256},   {512, 512, 512},   {1024, 1024, 1024},
+  const Shape shapes[] = {{256, 256, 256},    {512, 512, 512},   {1024, 1024, 1024},
                           {2048, 2048, 2048}, {1, 4096, 4096},   {8, 4096, 4096},
                           {32, 4096, 4096},   {128, 4096, 4096}, {3136, 64, 576}};
   const Isa best = qinfer::cpu_features().best();
@@ -153,15 +183,20 @@ int main(int argc, char** argv) {
       if (path == Isa::scalar && s.m * s.n * s.k > (std::size_t{1} << 27)) continue;  // minutes
       const std::string name = qinfer::isa_name(path);
       benchmark::RegisterBenchmark(("gemm/" + name + "/" + shape).c_str(), gemm_gops, path, s,
-                                   false, 1);
+                                   Variant{});
       if (path == Isa::avx2) {
         benchmark::RegisterBenchmark(("gemm/avx2-7bit/" + shape).c_str(), gemm_gops, path, s,
-                                     true, 1);
+                                     Variant{true, false, 1});
       }
     }
-    benchmark::RegisterBenchmark(
-        ("gemm_2threads/" + std::string(qinfer::isa_name(best)) + "/" + shape).c_str(), gemm_gops,
-        best, s, false, 2);
+    const std::string best_name = qinfer::isa_name(best);
+    benchmark::RegisterBenchmark(("gemm_fixed_point/" + best_name + "/" + shape).c_str(), gemm_gops,
+                                 best, s, Variant{false, true, 1});
+    benchmark::RegisterBenchmark(("gemm_2threads/" + best_name + "/" + shape).c_str(), gemm_gops,
+                                 best, s, Variant{false, false, 2});
+#if QINFER_X86
+    if (s.m == 1) benchmark::RegisterBenchmark(("stream_read/" + shape).c_str(), stream_read, s);
+#endif
     benchmark::RegisterBenchmark(("pack_weights/" + shape).c_str(), pack, s);
 #if QINFER_BENCH_ONEDNN
     benchmark::RegisterBenchmark(("onednn_int8/" + onednn_cap() + "/" + shape).c_str(),

@@ -23,7 +23,8 @@ inline volatile int32_t peak_sink = 0;
 
 inline constexpr int chains = 12;
 
-__attribute__((target("avx512f,avx512vnni"))) inline double peak_vpdpbusd_zmm(std::size_t iterations) {
+__attribute__((target("avx512f,avx512vnni"))) inline double peak_vpdpbusd_zmm(
+    std::size_t iterations) {
   const __m512i a = _mm512_set1_epi32(peak_operand), b = _mm512_set1_epi32(peak_operand);
   __m512i acc[chains];
   for (auto& x : acc) x = _mm512_setzero_si512();
@@ -58,7 +59,8 @@ __attribute__((target("avx2"))) inline double peak_maddubs_madd(std::size_t iter
   __m256i acc[chains];
   for (auto& x : acc) x = _mm256_setzero_si256();
   for (std::size_t i = 0; i < iterations; ++i) {
-    for (auto& x : acc) x = _mm256_add_epi32(x, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+    for (auto& x : acc)
+      x = _mm256_add_epi32(x, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
   }
   __m256i total = acc[0];
   for (int j = 1; j < chains; ++j) total = _mm256_add_epi32(total, acc[j]);
@@ -90,6 +92,18 @@ __attribute__((target("amx-tile,amx-int8"))) inline double peak_tdpbusd(std::siz
   _tile_release();
   peak_sink = out[0][0];
   return 2.0 * 16 * 16 * 64 * 4 * double(iterations);
+}
+
+// Reads n bytes (n a multiple of 64) as a kernel streaming weights would: the yardstick of
+// memory-bound products.
+__attribute__((target("avx2"))) inline void stream_read(const uint8_t* bytes, std::size_t n) {
+  __m256i sum0 = _mm256_setzero_si256(), sum1 = _mm256_setzero_si256();
+  for (std::size_t i = 0; i < n; i += 64) {
+    sum0 = _mm256_add_epi8(sum0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + i)));
+    sum1 =
+        _mm256_add_epi8(sum1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + i + 32)));
+  }
+  peak_sink = _mm256_extract_epi32(_mm256_add_epi8(sum0, sum1), 0);
 }
 
 }  // namespace bench

@@ -23,8 +23,8 @@ using namespace qinfer;
 namespace {
 
 // Every level has a GEMM kernel of its own.
-const Isa gemm_paths[] = {Isa::scalar,     Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
-                          Isa::amx,        Isa::neon, Isa::dotprod, Isa::i8mm};
+const Isa gemm_paths[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
+                          Isa::amx,    Isa::neon, Isa::dotprod, Isa::i8mm};
 
 using test::CapGuard;
 
@@ -153,10 +153,10 @@ class GemmTester {
       for (std::size_t j = 0; j < n_; ++j) {
         const Out e = expected[i * n_ + j], g = actual[i * ldc + j];
         if (std::memcmp(&e, &g, sizeof(Out)) != 0) {
-          FAIL_CHECK("kernel " << gemm_microkernel<TA>(active_isa(), w).name << " threads "
-                               << threads_ << " m " << m_ << " n " << n_ << " k " << k_
-                               << " a_zp " << a_zp_ << " at (" << i << ", " << j
-                               << "): expected " << double(e) << " got " << double(g));
+          FAIL_CHECK("kernel " << gemm_microkernel<TA>(active_isa(), w, m_).name << " threads "
+                               << threads_ << " m " << m_ << " n " << n_ << " k " << k_ << " a_zp "
+                               << a_zp_ << " at (" << i << ", " << j << "): expected " << double(e)
+                               << " got " << double(g));
           return;
         }
       }
@@ -320,8 +320,8 @@ TEST_CASE("packed GEMM gives identical results for 1, 2 and 7 threads", "[gemm][
   for_each_path([](Isa path) {
     test::Rng rng;
     for (std::size_t threads : {1, 2, 7}) {
-      GemmTester<uint8_t, int8_t>().m(300).n(290).k(67).a_zero_point(3).threads(threads).test(
-          path, rng);
+      GemmTester<uint8_t, int8_t>().m(300).n(290).k(67).a_zero_point(3).threads(threads).test(path,
+                                                                                              rng);
       GemmTester<int8_t, int8_t>().m(1).n(1000).k(129).threads(threads).test(path, rng);
     }
   });
@@ -392,16 +392,26 @@ TEST_CASE("pack_weights holds codes to the weights' scheme", "[gemm][error]") {
   const int8_t in_range[4] = {-63, 63, 0, 5};
   const int8_t too_wide[4] = {-64, 63, 0, 5};
   const int32_t zero[] = {0}, one[] = {1};
-  const auto w = pack_weights<SymmetricSevenBit>(row_major(in_range, 2, 2),
-                                                 Span<const int32_t>(zero), {});
+  const auto w =
+      pack_weights<SymmetricSevenBit>(row_major(in_range, 2, 2), Span<const int32_t>(zero), {});
   CHECK(w.seven_bit);
   CHECK_FALSE(pack_weights(row_major(in_range, 2, 2), Span<const int32_t>(zero), {}).seven_bit);
-  CHECK_THROWS_AS(pack_weights<SymmetricSevenBit>(row_major(too_wide, 2, 2),
-                                                  Span<const int32_t>(zero), {}),
-                  Error);
-  CHECK_THROWS_AS(pack_weights<SymmetricSevenBit>(row_major(in_range, 2, 2),
-                                                  Span<const int32_t>(one), {}),
-                  Error);
-  CHECK_THROWS_AS(pack_weights<Symmetric<>>(row_major(in_range, 2, 2), Span<const int32_t>(one), {}),
-                  Error);
+  CHECK_THROWS_AS(
+      pack_weights<SymmetricSevenBit>(row_major(too_wide, 2, 2), Span<const int32_t>(zero), {}),
+      Error);
+  CHECK_THROWS_AS(
+      pack_weights<SymmetricSevenBit>(row_major(in_range, 2, 2), Span<const int32_t>(one), {}),
+      Error);
+  CHECK_THROWS_AS(
+      pack_weights<Symmetric<>>(row_major(in_range, 2, 2), Span<const int32_t>(one), {}), Error);
+}
+
+TEST_CASE("packed GEMM with K = 0 applies the stage to the bias alone", "[gemm][simd]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    for (std::size_t m : {1, 7, 33}) {
+      GemmTester<uint8_t, int8_t>().m(m).n(45).k(0).a_zero_point(9).b_zero_point(3).test(path,
+                                                                                        rng);
+    }
+  });
 }

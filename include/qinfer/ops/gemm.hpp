@@ -35,6 +35,7 @@ namespace qinfer {
 // A task's rows: 64 rows of K = 1024 activations (64 KiB) stay in L2 while the task's panels
 // stream past them.
 inline constexpr std::size_t gemm_task_rows = 64;
+static_assert(gemm_max_mr <= gemm_task_rows, "a task holds whole row tiles");
 // A task's panels: 8 panels (256 columns) of K = 1024 are 256 KiB of weights, L2-resident
 // across the task's row tiles.
 inline constexpr std::size_t gemm_task_panels = 8;
@@ -90,28 +91,31 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
     }
   }
   alignas(64) int32_t tile[gemm_max_mr * gemm_nr];
-  uint32_t row_sums[gemm_max_mr] = {};
-  if (kernel.begin != nullptr) kernel.begin();
-  for (std::size_t m0 = row_begin; m0 < row_end; m0 += kernel.mr) {
-    const std::size_t rows = std::min(kernel.mr, row_end - m0);
-    const TA* a = call.a.data + m0 * call.a.row_stride;
-    if (w.has_zero_points) {
-      for (std::size_t m = 0; m < rows; ++m) {
-        uint32_t sum = 0;
-        for (std::size_t p = 0; p < w.k; ++p) sum += activation_code(a[m * call.a.row_stride + p]);
-        row_sums[m] = sum - depth * kernel.activation_offset;
-      }
+  // Row sums of the codes, for the zb' rowsum(a') term, of every row of the task.
+  uint32_t row_sums[gemm_task_rows] = {};
+  if (w.has_zero_points) {
+    for (std::size_t m = row_begin; m < row_end; ++m) {
+      const TA* row = call.a.data + m * call.a.row_stride;
+      uint32_t sum = 0;
+      for (std::size_t p = 0; p < w.k; ++p) sum += activation_code(row[p]);
+      row_sums[m - row_begin] = sum - depth * kernel.activation_offset;
     }
-    for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
-      const std::size_t n0 = panel * gemm_nr;
-      kernel.tile(a, call.a.row_stride, rows, w.k, w.panel(panel), init[panel - panel_begin],
-                  tile);
+  }
+  if (kernel.begin != nullptr) kernel.begin();
+  // Panel by panel, so that one panel's weights stay in L1 across the task's row tiles.
+  for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
+    const std::size_t n0 = panel * gemm_nr;
+    for (std::size_t m0 = row_begin; m0 < row_end; m0 += kernel.mr) {
+      const std::size_t rows = std::min(kernel.mr, row_end - m0);
+      kernel.tile(call.a.data + m0 * call.a.row_stride, call.a.row_stride, rows, w.k,
+                  w.panel(panel), init[panel - panel_begin], tile);
       if (w.has_zero_points) {
         for (std::size_t m = 0; m < rows; ++m) {
+          const uint32_t row_sum = row_sums[m0 - row_begin + m];
           for (std::size_t n = 0; n < gemm_nr; ++n) {
             const auto zb = static_cast<uint32_t>(w.zero_points[n0 + n]);
-            tile[m * gemm_nr + n] = static_cast<int32_t>(
-                static_cast<uint32_t>(tile[m * gemm_nr + n]) - zb * row_sums[m]);
+            tile[m * gemm_nr + n] =
+                static_cast<int32_t>(static_cast<uint32_t>(tile[m * gemm_nr + n]) - zb * row_sum);
           }
         }
       }
@@ -154,11 +158,12 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
   if (auto s = validate_gemm(av, a_zero_point, w, stage, c); !s) return fail(s);
 
   // Resolved once per call: the level can change between calls (set_isa_cap), never within one.
-  const GemmMicrokernel<TA> kernel = gemm_microkernel<TA>(active_isa(), w);
-  const uint32_t za_code = static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
+  const GemmMicrokernel<TA> kernel = gemm_microkernel<TA>(active_isa(), w, av.rows);
+  const uint32_t za_code =
+      static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
   const detail::GemmCall<TA, Stage> call{
       av, w, stage, c, kernel, best_convert_path(), za_code - kernel.activation_offset};
-  const std::size_t task_rows = kernel.mr * std::max<std::size_t>(1, gemm_task_rows / kernel.mr);
+  const std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
   const std::size_t row_blocks = (av.rows + task_rows - 1) / task_rows;
   const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
   executor(row_blocks * panel_blocks, [&](std::size_t task) {

@@ -37,8 +37,8 @@
 namespace qinfer::kernels::amx {
 
 inline constexpr std::size_t mr = 32;
-inline constexpr std::size_t tile_rows = 16;   // rows of every tile
-inline constexpr std::size_t tile_bytes = 64;  // bytes per tile row
+inline constexpr std::size_t tile_rows = 16;      // rows of every tile
+inline constexpr std::size_t tile_bytes = 64;     // bytes per tile row
 inline constexpr std::size_t chunk = tile_bytes;  // k per activation tile row
 inline constexpr std::size_t groups_per_chunk = chunk / gemm_kr;
 
@@ -124,8 +124,12 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
   }
 }
 
-__attribute__((target("amx-tile"))) inline void begin() noexcept { _tile_loadconfig(&tile_config); }
-__attribute__((target("amx-tile"))) inline void end() noexcept { _tile_release(); }
+__attribute__((target("amx-tile"))) inline void begin() noexcept {
+  _tile_loadconfig(&tile_config);
+}
+__attribute__((target("amx-tile"))) inline void end() noexcept {
+  _tile_release();
+}
 
 template <class TA>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
@@ -136,8 +140,15 @@ void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, co
 
 template <class TA>
 constexpr GemmMicrokernel<TA> gemm_microkernel() noexcept {
-  return {std::is_same_v<TA, int8_t> ? "amx tdpbssd 32x32c4" : "amx tdpbusd 32x32c4", Isa::amx,
-          mr,         gemm_nr,  gemm_kr, activation_offset<TA>, &gemm_tile<TA>, &begin, &end};
+  return {std::is_same_v<TA, int8_t> ? "amx tdpbssd 32x32c4" : "amx tdpbusd 32x32c4",
+          Isa::amx,
+          mr,
+          gemm_nr,
+          gemm_kr,
+          activation_offset<TA>,
+          &gemm_tile<TA>,
+          &begin,
+          &end};
 }
 
 }  // namespace qinfer::kernels::amx

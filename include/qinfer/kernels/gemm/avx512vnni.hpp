@@ -20,6 +20,8 @@
 namespace qinfer::kernels::avx512vnni {
 
 inline constexpr std::size_t mr = 8;
+// Short tiles (GEMV) stream weights faster than the hardware prefetcher fetches them.
+inline constexpr std::size_t prefetch_distance = 512;
 
 template <std::size_t Rows, class TA>
 __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::size_t lda,
@@ -29,29 +31,39 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
   constexpr uint32_t mask = code_mask<TA>(0);
   __m512i sum[Rows][2];
   const __m512i init0 = _mm512_loadu_si512(init), init1 = _mm512_loadu_si512(init + 16);
+#pragma GCC unroll 16
   for (auto& row : sum) {
     row[0] = init0;
     row[1] = init1;
   }
-  const auto accumulate = [&](std::size_t g, auto&& word_of_row)
-      __attribute__((always_inline, target("avx512f,avx512vnni"))) {
-    const __m512i b0 = _mm512_loadu_si512(panel + g * gemm_nr * gemm_kr);
-    const __m512i b1 = _mm512_loadu_si512(panel + g * gemm_nr * gemm_kr + 64);
+  // The last group, possibly partial, comes from a zero-padded copy: one loop body serves all.
+  uint32_t last[Rows] = {};
+  const std::size_t groups = (k + gemm_kr - 1) / gemm_kr;
+  if (groups != 0) {
+    const std::size_t tail_first = (groups - 1) * gemm_kr;
+#pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
-      const __m512i a4 = _mm512_set1_epi32(static_cast<int>(word_of_row(a + m * lda)));
+      last[m] = activation_word<TA, 1>(a + m * lda, tail_first, mask, k - tail_first);
+    }
+  }
+  for (std::size_t g = 0; g < groups; ++g) {
+    const int8_t* b = panel + g * gemm_nr * gemm_kr;
+    if constexpr (Rows <= 2) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + prefetch_distance), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b + prefetch_distance + 64), _MM_HINT_T0);
+    }
+    const __m512i b0 = _mm512_loadu_si512(b);
+    const __m512i b1 = _mm512_loadu_si512(b + 64);
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      const uint32_t word =
+          g + 1 < groups ? activation_word(a + m * lda, g * gemm_kr, mask) : last[m];
+      const __m512i a4 = _mm512_set1_epi32(static_cast<int>(word));
       sum[m][0] = _mm512_dpbusd_epi32(sum[m][0], a4, b0);
       sum[m][1] = _mm512_dpbusd_epi32(sum[m][1], a4, b1);
     }
-  };
-  const std::size_t full_groups = k / gemm_kr;
-  for (std::size_t g = 0; g < full_groups; ++g) {
-    accumulate(g, [&](const TA* row) { return activation_word(row, g * gemm_kr, mask); });
   }
-  if (const std::size_t tail = k % gemm_kr; tail != 0) {
-    accumulate(full_groups, [&](const TA* row) {
-      return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
-    });
-  }
+#pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     _mm512_storeu_si512(acc + m * gemm_nr, sum[m][0]);
     _mm512_storeu_si512(acc + m * gemm_nr + 16, sum[m][1]);

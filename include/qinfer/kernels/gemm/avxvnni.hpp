@@ -21,9 +21,8 @@ namespace qinfer::kernels::avxvnni {
 inline constexpr std::size_t mr = 4;
 
 template <std::size_t Rows, class TA>
-__attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t lda,
-                                                       std::size_t k, const int8_t* panel,
-                                                       const int32_t* init,
+__attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t lda, std::size_t k,
+                                                       const int8_t* panel, const int32_t* init,
                                                        int32_t* acc) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
   const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
@@ -31,16 +30,18 @@ __attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t 
     const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
     __m256i sum[Rows][2];
     const auto* column_init = reinterpret_cast<const __m256i*>(init + half * (gemm_nr / 2));
+#pragma GCC unroll 16
     for (auto& row : sum) {
       row[0] = _mm256_loadu_si256(column_init);
       row[1] = _mm256_loadu_si256(column_init + 1);
     }
     const auto accumulate = [&](std::size_t g, auto&& word_of_row)
         __attribute__((always_inline, target("avx2,avxvnni"))) {
-      const __m256i b0 = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i*>(weights + g * gemm_nr * gemm_kr));
+      const __m256i b0 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weights + g * gemm_nr * gemm_kr));
       const __m256i b1 = _mm256_loadu_si256(
           reinterpret_cast<const __m256i*>(weights + g * gemm_nr * gemm_kr + 32));
+#pragma GCC unroll 16
       for (std::size_t m = 0; m < Rows; ++m) {
         const __m256i a4 = _mm256_set1_epi32(static_cast<int>(word_of_row(a + m * lda)));
         sum[m][0] = _mm256_dpbusd_avx_epi32(sum[m][0], a4, b0);
@@ -55,6 +56,7 @@ __attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t 
         return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
       });
     }
+#pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
       int32_t* out = acc + m * gemm_nr + half * (gemm_nr / 2);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), sum[m][0]);

@@ -19,14 +19,20 @@
 
 namespace qinfer {
 
-// The micro-kernel for activations of type TA at level `isa` (normally active_isa()) and
-// weights `w`: AVX2 picks its fast form only for 7-bit weights. The level must be one the CPU
-// supports.
+// AMX's 16-row tiles would mostly multiply padding below this many rows of A; the AVX-512 VNNI
+// kernel computes only the rows there are (M = 1, N = K = 4096: about 35 GOPS on AMX tiles
+// against 41 on AVX-512 VNNI, benchmarks/README.md).
+inline constexpr std::size_t amx_min_rows = kernels::amx::tile_rows;
+
+// The micro-kernel for activations of type TA at level `isa` (normally active_isa()), weights
+// `w` and `rows` rows of A: AVX2 picks its fast form only for 7-bit weights, AMX hands short
+// products to AVX-512 VNNI. The level must be one the CPU supports.
 template <class TA>
-GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w) noexcept {
+GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w,
+                                     std::size_t rows = amx_min_rows) noexcept {
 #if QINFER_X86
   if (is_x86_isa(isa)) {
-    if (isa >= Isa::amx) return kernels::amx::gemm_microkernel<TA>();
+    if (isa >= Isa::amx && rows >= amx_min_rows) return kernels::amx::gemm_microkernel<TA>();
     if (isa >= Isa::avx512vnni) return kernels::avx512vnni::gemm_microkernel<TA>();
     if (isa >= Isa::avxvnni) return kernels::avxvnni::gemm_microkernel<TA>();
     return kernels::avx2::gemm_microkernel<TA>(w.seven_bit);
@@ -40,6 +46,7 @@ GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w) noexcept {
 #endif
   static_cast<void>(isa);
   static_cast<void>(w);
+  static_cast<void>(rows);
   return kernels::scalar::gemm_microkernel<TA>();
 }
 

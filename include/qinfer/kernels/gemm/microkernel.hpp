@@ -48,10 +48,10 @@ template <class TA>
 struct GemmMicrokernel {
   const char* name;  // ISA, instruction and tile, e.g. "avx512vnni vpdpbusd 8x32c4"
   Isa isa;
-  std::size_t mr;                 // rows per call (at most gemm_max_mr)
-  std::size_t nr;                 // columns per call: gemm_nr
-  std::size_t kr;                 // k per packed group: gemm_kr
-  uint32_t activation_offset;     // subtracted from every activation code (see above)
+  std::size_t mr;              // rows per call (at most gemm_max_mr)
+  std::size_t nr;              // columns per call: gemm_nr
+  std::size_t kr;              // k per packed group: gemm_kr
+  uint32_t activation_offset;  // subtracted from every activation code (see above)
   GemmTileFn<TA> tile;
   void (*begin)() noexcept = nullptr;  // per-thread set-up, if any (see above)
   void (*end)() noexcept = nullptr;
@@ -82,9 +82,9 @@ constexpr uint32_t code_mask(uint32_t activation_offset) noexcept {
 // above all) runs a kernel that computes only its rows.
 template <std::size_t MaxRows, class Fn, std::size_t... Rows>
 inline void dispatch_rows(std::size_t rows, Fn&& fn, std::index_sequence<Rows...>) noexcept {
-  static_cast<void>(((rows == Rows + 1 ? (fn(std::integral_constant<std::size_t, Rows + 1>{}), true)
-                                       : false) ||
-                     ...));
+  static_cast<void>(
+      ((rows == Rows + 1 ? (fn(std::integral_constant<std::size_t, Rows + 1>{}), true) : false) ||
+       ...));
 }
 template <std::size_t MaxRows, class Fn>
 inline void dispatch_rows(std::size_t rows, Fn&& fn) noexcept {

@@ -30,19 +30,23 @@ void gemm_rows(const TA* a, std::size_t lda, std::size_t k, const int8_t* panel,
     const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
     // Lanes of sum[m][2v + h]: columns 4v + 2h and 4v + 2h + 1, two partial sums each.
     int32x4_t sum[Rows][2 * vectors];
+#pragma GCC unroll 16
     for (auto& row : sum) {
+#pragma GCC unroll 16
       for (auto& v : row) v = vdupq_n_s32(0);
     }
     const auto accumulate = [&](std::size_t g, auto&& word_of_row) __attribute__((always_inline)) {
       int8x16_t b[vectors];
+#pragma GCC unroll 16
       for (std::size_t v = 0; v < vectors; ++v) {
         b[v] = vld1q_s8(weights + g * gemm_nr * gemm_kr + 16 * v);
       }
+#pragma GCC unroll 16
       for (std::size_t m = 0; m < Rows; ++m) {
         const int8x16_t a4 = vreinterpretq_s8_u32(vdupq_n_u32(word_of_row(a + m * lda)));
+#pragma GCC unroll 16
         for (std::size_t v = 0; v < vectors; ++v) {
-          sum[m][2 * v] =
-              vpadalq_s16(sum[m][2 * v], vmull_s8(vget_low_s8(a4), vget_low_s8(b[v])));
+          sum[m][2 * v] = vpadalq_s16(sum[m][2 * v], vmull_s8(vget_low_s8(a4), vget_low_s8(b[v])));
           sum[m][2 * v + 1] = vpadalq_s16(sum[m][2 * v + 1], vmull_high_s8(a4, b[v]));
         }
       }
@@ -55,8 +59,10 @@ void gemm_rows(const TA* a, std::size_t lda, std::size_t k, const int8_t* panel,
         return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
       });
     }
+#pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
       const std::size_t first = half * (gemm_nr / 2);
+#pragma GCC unroll 16
       for (std::size_t v = 0; v < vectors; ++v) {
         vst1q_s32(acc + m * gemm_nr + first + 4 * v,
                   vaddq_s32(vld1q_s32(init + first + 4 * v),
@@ -75,8 +81,8 @@ void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, co
 
 template <class TA>
 constexpr GemmMicrokernel<TA> gemm_microkernel() noexcept {
-  return {"neon smull+sadalp 2x32c4", Isa::neon, mr, gemm_nr, gemm_kr, activation_offset,
-          &gemm_tile<TA>};
+  return {"neon smull+sadalp 2x32c4", Isa::neon,     mr, gemm_nr, gemm_kr,
+          activation_offset,          &gemm_tile<TA>};
 }
 
 }  // namespace qinfer::kernels::neon

@@ -15,8 +15,8 @@ namespace qinfer::kernels::scalar {
 inline constexpr std::size_t mr = 8;
 
 template <class TA>
-void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-               const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
+void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
+               const int32_t* init, int32_t* acc) noexcept {
   for (std::size_t m = 0; m < rows; ++m) {
     for (std::size_t n = 0; n < gemm_nr; ++n) {
       auto sum = static_cast<uint32_t>(init[n]);

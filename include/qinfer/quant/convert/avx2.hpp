@@ -238,12 +238,9 @@ __attribute__((target("avx2"))) inline void store8(Out* dst, __m256i v) noexcept
 // The shared loop of the requantize kernels: levels(row + c, c) gives the 8 output levels
 // (zero point added) of channels c .. c + 7; the stage itself finishes each row's tail.
 template <class Stage, class Levels>
-__attribute__((target("avx2"))) inline void requantize_rows(const int32_t* acc, std::size_t rows,
-                                                            std::size_t channels,
-                                                            const Stage& stage,
-                                                            typename Stage::Output* out,
-                                                            RowStrides strides,
-                                                            Levels levels) noexcept {
+__attribute__((target("avx2"))) inline void requantize_rows(
+    const int32_t* acc, std::size_t rows, std::size_t channels, const Stage& stage,
+    typename Stage::Output* out, RowStrides strides, Levels levels) noexcept {
   const std::size_t vector_end = channels - channels % 8;
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * strides.acc;
@@ -266,7 +263,8 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
   const __m256i hi = _mm256_set1_epi32(stage.max - stage.zero_point);
   const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
   requantize_rows(
-      acc, rows, channels, stage, out, strides, [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
+      acc, rows, channels, stage, out, strides,
+      [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
         const MultiplierLanes m =
             per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
         const __m256i v =
@@ -279,15 +277,16 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
 template <class Out>
 __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
                                                 std::size_t channels,
-                                                const RequantizeFloat<Out>& stage,
-                                                Out* out, RowStrides strides) noexcept {
+                                                const RequantizeFloat<Out>& stage, Out* out,
+                                                RowStrides strides) noexcept {
   const bool per_tensor = stage.multipliers.size() == 1;
   const __m256 tensor_multiplier = _mm256_set1_ps(stage.multipliers[0]);
   const __m256 lo = _mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point));
   const __m256 hi = _mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point));
   const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
   requantize_rows(
-      acc, rows, channels, stage, out, strides, [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
+      acc, rows, channels, stage, out, strides,
+      [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
         const __m256 m =
             per_tensor ? tensor_multiplier : _mm256_loadu_ps(stage.multipliers.data() + c);
         const __m256 v = _mm256_mul_ps(

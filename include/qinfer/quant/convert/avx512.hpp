@@ -230,12 +230,9 @@ __attribute__((target("avx512f"))) inline void store16(Out* dst, __m512i v) noex
 // The shared loop of the requantize kernels: levels(row + c, c) gives the 16 output levels
 // (zero point added) of channels c .. c + 15; the stage itself finishes each row's tail.
 template <class Stage, class Levels>
-__attribute__((target("avx512f"))) inline void requantize_rows(const int32_t* acc, std::size_t rows,
-                                                               std::size_t channels,
-                                                               const Stage& stage,
-                                                               typename Stage::Output* out,
-                                                               RowStrides strides,
-                                                               Levels levels) noexcept {
+__attribute__((target("avx512f"))) inline void requantize_rows(
+    const int32_t* acc, std::size_t rows, std::size_t channels, const Stage& stage,
+    typename Stage::Output* out, RowStrides strides, Levels levels) noexcept {
   const std::size_t vector_end = channels - channels % 16;
   for (std::size_t r = 0; r < rows; ++r) {
     const int32_t* row = acc + r * strides.acc;
@@ -271,8 +268,8 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
 template <class Out>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
-                                                   const RequantizeFloat<Out>& stage,
-                                                   Out* out, RowStrides strides) noexcept {
+                                                   const RequantizeFloat<Out>& stage, Out* out,
+                                                   RowStrides strides) noexcept {
   const bool per_tensor = stage.multipliers.size() == 1;
   const __m512 tensor_multiplier = _mm512_set1_ps(stage.multipliers[0]);
   const __m512 lo = _mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point));
