@@ -1,29 +1,31 @@
 #!/usr/bin/env python3
-"""Turns the JSON of run_gemm_table.sh into benchmarks/results/gemm_table.md and gemm.svg."""
+"""Turns the JSON of run_gemm_table.sh (one or more result directories, medians across them)
+into gemm_table.md and gemm.svg in the first directory."""
 import json
 import pathlib
+import statistics
 import subprocess
 import sys
 
-out = pathlib.Path(sys.argv[1])
-gops = {}  # (benchmark family, variant, shape) -> median GOPS
-gbps = {}
-for path in sorted(out.glob("*.json")):
-    for b in json.loads(path.read_text())["benchmarks"]:
-        if b.get("aggregate_name") != "median":
-            continue
-        parts = b["run_name"].split("/")
-        key = tuple(parts) if len(parts) == 3 else (parts[0], parts[1], "")
-        if "GOPS" in b:
-            gops[key] = b["GOPS"] / 1e9
-        if "weight_GBps" in b:
-            gbps[key] = b["weight_GBps"] / 1e9
+# Several result directories (runs at different times) give per-cell medians across runs.
+dirs = [pathlib.Path(d) for d in sys.argv[1:]]
+out = dirs[0]
+samples = {}  # (family, variant, shape, counter) -> medians of the runs
+for d in dirs:
+    for path in sorted(d.glob("*.json")):
+        for b in json.loads(path.read_text())["benchmarks"]:
+            if b.get("aggregate_name") != "median":
+                continue
+            parts = b["run_name"].split("/")
+            key = tuple(parts) if len(parts) == 3 else (parts[0], parts[1], "")
+            for counter in ("GOPS", "weight_GBps"):
+                if counter in b:
+                    samples.setdefault(key + (counter,), []).append(b[counter] / 1e9)
+gops = {k[:3]: statistics.median(v) for k, v in samples.items() if k[3] == "GOPS"}
+gbps = {k[:3]: statistics.median(v) for k, v in samples.items() if k[3] == "weight_GBps"}
 
 shapes = ["256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "1x4096x4096",
           "8x4096x4096", "32x4096x4096", "128x4096x4096", "3136x64x576"]
-paths = ["scalar", "avx2", "avx2-7bit", "avxvnni", "avx512vnni", "amx"]
-peers = {"avx2": "AVX2", "avx2-7bit": "AVX2", "avxvnni": "AVX2_VNNI",
-         "avx512vnni": "AVX512_CORE_VNNI", "amx": "AVX512_CORE_AMX"}
 
 
 def get(*key):
@@ -38,34 +40,39 @@ def ratio(a, b):
     return "–" if a is None or b is None else f"{a / b:.2f}"
 
 
-best = next((p for p in reversed(paths) if get("gemm", p, "1024x1024x1024")), "scalar")
-lines = ["| shape | " + " | ".join(paths) + " | oneDNN AVX2 / AVX2_VNNI / AVX512_VNNI / AMX"
-         " | oneDNN fp32 | ratios vs oneDNN: avx2 (7-bit) / avxvnni / avx512vnni / amx"
-         f" | {best} 2 threads (x 1 thread) | {best} fixed-point |",
-         "|" + " --- |" * (len(paths) + 6)]
+def pair(path, cap, s):
+    ours, theirs = get("gemm", path, s), get("onednn_int8", cap, s)
+    return f"{fmt(ours)} / {fmt(theirs)} ({ratio(ours, theirs)})"
+
+
+lines = ["| shape | avx2 exact, 7-bit / oneDNN AVX2 | avxvnni / oneDNN AVX2_VNNI"
+         " | avx512vnni / oneDNN AVX512_CORE_VNNI | amx / oneDNN AMX | oneDNN fp32"
+         " | amx vs fp32 | amx 2 threads (x 1) | amx fixed-point | scalar |",
+         "|" + " --- |" * 10]
 for s in shapes:
-    ours = [get("gemm", p, s) for p in paths]
-    onednn = [get("onednn_int8", c, s) for c in ["AVX2", "AVX2_VNNI", "AVX512_CORE_VNNI",
-                                                    "AVX512_CORE_AMX"]]
-    ratios = " / ".join([f"{ratio(get('gemm', 'avx2', s), onednn[0])} "
-                         f"({ratio(get('gemm', 'avx2-7bit', s), onednn[0])})"] +
-                        [ratio(get("gemm", p, s), get("onednn_int8", peers[p], s))
-                         for p in ["avxvnni", "avx512vnni", "amx"]])
-    two = get("gemm_2threads", best, s)
-    lines.append(f"| {s} | " + " | ".join(fmt(v) for v in ours) + " | " +
-                 " / ".join(fmt(v) for v in onednn) +
-                 f" | {fmt(get('onednn_fp32', 'AVX512_CORE_AMX', s))} | {ratios} | "
-                 f"{fmt(two)} ({ratio(two, get('gemm', best, s))}) | "
-                 f"{fmt(get('gemm_fixed_point', best, s))} |")
+    avx2, seven, onednn_avx2 = (get("gemm", "avx2", s), get("gemm", "avx2-7bit", s),
+                                get("onednn_int8", "AVX2", s))
+    fp32 = get("onednn_fp32", "AVX512_CORE_AMX", s)
+    two = get("gemm_2threads", "amx", s)
+    lines.append(
+        f"| {s} | {fmt(avx2)}, {fmt(seven)} / {fmt(onednn_avx2)} ({ratio(avx2, onednn_avx2)}, "
+        f"{ratio(seven, onednn_avx2)}) | {pair('avxvnni', 'AVX2_VNNI', s)} | "
+        f"{pair('avx512vnni', 'AVX512_CORE_VNNI', s)} | {pair('amx', 'AVX512_CORE_AMX', s)} | "
+        f"{fmt(fp32)} | {ratio(get('gemm', 'amx', s), fp32)} | "
+        f"{fmt(two)} ({ratio(two, get('gemm', 'amx', s))}) | "
+        f"{fmt(get('gemm_fixed_point', 'amx', s))} | {fmt(get('gemm', 'scalar', s), 1)} |")
 peaks = {k[1]: v for k, v in gops.items() if k[0] == "peak"}
 lines.append("")
-lines.append("Instruction peaks (GOPS, one core): " +
+lines.append("Instruction peaks (GOPS, one core, same runs): " +
              ", ".join(f"{name} {v:.0f}" for name, v in sorted(peaks.items())) + ".")
 m1 = "1x4096x4096"
-lines.append(f"M = 1 weight bytes read: stream read {fmt(gbps.get(('stream_read', m1, '')), 1)} GB/s, "
-             + ", ".join(f"{p} {fmt(gbps.get(('gemm', p, m1)), 1)}" for p in paths[1:]) +
-             f", oneDNN AVX512_VNNI {fmt(gbps.get(('onednn_int8', 'AVX512_CORE_VNNI', m1)), 1)}"
-             f", oneDNN AMX {fmt(gbps.get(('onednn_int8', 'AVX512_CORE_AMX', m1)), 1)} GB/s.")
+lines.append(f"M = 1, weight bytes read per second: stream read "
+             f"{fmt(gbps.get(('stream_read', m1, '')), 1)} GB/s; "
+             + ", ".join(f"{p} {fmt(gbps.get(('gemm', p, m1)), 1)}"
+                         for p in ["avx2", "avx2-7bit", "avxvnni", "avx512vnni", "amx"]) +
+             f"; oneDNN AVX512_CORE_VNNI "
+             f"{fmt(gbps.get(('onednn_int8', 'AVX512_CORE_VNNI', m1)), 1)}, oneDNN AMX "
+             f"{fmt(gbps.get(('onednn_int8', 'AVX512_CORE_AMX', m1)), 1)} GB/s.")
 (out / "gemm_table.md").write_text("\n".join(lines) + "\n")
 
 # The plot: GOPS per shape (log scale), each path beside oneDNN on the same ISA, and the peaks.

@@ -74,6 +74,7 @@ __attribute__((target("amx-tile,amx-int8"))) inline double peak_tdpbusd(std::siz
   operand[0][0] = static_cast<int8_t>(peak_operand);
   alignas(64) int32_t out[16][16];
   _tile_loadconfig(&qinfer::kernels::amx::tile_config);
+  qinfer::kernels::amx::memory_barrier();
   _tile_loadd(4, operand, 64);
   _tile_loadd(5, operand, 64);
   _tile_loadd(6, operand, 64);

@@ -39,11 +39,11 @@ case "${1:-}" in
     done
     echo "== SIMD paths this run tested and skipped"
     echo "host:"
-    ./build/default/tests/qinfer_tests "[paths]" | grep -E "detected:|conversion path"
+    ./build/default/tests/qinfer_tests "[paths]" | grep -E "detected:|conversion path|GEMM path"
     for cpu in max cortex-a76 cortex-a72; do
       echo "aarch64 under qemu, QEMU_CPU=$cpu:"
       QEMU_CPU=$cpu qemu-aarch64 -L /usr/aarch64-linux-gnu ./build/aarch64/tests/qinfer_tests "[paths]" |
-        grep -E "detected:|conversion path"
+        grep -E "detected:|conversion path|GEMM path"
     done
     ;;
   *)

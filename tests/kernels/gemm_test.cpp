@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "qinfer/kernels/gemm/dispatch.hpp"
@@ -414,4 +415,19 @@ TEST_CASE("packed GEMM with K = 0 applies the stage to the bias alone", "[gemm][
                                                                                         rng);
     }
   });
+}
+
+TEST_CASE("the GEMM dispatch table names the kernel of every level", "[gemm][paths]") {
+  const int8_t b[4] = {};
+  const int32_t zp[] = {0};
+  const PackedWeights w = pack_weights(row_major(b, 2, 2), Span<const int32_t>(zp), {});
+  for (Isa path : gemm_paths) {
+    const bool here = cpu_features().supports(path);
+    WARN("GEMM path " << isa_name(path) << ": "
+                      << (here ? std::string("tested, kernel ") +
+                                     gemm_microkernel<uint8_t>(path, w).name
+                               : std::string("SKIPPED, not on this CPU")));
+    if (here) CHECK(gemm_microkernel<uint8_t>(path, w).isa == path);
+  }
+  CHECK(gemm_microkernel<uint8_t>(Isa::scalar, w).isa == Isa::scalar);
 }

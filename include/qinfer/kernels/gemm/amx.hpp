@@ -56,6 +56,24 @@ struct alignas(64) TileConfig {
 };
 inline const TileConfig tile_config{};
 
+// Tile C += tile A x tile B: tdpbssd for int8 activations, tdpbusd for uint8. (The compiler's
+// intrinsics are macros that paste the tile number's spelling, so a template argument needs
+// the instruction written out.)
+template <class TA, int C, int A, int B>
+__attribute__((always_inline, target("amx-tile,amx-int8"))) inline void dot() noexcept {
+  if constexpr (std::is_same_v<TA, int8_t>) {
+    __asm__ volatile("tdpbssd %%tmm%c0, %%tmm%c1, %%tmm%c2" ::"i"(B), "i"(A), "i"(C));
+  } else {
+    __asm__ volatile("tdpbusd %%tmm%c0, %%tmm%c1, %%tmm%c2" ::"i"(B), "i"(A), "i"(C));
+  }
+}
+
+// GCC 12's tile loads are asm statements that do not tell the compiler they read memory: a
+// barrier keeps the stores that fill a buffer ahead of the load that reads it.
+inline void memory_barrier() noexcept {
+  __asm__ volatile("" ::: "memory");
+}
+
 // Accumulates rows [0, rows) x the panel's 32 columns into RowTiles x 2 accumulator tiles
 // (rows <= RowTiles x 16).
 template <std::size_t RowTiles, class TA>
@@ -69,6 +87,7 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
   alignas(64) uint8_t a_buffer[mr][chunk];
   alignas(64) int8_t b_buffer[groups_per_chunk][group_bytes];
   const bool all_rows = rows == RowTiles * tile_rows;
+  memory_barrier();
   _tile_loadd(0, init, 0);
   _tile_loadd(1, init + 16, 0);
   if constexpr (two) {
@@ -93,26 +112,18 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
       std::memcpy(b_buffer, b_tile, groups * group_bytes);
       b_tile = b_buffer[0];
     }
+    memory_barrier();
     _tile_loadd(6, b_tile, group_bytes);
     _tile_loadd(7, b_tile + tile_bytes, group_bytes);
     _tile_loadd(4, a_tile, a_stride);
     if constexpr (two) {
       _tile_loadd(5, static_cast<const uint8_t*>(a_tile) + tile_rows * a_stride, a_stride);
     }
-    if constexpr (std::is_same_v<TA, int8_t>) {
-      _tile_dpbssd(0, 4, 6);
-      _tile_dpbssd(1, 4, 7);
-      if constexpr (two) {
-        _tile_dpbssd(2, 5, 6);
-        _tile_dpbssd(3, 5, 7);
-      }
-    } else {
-      _tile_dpbusd(0, 4, 6);
-      _tile_dpbusd(1, 4, 7);
-      if constexpr (two) {
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
-      }
+    dot<TA, 0, 4, 6>();
+    dot<TA, 1, 4, 7>();
+    if constexpr (two) {
+      dot<TA, 2, 5, 6>();
+      dot<TA, 3, 5, 7>();
     }
   }
   constexpr std::size_t acc_stride = gemm_nr * sizeof(int32_t);
