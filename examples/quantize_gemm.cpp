@@ -36,12 +36,13 @@ int main() {
   std::vector<float> scales(n);
   for (std::size_t j = 0; j < n; ++j)
     scales[j] = x_quantizer.params().scale * w_quantizer.params()[j].scale;
+  // The weights are packed once for the kernels; the GEMM runs on the best kernel this CPU has.
   const int32_t w_zero_point[] = {0};
+  const qinfer::PackedWeights packed = qinfer::pack_weights<qinfer::SymmetricNarrow>(
+      qinfer::row_major(w8.data(), k, n), w_zero_point, {});
   std::vector<float> y(m * n);
-  qinfer::reference::gemm(
-      qinfer::row_major(x8.data(), m, k), qinfer::row_major(w8.data(), k, n),
-      qinfer::reference::GemmOffsets{x_quantizer.params().zero_point, w_zero_point, {}},
-      qinfer::DequantizeFloat{scales}, qinfer::row_major(y.data(), m, n));
+  qinfer::gemm(qinfer::row_major(x8.data(), m, k), x_quantizer.params().zero_point, packed,
+               qinfer::DequantizeFloat{scales}, qinfer::row_major(y.data(), m, n));
 
   double signal = 0.0, noise = 0.0, max_error = 0.0;
   for (std::size_t i = 0; i < m; ++i) {
@@ -59,6 +60,8 @@ int main() {
       "weights int8 per-channel symmetric\n",
       qinfer::version_major, qinfer::version_minor, qinfer::version_patch, m, k, n,
       x_quantizer.params().scale, x_quantizer.params().zero_point);
+  std::printf("kernel: %s\n",
+              qinfer::gemm_microkernel<uint8_t>(qinfer::active_isa(), packed, m).name);
   std::printf("y[0][0]: int8 %.5f, float %.5f\n", y[0], [&] {
     double e = 0.0;
     for (std::size_t p = 0; p < k; ++p) e += double(x[p]) * w[p * n];

@@ -22,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "qinfer/core/aligned.hpp"
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/matrix.hpp"
 #include "qinfer/core/shape.hpp"
@@ -38,9 +39,9 @@ inline constexpr std::size_t gemm_kr = 4;   // k per group: the 4 bytes vpdpbusd
 struct PackedWeights {
   std::size_t k = 0;
   std::size_t n = 0;
-  std::size_t k_groups = 0;  // ceil(k / gemm_kr)
-  std::size_t panels = 0;    // ceil(n / gemm_nr)
-  std::vector<int8_t> data;  // panels * k_groups * gemm_nr * gemm_kr bytes
+  std::size_t k_groups = 0;    // ceil(k / gemm_kr)
+  std::size_t panels = 0;      // ceil(n / gemm_nr)
+  AlignedVector<int8_t> data;  // panels * k_groups * gemm_nr * gemm_kr bytes, 64-byte aligned
   // Per column, padded to panels * gemm_nr with zeros.
   std::vector<int32_t> column_sums;  // sum_k b'[k][n]
   std::vector<int32_t> zero_points;  // zb'[n]
