@@ -18,11 +18,12 @@ for d in dirs:
                 continue
             parts = b["run_name"].split("/")
             key = tuple(parts) if len(parts) == 3 else (parts[0], parts[1], "")
-            for counter in ("GOPS", "weight_GBps"):
+            for counter in ("GOPS", "weight_GBps", "bytes_per_second"):
                 if counter in b:
                     samples.setdefault(key + (counter,), []).append(b[counter] / 1e9)
 gops = {k[:3]: statistics.median(v) for k, v in samples.items() if k[3] == "GOPS"}
 gbps = {k[:3]: statistics.median(v) for k, v in samples.items() if k[3] == "weight_GBps"}
+packing = {k[:3]: statistics.median(v) for k, v in samples.items() if k[3] == "bytes_per_second"}
 
 shapes = ["256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "1x4096x4096",
           "8x4096x4096", "32x4096x4096", "128x4096x4096", "3136x64x576"]
@@ -47,8 +48,8 @@ def pair(path, cap, s):
 
 lines = ["| shape | avx2 exact, 7-bit / oneDNN AVX2 | avxvnni / oneDNN AVX2_VNNI"
          " | avx512vnni / oneDNN AVX512_CORE_VNNI | amx / oneDNN AMX | oneDNN fp32"
-         " | amx vs fp32 | amx 2 threads (x 1) | amx fixed-point | scalar |",
-         "|" + " --- |" * 10]
+         " | amx vs fp32 | amx 2 threads (x 1) | amx fixed-point | scalar | pack_weights GB/s |",
+         "|" + " --- |" * 11]
 for s in shapes:
     avx2, seven, onednn_avx2 = (get("gemm", "avx2", s), get("gemm", "avx2-7bit", s),
                                 get("onednn_int8", "AVX2", s))
@@ -60,7 +61,8 @@ for s in shapes:
         f"{pair('avx512vnni', 'AVX512_CORE_VNNI', s)} | {pair('amx', 'AVX512_CORE_AMX', s)} | "
         f"{fmt(fp32)} | {ratio(get('gemm', 'amx', s), fp32)} | "
         f"{fmt(two)} ({ratio(two, get('gemm', 'amx', s))}) | "
-        f"{fmt(get('gemm_fixed_point', 'amx', s))} | {fmt(get('gemm', 'scalar', s), 1)} |")
+        f"{fmt(get('gemm_fixed_point', 'amx', s))} | {fmt(get('gemm', 'scalar', s), 1)} | "
+        f"{fmt(packing.get(('pack_weights', s, '')), 2)} |")
 peaks = {k[1]: v for k, v in gops.items() if k[0] == "peak"}
 lines.append("")
 lines.append("Instruction peaks (GOPS, one core, same runs): " +

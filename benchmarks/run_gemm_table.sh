@@ -23,5 +23,5 @@ run AVX2 '^(gemm/avx2(-7bit)?/|onednn_int8/|peak/maddubs)'
 run AVX2_VNNI '^(gemm/avxvnni/|onednn_int8/|peak/vpdpbusd ymm)'
 run AVX512_CORE_VNNI '^(gemm/avx512vnni/|onednn_int8/|peak/vpdpbusd zmm)'
 run AVX512_CORE_AMX \
-  '^(gemm/(amx|scalar)/|gemm_2threads/|gemm_fixed_point/|stream_read/|onednn_|peak/tdpbusd)'
+  '^(gemm/(amx|scalar)/|gemm_2threads/|gemm_fixed_point/|stream_read/|pack_weights/|onednn_|peak/tdpbusd)'
 python3 "$here/gemm_table.py" "$out"

@@ -80,6 +80,21 @@ TEST_CASE("symmetric schemes fix the zero point and the range", "[params]") {
   CHECK(u.scale == 2.0f / 127.0f);
 }
 
+TEST_CASE("7-bit symmetric codes stay in [-63, 63]", "[params]") {
+  CHECK(SymmetricSevenBit::qmin<int8_t> == -63);
+  CHECK(SymmetricSevenBit::qmax<int8_t> == 63);
+  CHECK(Symmetric<false, 7>::qmin<int8_t> == -64);
+  CHECK(Symmetric<false, 7>::qmin<uint8_t> == 64);
+  CHECK(Symmetric<false, 7>::qmax<uint8_t> == 191);
+  const QuantParams p = choose_params<int8_t, SymmetricSevenBit>(-1.0f, 2.0f);
+  CHECK(p.zero_point == 0);
+  CHECK(p.scale == Approx(2.0 / 63));
+  const auto q = Quantizer<int8_t, SymmetricSevenBit>::create(p);
+  CHECK(int{q.quantize(2.0f)} == 63);
+  CHECK(int{q.quantize(-5.0f)} == -63);
+  CHECK(int{q.quantize(100.0f)} == 63);
+}
+
 TEST_CASE("invalid ranges, scales and zero points are rejected", "[params][error]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();

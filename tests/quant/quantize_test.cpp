@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -249,6 +250,24 @@ void require_requantize_paths_match(const std::vector<int32_t>& acc, std::size_t
   for (std::size_t i = 0; i < acc.size(); ++i) {
     INFO("path " << path_name(path) << " channels " << channels << " i " << i << " acc " << acc[i]);
     REQUIRE(int{actual[i]} == int{expected[i]});
+  }
+  // The same rows spread out on both sides (a GEMM tile into C): padding stays untouched.
+  const RowStrides strides{channels + 5, channels + 3};
+  std::vector<int32_t> spread(rows * strides.acc, INT32_MIN);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::copy_n(acc.begin() + static_cast<std::ptrdiff_t>(r * channels), channels,
+                spread.begin() + static_cast<std::ptrdiff_t>(r * strides.acc));
+  }
+  const auto sentinel = static_cast<Out>(7);
+  std::vector<Out> strided(rows * strides.out, sentinel);
+  requantize_with(path, spread.data(), rows, channels, stage, strided.data(), strides);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < strides.out; ++c) {
+      INFO("strided, path " << path_name(path) << " channels " << channels << " row " << r
+                            << " column " << c);
+      REQUIRE(int{strided[r * strides.out + c]} ==
+              int{c < channels ? expected[r * channels + c] : sentinel});
+    }
   }
 }
 

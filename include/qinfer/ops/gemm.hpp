@@ -32,12 +32,12 @@
 
 namespace qinfer {
 
-// A task's rows: 64 rows of K = 1024 activations (64 KiB) stay in L2 while the task's panels
-// stream past them.
+// A task's rows: a task runs panel by panel, each panel's weights staying in L1 across the
+// task's row tiles while its 64 rows of activations (64 KiB at K = 1024) stay in L2.
 inline constexpr std::size_t gemm_task_rows = 64;
 static_assert(gemm_max_mr <= gemm_task_rows, "a task holds whole row tiles");
-// A task's panels: 8 panels (256 columns) of K = 1024 are 256 KiB of weights, L2-resident
-// across the task's row tiles.
+// A task's panels (256 columns): 1024^3 makes 64 tasks and M = 1, N = 4096 makes 16, enough to
+// share among threads while each task stays long against the executor's hand-out cost.
 inline constexpr std::size_t gemm_task_panels = 8;
 
 namespace detail {
