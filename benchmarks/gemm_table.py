@@ -86,11 +86,13 @@ rows = ["shape " + " ".join(f'"{label}"' for _, _, label in series)]
 for s in shapes:
     rows.append(s + " " + " ".join(fmt(get(f, v, s), 1).replace("–", "NaN") for f, v, _ in series))
 (out / "gemm.dat").write_text("\n".join(rows) + "\n")
+# Peaks as dashed horizontal lines with their names at the left end.
 peak_lines = "".join(
-    f'set arrow from graph 0, first {v:.0f} to graph 1, first {v:.0f} nohead dt 2 lc rgb "gray"\n'
-    f'set label "{name} peak" at graph 0.01, first {v * 1.08:.0f} font ",9" tc rgb "gray"\n'
-    for name, v in peaks.items())
-script = f"""set terminal svg size 1200,600 dynamic font "sans,11"
+    f'set arrow from graph 0, first {v:.0f} to graph 1, first {v:.0f} nohead dt 2 lc rgb "gray40"\n'
+    f'set label "{name} peak" at graph 0.005, first {v * 1.1:.0f} font ",9" tc rgb "gray30"\n'
+    for name, v in sorted(peaks.items()))
+data = out / "gemm.dat"
+script = f"""set terminal svg size 1280,640 dynamic font "sans,11" noenhanced
 set output "{out / 'gemm.svg'}"
 set title "int8 GEMM, one thread: qinfer paths against oneDNN 2.6 on the same ISA (GOPS, log scale)"
 set style data histograms
@@ -99,9 +101,11 @@ set style fill solid 0.9 border -1
 set logscale y
 set yrange [5:*]
 set ylabel "GOPS"
-set xtics rotate by -20 font ",10"
+set xtics rotate by -30 scale 0 font ",10"
+set bmargin 7
 set key outside right top font ",10"
-{peak_lines}plot for [i=2:{len(series) + 1}] "{out / 'gemm.dat'}" using i:xtic(1) title columnheader(i)
+{peak_lines}plot "{data}" using 2:xtic(1) title columnheader(2), \\
+     for [i=3:{len(series) + 1}] "{data}" using i title columnheader(i)
 """
 subprocess.run(["gnuplot"], input=script, text=True, check=True)
 print((out / "gemm_table.md").read_text())
