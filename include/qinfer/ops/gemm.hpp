@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 #include "qinfer/core/cpu.hpp"
@@ -101,14 +102,39 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
       row_sums[m - row_begin] = sum - depth * kernel.activation_offset;
     }
   }
+#if QINFER_X86
+  // The AVX-512 VNNI kernel applies requantizing stages in its registers (full panels, C with
+  // contiguous columns); other tiles go through the tile buffer.
+  const bool fused = kernel.isa == Isa::avx512vnni && call.c.col_stride == 1 &&
+                     call.epilogue_path == ConvertPath::avx512;
+  struct NoLanes {};
+  std::optional<std::conditional_t<kernels::avx512vnni::fuses<Stage>,
+                                   convert::avx512::StageLanes<Stage>, NoLanes>>
+      lanes;
+  if constexpr (kernels::avx512vnni::fuses<Stage>) {
+    if (fused) lanes.emplace(call.stage);
+  }
+#endif
   if (kernel.begin != nullptr) kernel.begin();
   // Panel by panel, so that one panel's weights stay in L1 across the task's row tiles.
   for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
     const std::size_t n0 = panel * gemm_nr;
     for (std::size_t m0 = row_begin; m0 < row_end; m0 += kernel.mr) {
       const std::size_t rows = std::min(kernel.mr, row_end - m0);
-      kernel.tile(call.a.data + m0 * call.a.row_stride, call.a.row_stride, rows, w.k,
-                  w.panel(panel), init[panel - panel_begin], tile);
+      const TA* a = call.a.data + m0 * call.a.row_stride;
+#if QINFER_X86
+      if constexpr (kernels::avx512vnni::fuses<Stage>) {
+        if (fused && n0 + gemm_nr <= w.n) {
+          const kernels::avx512vnni::TileOutput<typename Stage::Output> out{
+              &call.c(m0, n0), call.c.row_stride, n0,
+              w.has_zero_points ? &w.zero_points[n0] : nullptr, row_sums + (m0 - row_begin)};
+          kernels::avx512vnni::gemm_tile_fused(a, call.a.row_stride, rows, w.k, w.panel(panel),
+                                               init[panel - panel_begin], *lanes, out);
+          continue;
+        }
+      }
+#endif
+      kernel.tile(a, call.a.row_stride, rows, w.k, w.panel(panel), init[panel - panel_begin], tile);
       if (w.has_zero_points) {
         for (std::size_t m = 0; m < rows; ++m) {
           const uint32_t row_sum = row_sums[m0 - row_begin + m];

@@ -5,6 +5,10 @@
 // loads the two 64-byte weight vectors once and broadcasts 4 activation bytes per row: 10 loads
 // for 16 vpdpbusd, inside the 3 loads per cycle the core sustains. Compiled through target
 // attributes; dispatch runs it only where the active level is avx512vnni or above.
+//
+// Besides the raw-sum tile of the micro-kernel contract it has a fused form for the
+// requantizing stages: the zero-point term, the stage and the 8-bit store run on the
+// accumulators in registers, so a full panel's tile never goes through memory as int32.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -16,6 +20,17 @@
 #include <cstdint>
 
 #include "qinfer/kernels/gemm/microkernel.hpp"
+#include "qinfer/quant/convert/avx512.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/quantize.hpp"
+
+// GCC 12 bug 105593 (see convert/avx512.hpp): the stage intrinsics inlined into the fused
+// epilogue warn about the undefined vectors they pass to their builtins.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 
 namespace qinfer::kernels::avx512vnni {
 
@@ -23,13 +38,12 @@ inline constexpr std::size_t mr = 8;
 // Short tiles (GEMV) stream weights faster than the hardware prefetcher fetches them.
 inline constexpr std::size_t prefetch_distance = 512;
 
+// The sums of Rows rows x 32 columns, left in registers.
 template <std::size_t Rows, class TA>
-__attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::size_t lda,
-                                                             std::size_t k, const int8_t* panel,
-                                                             const int32_t* init,
-                                                             int32_t* acc) noexcept {
+__attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumulate(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, const int32_t* init,
+    __m512i (&sum)[Rows][2]) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
-  __m512i sum[Rows][2];
   const __m512i init0 = _mm512_loadu_si512(init), init1 = _mm512_loadu_si512(init + 16);
 #pragma GCC unroll 16
   for (auto& row : sum) {
@@ -63,11 +77,73 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
       sum[m][1] = _mm512_dpbusd_epi32(sum[m][1], a4, b1);
     }
   }
+}
+
+template <std::size_t Rows, class TA>
+__attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::size_t lda,
+                                                             std::size_t k, const int8_t* panel,
+                                                             const int32_t* init,
+                                                             int32_t* acc) noexcept {
+  __m512i sum[Rows][2];
+  accumulate<Rows>(a, lda, k, panel, init, sum);
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     _mm512_storeu_si512(acc + m * gemm_nr, sum[m][0]);
     _mm512_storeu_si512(acc + m * gemm_nr + 16, sum[m][1]);
   }
+}
+
+// Where a fused epilogue puts a full panel's tile, and the zero-point term it still owes.
+template <class Out>
+struct TileOutput {
+  Out* c;                     // the tile's first element in C, whose columns are contiguous
+  std::size_t ldc;            // C's row stride
+  std::size_t first_channel;  // the panel's first column, for per-channel stage parameters
+  const int32_t* zb;          // the panel's 32 weight zero points, or null when all are 0
+  const uint32_t* row_sums;   // per tile row: sum of (code - activation_offset), when zb is set
+};
+
+// The requantizing stages the epilogue applies in registers (convert::avx512::StageLanes).
+template <class Stage>
+inline constexpr bool fuses = false;
+template <class Out>
+inline constexpr bool fuses<RequantizeFloat<Out>> = has_x86_kernels<Out>;
+template <class Out, class Rounding>
+inline constexpr bool fuses<RequantizeFixedPoint<Out, Rounding>> = has_x86_kernels<Out>;
+
+// The tile's sums go through the stage straight from the accumulators to C.
+template <std::size_t Rows, class TA, class Stage>
+__attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, const int32_t* init,
+    const convert::avx512::StageLanes<Stage>& lanes,
+    const TileOutput<typename Stage::Output>& out) noexcept {
+  __m512i sum[Rows][2];
+  accumulate<Rows>(a, lda, k, panel, init, sum);
+  if (out.zb != nullptr) {
+    const __m512i zb0 = _mm512_loadu_si512(out.zb), zb1 = _mm512_loadu_si512(out.zb + 16);
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      const __m512i row_sum = _mm512_set1_epi32(static_cast<int>(out.row_sums[m]));
+      sum[m][0] = _mm512_sub_epi32(sum[m][0], _mm512_mullo_epi32(zb0, row_sum));
+      sum[m][1] = _mm512_sub_epi32(sum[m][1], _mm512_mullo_epi32(zb1, row_sum));
+    }
+  }
+#pragma GCC unroll 16
+  for (std::size_t m = 0; m < Rows; ++m) {
+    typename Stage::Output* row = out.c + m * out.ldc;
+    convert::avx512::store16(row, lanes(sum[m][0], out.first_channel));
+    convert::avx512::store16(row + 16, lanes(sum[m][1], out.first_channel + 16));
+  }
+}
+
+template <class TA, class Stage>
+void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
+                     const int8_t* panel, const int32_t* init,
+                     const convert::avx512::StageLanes<Stage>& lanes,
+                     const TileOutput<typename Stage::Output>& out) noexcept {
+  dispatch_rows<mr>(rows, [&](auto r) {
+    gemm_rows_fused<decltype(r)::value, TA, Stage>(a, lda, k, panel, init, lanes, out);
+  });
 }
 
 template <class TA>
@@ -83,4 +159,8 @@ constexpr GemmMicrokernel<TA> gemm_microkernel() noexcept {
 }
 
 }  // namespace qinfer::kernels::avx512vnni
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif

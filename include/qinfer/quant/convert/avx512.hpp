@@ -242,47 +242,86 @@ __attribute__((target("avx512f"))) inline void requantize_rows(
   }
 }
 
-// Fixed-point stage over a row-major [rows, channels] block; bit-exact with the stage itself.
+// The levels (zero point added, inside the output bounds) of 16 accumulators of channels
+// c .. c + 15 under a requantizing stage, with the stage's constants held in registers: shared
+// by the requantize kernels below and the GEMM kernels' fused epilogues.
+template <class Stage>
+struct StageLanes;
+
+template <class Out, class Rounding>
+struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
+  __attribute__((target("avx512f"))) explicit StageLanes(
+      const RequantizeFixedPoint<Out, Rounding>& stage) noexcept
+      : multipliers(stage.multipliers.data()),
+        per_tensor(stage.multipliers.size() == 1),
+        tensor_multiplier(broadcast(stage.multipliers[0])),
+        // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without overflow.
+        lo(_mm512_set1_epi32(stage.min - stage.zero_point)),
+        hi(_mm512_set1_epi32(stage.max - stage.zero_point)),
+        zero_point(_mm512_set1_epi32(stage.zero_point)) {}
+
+  __attribute__((always_inline, target("avx512f"))) __m512i operator()(
+      __m512i acc, std::size_t c) const noexcept {
+    const MultiplierLanes m = per_tensor ? tensor_multiplier : load(multipliers + c);
+    const __m512i v = apply(Rounding{}, acc, m);
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zero_point);
+  }
+
+  const QuantizedMultiplier* multipliers;
+  bool per_tensor;
+  MultiplierLanes tensor_multiplier;
+  __m512i lo, hi, zero_point;
+};
+
+template <class Out>
+struct StageLanes<RequantizeFloat<Out>> {
+  __attribute__((target("avx512f"))) explicit StageLanes(const RequantizeFloat<Out>& stage) noexcept
+      : multipliers(stage.multipliers.data()),
+        per_tensor(stage.multipliers.size() == 1),
+        tensor_multiplier(_mm512_set1_ps(stage.multipliers[0])),
+        lo(_mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point))),
+        hi(_mm512_set1_ps(static_cast<float>(stage.max - stage.zero_point))),
+        zero_point(_mm512_set1_epi32(stage.zero_point)) {}
+
+  __attribute__((always_inline, target("avx512f"))) __m512i operator()(
+      __m512i acc, std::size_t c) const noexcept {
+    const __m512 m = per_tensor ? tensor_multiplier : _mm512_loadu_ps(multipliers + c);
+    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)),
+                            zero_point);
+  }
+
+  const float* multipliers;
+  bool per_tensor;
+  __m512 tensor_multiplier, lo, hi;
+  __m512i zero_point;
+};
+
+// Fixed-point stage over a [rows, channels] block; bit-exact with the stage itself.
 template <class Out, class Rounding>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
                                                    const RequantizeFixedPoint<Out, Rounding>& stage,
                                                    Out* out, RowStrides strides) noexcept {
-  const bool per_tensor = stage.multipliers.size() == 1;
-  const MultiplierLanes tensor_multiplier = broadcast(stage.multipliers[0]);
-  // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without int32 overflow.
-  const __m512i lo = _mm512_set1_epi32(stage.min - stage.zero_point);
-  const __m512i hi = _mm512_set1_epi32(stage.max - stage.zero_point);
-  const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
+  const StageLanes<RequantizeFixedPoint<Out, Rounding>> lanes(stage);
   requantize_rows(
       acc, rows, channels, stage, out, strides,
       [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx512f"))) {
-        const MultiplierLanes m =
-            per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
-        const __m512i v = apply(Rounding{}, _mm512_loadu_si512(row), m);
-        return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zero_point);
+        return lanes(_mm512_loadu_si512(row), c);
       });
 }
 
-// Float stage over a row-major [rows, channels] block; bit-exact with the stage itself.
+// Float stage over a [rows, channels] block; bit-exact with the stage itself.
 template <class Out>
 __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size_t rows,
                                                    std::size_t channels,
                                                    const RequantizeFloat<Out>& stage, Out* out,
                                                    RowStrides strides) noexcept {
-  const bool per_tensor = stage.multipliers.size() == 1;
-  const __m512 tensor_multiplier = _mm512_set1_ps(stage.multipliers[0]);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point));
-  const __m512 hi = _mm512_set1_ps(static_cast<float>(stage.max - stage.zero_point));
-  const __m512i zero_point = _mm512_set1_epi32(stage.zero_point);
+  const StageLanes<RequantizeFloat<Out>> lanes(stage);
   requantize_rows(
       acc, rows, channels, stage, out, strides,
       [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx512f"))) {
-        const __m512 m =
-            per_tensor ? tensor_multiplier : _mm512_loadu_ps(stage.multipliers.data() + c);
-        const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(row)), m);
-        return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi)),
-                                zero_point);
+        return lanes(_mm512_loadu_si512(row), c);
       });
 }
 
