@@ -411,8 +411,7 @@ TEST_CASE("packed GEMM with K = 0 applies the stage to the bias alone", "[gemm][
   for_each_path([](Isa path) {
     test::Rng rng;
     for (std::size_t m : {1, 7, 33}) {
-      GemmTester<uint8_t, int8_t>().m(m).n(45).k(0).a_zero_point(9).b_zero_point(3).test(path,
-                                                                                        rng);
+      GemmTester<uint8_t, int8_t>().m(m).n(45).k(0).a_zero_point(9).b_zero_point(3).test(path, rng);
     }
   });
 }
