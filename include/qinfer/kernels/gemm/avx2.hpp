@@ -79,7 +79,7 @@ __attribute__((target("avx2"))) void gemm_rows_seven_bit(const TA* a, std::size_
 }
 
 // Rows x 32 columns in two passes of 16: four int16 weight vectors of 4 columns x 4 k each,
-// 12 accumulators at 3 rows (3 rows ran about 7% faster than 2 at 1024^3; 4 rows spill).
+// 12 accumulators at 3 rows (3 rows ran about 7% faster than 2 at 1024^3; 4 were no faster).
 template <std::size_t Rows, class TA>
 __attribute__((target("avx2"))) void gemm_rows_exact(const TA* a, std::size_t lda, std::size_t k,
                                                      const int8_t* panel, const int32_t* init,
