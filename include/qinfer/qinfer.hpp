@@ -28,5 +28,7 @@
 #include "qinfer/reference/window.hpp"
 
 #include "qinfer/kernels/gemm/dispatch.hpp"
+#include "qinfer/kernels/sgemm/dispatch.hpp"
 #include "qinfer/ops/gemm.hpp"
+#include "qinfer/ops/sgemm.hpp"
 #include "qinfer/runtime/parallel.hpp"

@@ -106,6 +106,7 @@ inline constexpr bool is_arm_isa(Isa isa) noexcept {
 // What the CPU and OS provide. Each field implies the OS saves the state it needs.
 struct CpuFeatures {
   bool avx2 = false;
+  bool fma = false;  // not an int8 level; the fp32 GEMM of the training code uses it
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vl = false;
@@ -184,6 +185,7 @@ inline CpuFeatures detect_cpu_features() noexcept {
   if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0 || eax < 7) return f;
   __cpuid_count(1, 0, eax, ebx, ecx, edx);
   if ((ecx & bit_OSXSAVE) == 0) return f;
+  const unsigned leaf1_ecx = ecx;
   const uint64_t xcr0 = read_xcr0();
   const bool os_avx = (xcr0 & xcr0_avx) == xcr0_avx;
   const bool os_avx512 = (xcr0 & xcr0_avx512) == xcr0_avx512;
@@ -193,6 +195,7 @@ inline CpuFeatures detect_cpu_features() noexcept {
   __cpuid_count(7, 1, eax, ebx, ecx, edx);
   const unsigned leaf7_1_eax = eax;
   f.avx2 = os_avx && (leaf7_ebx & bit_AVX2) != 0;
+  f.fma = os_avx && (leaf1_ecx & bit_FMA) != 0;
   f.avxvnni = f.avx2 && (leaf7_1_eax & (1u << 4)) != 0;
   f.avx512f = os_avx512 && (leaf7_ebx & bit_AVX512F) != 0;
   f.avx512bw = f.avx512f && (leaf7_ebx & bit_AVX512BW) != 0;
