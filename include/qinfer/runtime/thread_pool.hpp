@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "qinfer/runtime/parallel.hpp"
+
 namespace qinfer {
 
 class ThreadPool {
@@ -38,6 +40,14 @@ class ThreadPool {
   }
 
   std::size_t threads() const noexcept { return workers_.size() + 1; }
+
+  // This pool as a type-erased executor, for code that stores one (the nn layers).
+  ParallelForHook hook() noexcept {
+    return {[](void* pool, std::size_t tasks, ParallelForHook::Task task, void* context) {
+              (*static_cast<ThreadPool*>(pool))(tasks, [&](std::size_t i) { task(context, i); });
+            },
+            this};
+  }
 
   template <class Body>
   void operator()(std::size_t tasks, Body&& body) {

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// im2col for NHWC images: row (n, oh, ow) of the result holds the window of output pixel
+// (oh, ow) of image n, taps in (kh, kw, channel) order, padding filled with `pad`. A KxK
+// convolution is then one GEMM with HWIO weights ([kh * kw * cin, cout]). col2im is its
+// adjoint (window gradients summed back into the image), for the float layers' backward pass.
+// The workspace is rows x kh*kw*channels elements: the float layers and the quantized model
+// use it; the bounded-workspace convolution of the SIMD conv work replaces it there.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "qinfer/reference/window.hpp"
+
+namespace qinfer {
+
+struct ImageWindows {
+  std::size_t batch = 0;
+  std::size_t channels = 0;
+  reference::Window1d height;
+  reference::Window1d width;
+
+  std::size_t rows() const noexcept { return batch * height.output() * width.output(); }
+  std::size_t depth() const noexcept { return height.kernel * width.kernel * channels; }
+};
+
+template <class T>
+void im2col(const ImageWindows& g, const T* image, T pad, T* columns) noexcept {
+  const std::size_t oh_n = g.height.output(), ow_n = g.width.output(), c = g.channels;
+  for (std::size_t n = 0; n < g.batch; ++n) {
+    const T* img = image + n * g.height.input * g.width.input * c;
+    for (std::size_t oh = 0; oh < oh_n; ++oh) {
+      for (std::size_t ow = 0; ow < ow_n; ++ow) {
+        for (std::size_t kh = 0; kh < g.height.kernel; ++kh) {
+          const std::ptrdiff_t ih = g.height.coordinate(oh, kh);
+          const bool row_inside = ih >= 0 && static_cast<std::size_t>(ih) < g.height.input;
+          for (std::size_t kw = 0; kw < g.width.kernel; ++kw, columns += c) {
+            const std::ptrdiff_t iw = g.width.coordinate(ow, kw);
+            if (row_inside && iw >= 0 && static_cast<std::size_t>(iw) < g.width.input) {
+              std::copy_n(img + (static_cast<std::size_t>(ih) * g.width.input +
+                                 static_cast<std::size_t>(iw)) *
+                                    c,
+                          c, columns);
+            } else {
+              std::fill_n(columns, c, pad);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// image += the adjoint of im2col applied to `columns` (the image must start zeroed for a plain
+// gradient).
+inline void col2im_add(const ImageWindows& g, const float* columns, float* image) noexcept {
+  const std::size_t oh_n = g.height.output(), ow_n = g.width.output(), c = g.channels;
+  for (std::size_t n = 0; n < g.batch; ++n) {
+    float* img = image + n * g.height.input * g.width.input * c;
+    for (std::size_t oh = 0; oh < oh_n; ++oh) {
+      for (std::size_t ow = 0; ow < ow_n; ++ow) {
+        for (std::size_t kh = 0; kh < g.height.kernel; ++kh) {
+          const std::ptrdiff_t ih = g.height.coordinate(oh, kh);
+          const bool row_inside = ih >= 0 && static_cast<std::size_t>(ih) < g.height.input;
+          for (std::size_t kw = 0; kw < g.width.kernel; ++kw, columns += c) {
+            const std::ptrdiff_t iw = g.width.coordinate(ow, kw);
+            if (!row_inside || iw < 0 || static_cast<std::size_t>(iw) >= g.width.input) continue;
+            float* pixel =
+                img +
+                (static_cast<std::size_t>(ih) * g.width.input + static_cast<std::size_t>(iw)) * c;
+            for (std::size_t ch = 0; ch < c; ++ch) pixel[ch] += columns[ch];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace qinfer
