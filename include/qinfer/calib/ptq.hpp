@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Post-training quantization of a float nn::Sequential into an nn::QuantizedSequential:
+// observe the activations at every quantization point over calibration batches, choose their
+// uint8 parameters, quantize the weights per output channel (symmetric, narrow range), fold the
+// bias into int32 and a following ReLU / ReLU6 into the clamp bounds.
+//
+// Quantization points are the model's input and the output of each convolution or linear
+// layer (after its fused activation). Max pooling and flattening keep their input's parameters:
+// max commutes with a monotonic quantization, so pooling the codes is exact. The last layer
+// dequantizes to float logits, so it needs no output parameters.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qinfer/calib/observer.hpp"
+#include "qinfer/kernels/gemm/packing.hpp"
+#include "qinfer/nn/activation.hpp"
+#include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/linear.hpp"
+#include "qinfer/nn/pool.hpp"
+#include "qinfer/nn/quantized.hpp"
+#include "qinfer/nn/sequential.hpp"
+#include "qinfer/quant/params.hpp"
+#include "qinfer/quant/rounding.hpp"
+#include "qinfer/train/loop.hpp"
+
+namespace qinfer::calib {
+
+enum class Calibration { min_max, percentile, entropy, mse };
+
+inline const char* calibration_name(Calibration c) noexcept {
+  switch (c) {
+    case Calibration::min_max:
+      return "min-max";
+    case Calibration::percentile:
+      return "percentile";
+    case Calibration::entropy:
+      return "entropy";
+    case Calibration::mse:
+      return "mse";
+  }
+  return "?";
+}
+
+// How a weight channel's scale is chosen: max|w| / qmax, or the clipping threshold with the
+// least squared error (it matters at 4 bits, where max|w| wastes levels on one outlier).
+enum class WeightRange { max_abs, mse };
+
+struct PtqOptions {
+  Calibration calibration = Calibration::min_max;
+  double percentile = 99.99;  // for Calibration::percentile
+  int weight_bits = 8;        // 8: codes in [-127, 127]; 4: [-7, 7]
+  WeightRange weight_range = WeightRange::max_abs;
+  bool per_channel = true;  // one weight scale per output channel, or one per layer
+  std::size_t batch_size = 100;
+};
+
+// What calibration chose for one quantization point.
+struct PointReport {
+  std::string name;
+  Range range;
+  QuantParams params;
+};
+
+struct PtqResult {
+  nn::QuantizedSequential model;
+  std::vector<PointReport> points;
+};
+
+// Symmetric codes of one weight channel (values strided by `stride`) with scale `scale`.
+inline double channel_error(const float* w, std::size_t count, std::size_t stride, float scale,
+                            int qmax) {
+  double error = 0.0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const float v = w[i * stride];
+    const float q = std::clamp(RoundHalfToEven::round(v / scale), -static_cast<float>(qmax),
+                               static_cast<float>(qmax));
+    const double d = double{v} - double{q} * scale;
+    error += d * d;
+  }
+  return error;
+}
+
+// The scale of a channel under `rule`.
+inline float weight_scale(const float* w, std::size_t count, std::size_t stride, int qmax,
+                          WeightRange rule) {
+  float amax = 0.0f;
+  for (std::size_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(w[i * stride]));
+  if (amax == 0.0f) return 1.0f;
+  float best = amax / static_cast<float>(qmax);
+  if (rule == WeightRange::mse) {
+    // Thresholds from 30% to 100% of max|w| in 1% steps.
+    double best_error = channel_error(w, count, stride, best, qmax);
+    for (int percent = 30; percent < 100; ++percent) {
+      const float scale = amax * static_cast<float>(percent) / 100.0f / static_cast<float>(qmax);
+      const double e = channel_error(w, count, stride, scale, qmax);
+      if (e < best_error) best_error = e, best = scale;
+    }
+  }
+  return best;
+}
+
+namespace detail {
+
+// One observer per quantization point, of the kind the options ask for.
+class PointObserver {
+ public:
+  explicit PointObserver(const PtqOptions& o) : options_(o) {}
+  void observe(const Tensor<float>& x) {
+    if (options_.calibration == Calibration::min_max) {
+      min_max_.observe(x.data);
+    } else {
+      histogram_.observe(x.data);
+    }
+  }
+  Range range() const {
+    switch (options_.calibration) {
+      case Calibration::min_max:
+        return min_max_.range();
+      case Calibration::percentile:
+        return histogram_.range(HistogramRule::percentile, 255, options_.percentile);
+      case Calibration::entropy:
+        return histogram_.range(HistogramRule::entropy, 255);
+      case Calibration::mse:
+        return histogram_.range(HistogramRule::mse, 255);
+    }
+    return {};
+  }
+
+ private:
+  PtqOptions options_;
+  MinMaxObserver min_max_;
+  HistogramObserver histogram_;
+};
+
+// The float weights of a conv or linear layer as [depth, out], its bias and geometry.
+struct MatmulLayer {
+  const nn::Parameter* weight = nullptr;
+  const nn::Parameter* bias = nullptr;
+  std::size_t kernel = 0, stride = 1, padding = 0, in_channels = 0, out_channels = 0;
+};
+
+inline MatmulLayer matmul_layer(const nn::Layer& layer) {
+  if (layer.kind() == nn::LayerKind::linear) {
+    const auto& l = static_cast<const nn::Linear&>(layer);
+    return {&l.weight(), &l.bias(), 0, 1, 0, l.in_features(), l.out_features()};
+  }
+  const auto& c = static_cast<const nn::Conv2d&>(layer);
+  const nn::Conv2dOptions& o = c.options();
+  return {&c.weight(), &c.bias(), o.kernel, o.stride, o.padding, o.in_channels, o.out_channels};
+}
+
+inline bool is_matmul(nn::LayerKind k) noexcept {
+  return k == nn::LayerKind::linear || k == nn::LayerKind::conv2d;
+}
+inline bool is_activation(nn::LayerKind k) noexcept {
+  return k == nn::LayerKind::relu || k == nn::LayerKind::relu6;
+}
+
+// Quantizes a layer's weights per output channel (or per tensor) and packs them.
+template <class Scheme>
+nn::QuantizedMatmul quantize_weights(const MatmulLayer& l, const PtqOptions& o, QuantParams input) {
+  constexpr int qmax = Scheme::template qmax<int8_t>;
+  const std::size_t depth = l.weight->value.size() / l.out_channels, n = l.out_channels;
+  const float* w = l.weight->value.data();
+  nn::QuantizedMatmul m;
+  m.kernel = l.kernel;
+  m.stride = l.stride;
+  m.padding = l.padding;
+  m.in_channels = l.in_channels;
+  m.out_channels = n;
+  m.bits = o.weight_bits;
+  m.input = input;
+  m.weight_scales.resize(n);
+  if (o.per_channel) {
+    for (std::size_t c = 0; c < n; ++c) {
+      m.weight_scales[c] = weight_scale(w + c, depth, n, qmax, o.weight_range);
+    }
+  } else {
+    std::fill(m.weight_scales.begin(), m.weight_scales.end(),
+              weight_scale(w, depth * n, 1, qmax, o.weight_range));
+  }
+  m.weight_codes.resize(depth * n);
+  for (std::size_t k = 0; k < depth; ++k) {
+    for (std::size_t c = 0; c < n; ++c) {
+      const float q = RoundHalfToEven::round(w[k * n + c] / m.weight_scales[c]);
+      m.weight_codes[k * n + c] =
+          static_cast<int8_t>(std::clamp(q, -static_cast<float>(qmax), static_cast<float>(qmax)));
+    }
+  }
+  std::vector<int32_t> bias(n);
+  for (std::size_t c = 0; c < n; ++c) {
+    const double q = std::nearbyint(double{l.bias->value[c]} /
+                                    (double{input.scale} * double{m.weight_scales[c]}));
+    bias[c] = static_cast<int32_t>(std::clamp(q, double{std::numeric_limits<int32_t>::min()},
+                                              double{std::numeric_limits<int32_t>::max()}));
+  }
+  const int32_t zero_point = 0;
+  m.weights = pack_weights<Scheme>(row_major<const int8_t>(m.weight_codes.data(), depth, n),
+                                   Span<const int32_t>(&zero_point, 1), bias);
+  return m;
+}
+
+}  // namespace detail
+
+// Quantizes `model` with activation ranges observed on `calibration`. Supported chains: conv or
+// linear layers each optionally followed by ReLU / ReLU6, max pooling and flattening between
+// them, a conv or linear layer last.
+inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& calibration,
+                                const PtqOptions& options) {
+  if (options.weight_bits != 8 && options.weight_bits != 4) {
+    fail(Errc::invalid_argument, "quantize_model: weight_bits must be 8 or 4");
+  }
+  const std::size_t count = model.size();
+  if (count == 0 || !detail::is_matmul(model[count - 1].kind())) {
+    fail(Errc::invalid_argument, "quantize_model: the model must end with a conv or linear layer");
+  }
+  // Observation points: index 0 is the input; point i + 1 follows layer i when layer i ends a
+  // conv/linear group that is not the last layer.
+  std::vector<bool> observed_after(count, false);
+  for (std::size_t i = 0; i + 1 < count; ++i) {
+    const nn::LayerKind k = model[i].kind();
+    if (detail::is_matmul(k)) {
+      observed_after[detail::is_activation(model[i + 1].kind()) ? i + 1 : i] = true;
+    } else if (detail::is_activation(k) && (i == 0 || !detail::is_matmul(model[i - 1].kind()))) {
+      fail(Errc::invalid_argument, "quantize_model: a ReLU must follow a conv or linear layer");
+    }
+  }
+  detail::PointObserver input_observer(options);
+  std::vector<detail::PointObserver> observers(count, detail::PointObserver(options));
+  std::vector<std::size_t> indices(calibration.size());
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
+  for (std::size_t first = 0; first < calibration.size(); first += options.batch_size) {
+    const std::size_t n = std::min(options.batch_size, calibration.size() - first);
+    Tensor<float> x = calibration.batch(&indices[first], n);
+    input_observer.observe(x);
+    for (std::size_t i = 0; i < count; ++i) {
+      x = model[i].forward(x, false);
+      if (observed_after[i]) observers[i].observe(x);
+    }
+  }
+
+  PtqResult result;
+  const auto point = [&](const std::string& name, Range r) {
+    const QuantParams p = choose_params<uint8_t>(r.min, r.max);
+    result.points.push_back({name, r, p});
+    return p;
+  };
+  result.model.input = point("input", input_observer.range());
+  QuantParams current = result.model.input;
+  for (std::size_t i = 0; i < count; ++i) {
+    const nn::LayerKind k = model[i].kind();
+    if (k == nn::LayerKind::max_pool2d) {
+      const auto& p = static_cast<const nn::MaxPool2d&>(model[i]);
+      result.model.steps.emplace_back(nn::QuantizedMaxPool{p.kernel(), p.stride()});
+      continue;
+    }
+    if (k == nn::LayerKind::flatten) {
+      result.model.steps.emplace_back(nn::QuantizedFlatten{});
+      continue;
+    }
+    if (!detail::is_matmul(k)) continue;  // a fused activation, handled with its layer
+    const detail::MatmulLayer layer = detail::matmul_layer(model[i]);
+    nn::QuantizedMatmul m =
+        options.weight_bits == 8
+            ? detail::quantize_weights<SymmetricNarrow>(layer, options, current)
+            : detail::quantize_weights<Symmetric<true, 4>>(layer, options, current);
+    m.name = (k == nn::LayerKind::linear ? "linear" : "conv") + std::to_string(i);
+    if (i + 1 == count) {
+      m.dequantize = true;
+      for (float ws : m.weight_scales) m.multipliers.push_back(current.scale * ws);
+    } else {
+      const bool fused = detail::is_activation(model[i + 1].kind());
+      const std::size_t out_layer = fused ? i + 1 : i;
+      m.output = point(m.name, observers[out_layer].range());
+      for (float ws : m.weight_scales) m.multipliers.push_back(current.scale * ws / m.output.scale);
+      m.clamp_min = fused ? m.output.zero_point : 0;
+      m.clamp_max = 255;
+      if (fused && model[i + 1].kind() == nn::LayerKind::relu6) {
+        const double six = std::nearbyint(6.0 / double{m.output.scale}) + m.output.zero_point;
+        m.clamp_max = static_cast<int32_t>(std::min(255.0, six));
+      }
+      current = m.output;
+    }
+    result.model.steps.emplace_back(std::move(m));
+  }
+  return result;
+}
+
+// Signal-to-quantization-noise ratio of `test` against `reference`, in dB.
+inline double sqnr_db(const std::vector<float>& reference, const std::vector<float>& test) {
+  double signal = 0.0, noise = 0.0;
+  for (std::size_t i = 0; i < reference.size() && i < test.size(); ++i) {
+    signal += double{reference[i]} * reference[i];
+    const double d = double{reference[i]} - test[i];
+    noise += d * d;
+  }
+  if (noise == 0.0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+}  // namespace qinfer::calib

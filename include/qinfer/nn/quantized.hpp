@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// An int8 model: a chain of quantized steps on uint8 activations, from a float input (quantized
+// at the boundary) to float logits (the last step dequantizes in its output stage). Built by
+// calib::quantize_model from a float nn::Sequential; every convolution and linear layer runs on
+// the packed int8 GEMM (ops/gemm.hpp) with its bias, requantization and fused ReLU / ReLU6 in
+// the output stage, so the model follows the scalar reference bit for bit on every ISA path.
+//
+// Affine uint8 activations (zero point z, scale s) and symmetric int8 weights per output
+// channel (scale w_c):
+//
+//   y_c = s_in w_c (sum (x - z_in) q_c + round(bias_c / (s_in w_c)))
+//   q_out = clamp(round(y_c / s_out) + z_out, lo, hi)     lo = z_out after a ReLU
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "qinfer/core/matrix.hpp"
+#include "qinfer/core/tensor.hpp"
+#include "qinfer/kernels/gemm/packing.hpp"
+#include "qinfer/ops/gemm.hpp"
+#include "qinfer/ops/im2col.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/params.hpp"
+#include "qinfer/quant/quantizer.hpp"
+#include "qinfer/reference/pool.hpp"
+#include "qinfer/runtime/parallel.hpp"
+
+namespace qinfer::nn {
+
+// A convolution (kernel > 0) or a linear layer (kernel == 0) on the int8 GEMM.
+struct QuantizedMatmul {
+  std::string name;
+  std::size_t kernel = 0, stride = 1, padding = 0;
+  std::size_t in_channels = 0, out_channels = 0;
+  PackedWeights weights;
+  std::vector<float> weight_scales;  // per output channel
+  std::vector<int8_t> weight_codes;  // [depth, out], kept for the model file and reports
+  int bits = 8;                      // of the weight codes
+  QuantParams input;
+  // Requantizing steps: the output's parameters and clamp; the last step dequantizes instead.
+  bool dequantize = false;
+  QuantParams output;
+  int32_t clamp_min = 0, clamp_max = 255;
+  std::vector<float> multipliers;  // s_in w_c / s_out, or s_in w_c when dequantizing
+};
+
+struct QuantizedMaxPool {
+  std::size_t kernel = 2, stride = 2;
+};
+
+struct QuantizedFlatten {};
+
+using QuantizedStep = std::variant<QuantizedMatmul, QuantizedMaxPool, QuantizedFlatten>;
+
+class QuantizedSequential {
+ public:
+  QuantParams input;  // of the float input's quantization
+  std::vector<QuantizedStep> steps;
+
+  // Logits of a float batch ([N, H, W, C] or [N, F]).
+  Tensor<float> forward(const Tensor<float>& x, ParallelForHook executor = {}) const {
+    auto quantizer = Quantizer<uint8_t>::create(input);
+    Tensor<uint8_t> q(x.dims, std::vector<uint8_t>(x.size()));
+    quantizer.quantize(x.data, q.data);
+    Tensor<float> logits;
+    for (const QuantizedStep& step : steps) {
+      if (const auto* m = std::get_if<QuantizedMatmul>(&step)) {
+        if (m->dequantize) {
+          logits = run_dequantizing(*m, q, executor);
+        } else {
+          q = run(*m, q, executor);
+        }
+      } else if (const auto* p = std::get_if<QuantizedMaxPool>(&step)) {
+        q = run(*p, q);
+      } else {
+        const std::size_t n = q.dims.at(0);
+        q.dims = {n, n == 0 ? 0 : q.size() / n};
+      }
+    }
+    if (logits.dims.empty())
+      fail(Errc::invalid_argument, "QuantizedSequential: no dequantizing last step");
+    return logits;
+  }
+
+  // Bytes of the weights as stored (codes at their bit width, scales, bias).
+  std::size_t weight_bytes() const noexcept {
+    std::size_t bytes = 0;
+    for (const QuantizedStep& step : steps) {
+      if (const auto* m = std::get_if<QuantizedMatmul>(&step)) {
+        bytes += (m->weight_codes.size() * static_cast<std::size_t>(m->bits) + 7) / 8;
+        bytes += m->out_channels * (sizeof(float) + sizeof(int32_t));
+      }
+    }
+    return bytes;
+  }
+
+ private:
+  // The GEMM's A operand of one step: the uint8 batch itself (linear, 1x1) or its im2col.
+  struct Operand {
+    std::vector<uint8_t> columns;
+    MatrixView<const uint8_t> a;
+    std::vector<std::size_t> out_dims;
+  };
+
+  static Operand operand(const QuantizedMatmul& m, const Tensor<uint8_t>& x) {
+    Operand o;
+    if (m.kernel == 0) {
+      if (x.rank() != 2 || x.dims[1] != m.in_channels) {
+        fail(Errc::shape_mismatch, "QuantizedSequential: linear input must be [N, in]");
+      }
+      o.a = row_major(x.data.data(), x.dims[0], m.in_channels);
+      o.out_dims = {x.dims[0], m.out_channels};
+      return o;
+    }
+    if (x.rank() != 4 || x.dims[3] != m.in_channels) {
+      fail(Errc::shape_mismatch, "QuantizedSequential: conv input must be [N, H, W, in]");
+    }
+    const reference::Window1d h{x.dims[1], m.kernel, m.stride, 1, m.padding, m.padding};
+    const reference::Window1d w{x.dims[2], m.kernel, m.stride, 1, m.padding, m.padding};
+    if (auto s = h.check("QuantizedSequential: conv kernel does not fit"); !s) fail(s);
+    if (auto s = w.check("QuantizedSequential: conv kernel does not fit"); !s) fail(s);
+    const ImageWindows g{x.dims[0], m.in_channels, h, w};
+    o.out_dims = {g.batch, h.output(), w.output(), m.out_channels};
+    if (m.kernel == 1 && m.stride == 1 && m.padding == 0) {
+      o.a = row_major(x.data.data(), g.rows(), m.in_channels);
+      return o;
+    }
+    o.columns.resize(g.rows() * g.depth());
+    // Padding holds real 0.0: the input's zero point.
+    im2col(g, x.data.data(), static_cast<uint8_t>(m.input.zero_point), o.columns.data());
+    o.a = row_major<const uint8_t>(o.columns.data(), g.rows(), g.depth());
+    return o;
+  }
+
+  static Tensor<uint8_t> run(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
+                             ParallelForHook executor) {
+    const Operand o = operand(m, x);
+    Tensor<uint8_t> y(o.out_dims, std::vector<uint8_t>(o.a.rows * m.out_channels));
+    const RequantizeFloat<uint8_t> stage{m.multipliers, m.output.zero_point, m.clamp_min,
+                                         m.clamp_max};
+    gemm(o.a, m.input.zero_point, m.weights, stage,
+         row_major(y.data.data(), o.a.rows, m.out_channels), executor);
+    return y;
+  }
+
+  static Tensor<float> run_dequantizing(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
+                                        ParallelForHook executor) {
+    const Operand o = operand(m, x);
+    Tensor<float> y(o.out_dims, std::vector<float>(o.a.rows * m.out_channels));
+    gemm(o.a, m.input.zero_point, m.weights, DequantizeFloat{m.multipliers},
+         row_major(y.data.data(), o.a.rows, m.out_channels), executor);
+    return y;
+  }
+
+  static Tensor<uint8_t> run(const QuantizedMaxPool& p, const Tensor<uint8_t>& x) {
+    if (x.rank() != 4)
+      fail(Errc::shape_mismatch, "QuantizedSequential: max pool input must be [N, H, W, C]");
+    const reference::Pool2dShape shape{x.dims[0],
+                                       x.dims[3],
+                                       {x.dims[1], p.kernel, p.stride, 1, 0, 0},
+                                       {x.dims[2], p.kernel, p.stride, 1, 0, 0}};
+    if (auto s = shape.h.check("QuantizedSequential: pool window does not fit"); !s) fail(s);
+    if (auto s = shape.w.check("QuantizedSequential: pool window does not fit"); !s) fail(s);
+    Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
+    y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
+    reference::max_pool2d<uint8_t>(shape, x.data, y.data);
+    return y;
+  }
+};
+
+}  // namespace qinfer::nn
