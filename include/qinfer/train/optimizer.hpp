@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "qinfer/nn/layer.hpp"
@@ -14,8 +15,8 @@ namespace qinfer::train {
 
 class Sgd {
  public:
-  Sgd(std::vector<nn::Parameter*> params, float lr, float momentum = 0.9f)
-      : params_(std::move(params)), lr(lr), momentum(momentum) {
+  Sgd(std::vector<nn::Parameter*> params, float learning_rate, float momentum_factor = 0.9f)
+      : params_(std::move(params)), lr(learning_rate), momentum(momentum_factor) {
     for (const nn::Parameter* p : params_) velocity_.emplace_back(p->value.size());
   }
 
@@ -41,9 +42,13 @@ class Sgd {
 
 class Adam {
  public:
-  explicit Adam(std::vector<nn::Parameter*> params, float lr = 1e-3f, float beta1 = 0.9f,
+  explicit Adam(std::vector<nn::Parameter*> params, float learning_rate = 1e-3f, float beta1 = 0.9f,
                 float beta2 = 0.999f, float epsilon = 1e-8f)
-      : params_(std::move(params)), lr(lr), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {
+      : params_(std::move(params)),
+        lr(learning_rate),
+        beta1_(beta1),
+        beta2_(beta2),
+        epsilon_(epsilon) {
     for (const nn::Parameter* p : params_) {
       m_.emplace_back(p->value.size());
       v_.emplace_back(p->value.size());

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// Post-training quantization end to end: a small CNN trained briefly on a subset of
+// Fashion-MNIST keeps its accuracy through int8 PTQ, and the int8 model's logits follow the
+// float model's.
+#include "qinfer/calib/ptq.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "qinfer/io/idx.hpp"
+#include "qinfer/nn/loss.hpp"
+#include "qinfer/train/optimizer.hpp"
+#include "support/random.hpp"
+
+namespace qinfer::calib {
+namespace {
+
+io::IdxArray read_idx(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  REQUIRE(f.good());
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)),
+                                   std::istreambuf_iterator<char>());
+  return io::parse_idx(bytes);
+}
+
+// The first `count` examples of a Fashion-MNIST split, scaled to [0, 1].
+train::Dataset fashion_mnist(const std::string& split, std::size_t count) {
+  const std::string dir = QINFER_FASHION_MNIST_DIR;
+  const io::IdxArray images = read_idx(dir + "/" + split + "-images-idx3-ubyte");
+  const io::IdxArray labels = read_idx(dir + "/" + split + "-labels-idx1-ubyte");
+  train::Dataset d;
+  d.example_dims = {28, 28, 1};
+  d.values.resize(count * 784);
+  for (std::size_t i = 0; i < d.values.size(); ++i) d.values[i] = images.data.at(i) / 255.0f;
+  d.labels.assign(labels.data.begin(), labels.data.begin() + static_cast<std::ptrdiff_t>(count));
+  return d;
+}
+
+void build_cnn(nn::Sequential& model) {
+  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 4, 3, 2, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::MaxPool2d>(2);
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(7 * 7 * 4, 32);
+  model.add<nn::ReLU6>();
+  model.add<nn::Linear>(32, 10);
+  model.initialize(3);
+}
+
+TEST_CASE("PTQ keeps a small CNN's Fashion-MNIST accuracy", "[calib][ptq]") {
+  const train::Dataset train_set = fashion_mnist("train", 3000);
+  const train::Dataset test_set = fashion_mnist("t10k", 1000);
+  nn::Sequential model;
+  build_cnn(model);
+  train::Adam adam(model.parameters(), 3e-3f);
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+    train::train_epoch(model, adam, train_set, {32, 5, epoch});
+  }
+  const auto float_model = [&](const Tensor<float>& x) { return model.forward(x); };
+  const double fp32 = train::accuracy(float_model, test_set);
+  INFO("fp32 accuracy " << fp32);
+  REQUIRE(fp32 > 0.70);
+
+  train::Dataset calibration = train_set;
+  calibration.values.resize(500 * 784);
+  calibration.labels.resize(500);
+  for (Calibration c :
+       {Calibration::min_max, Calibration::percentile, Calibration::entropy, Calibration::mse}) {
+    PtqOptions o;
+    o.calibration = c;
+    const PtqResult q = quantize_model(model, calibration, o);
+    const auto int8_model = [&](const Tensor<float>& x) { return q.model.forward(x); };
+    const double int8 = train::accuracy(int8_model, test_set);
+    INFO(calibration_name(c) << " int8 accuracy " << int8);
+    CHECK(int8 > fp32 - 0.02);
+    // Input, the first conv and the first linear layer are quantization points.
+    REQUIRE(q.points.size() == 3);
+    CHECK(q.points[0].params.zero_point == 0);
+    CHECK(q.model.weight_bytes() < 4 * (7 * 7 * 4 * 32 + 32 * 10) / 3);
+    std::vector<std::size_t> first(64);
+    for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
+    const Tensor<float> x = test_set.batch(first.data(), first.size());
+    CHECK(sqnr_db(model.forward(x).data, q.model.forward(x).data) > 20.0);
+  }
+  PtqOptions four_bit;
+  four_bit.weight_bits = 4;
+  four_bit.weight_range = WeightRange::mse;
+  const PtqResult q4 = quantize_model(model, calibration, four_bit);
+  CHECK(train::accuracy([&](const Tensor<float>& x) { return q4.model.forward(x); }, test_set) >
+        fp32 - 0.05);
+}
+
+TEST_CASE("MSE weight ranges lose less than max-abs at 4 bits", "[calib][ptq]") {
+  test::Rng rng(6);
+  // A Gaussian-like channel with one outlier: max|w| spends the 15 levels on the outlier.
+  std::vector<float> w = rng.reals(512, -1, 1);
+  for (float& v : w) v = v * v * v;
+  w[17] = 4.0f;
+  const float max_abs = weight_scale(w.data(), w.size(), 1, 7, WeightRange::max_abs);
+  const float mse = weight_scale(w.data(), w.size(), 1, 7, WeightRange::mse);
+  CHECK(max_abs == Approx(4.0f / 7));
+  CHECK(channel_error(w.data(), w.size(), 1, mse, 7) <
+        0.8 * channel_error(w.data(), w.size(), 1, max_abs, 7));
+}
+
+TEST_CASE("quantize_model rejects models it cannot map", "[calib][ptq][errors]") {
+  train::Dataset data{{4}, std::vector<float>(8, 0.5f), {0, 1}};
+  nn::Sequential ends_with_relu;
+  ends_with_relu.add<nn::Linear>(4, 2);
+  ends_with_relu.add<nn::ReLU>();
+  CHECK_THROWS_AS(quantize_model(ends_with_relu, data, {}), Error);
+  nn::Sequential leading_relu;
+  leading_relu.add<nn::ReLU>();
+  leading_relu.add<nn::Linear>(4, 2);
+  CHECK_THROWS_AS(quantize_model(leading_relu, data, {}), Error);
+  nn::Sequential fine;
+  fine.add<nn::Linear>(4, 2);
+  fine.initialize(1);
+  PtqOptions three_bits;
+  three_bits.weight_bits = 3;
+  CHECK_THROWS_AS(quantize_model(fine, data, three_bits), Error);
+  CHECK(quantize_model(fine, data, {}).model.steps.size() == 1);
+}
+
+}  // namespace
+}  // namespace qinfer::calib
