@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # qinfer quick start for a fresh Debian 12 machine.
 #
-#   cmake/quickstart.sh demo   install what is missing, build, run the demo
+#   cmake/quickstart.sh demo [ARGS]  install what is missing, build, run the Fashion-MNIST demo
+#                                    (ARGS go to it; --help lists them)
 #   cmake/quickstart.sh test   install what is missing, build and run the whole test suite in the
 #                              default (g++ Release), sanitize (ASan + UBSan) and clang presets,
 #                              and cross-built for AArch64 under qemu with three CPU models
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user
-          g++-aarch64-linux-gnu)
+          g++-aarch64-linux-gnu dataset-fashion-mnist zlib1g-dev)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -28,9 +29,10 @@ fi
 
 case "${1:-}" in
   demo)
+    shift
     cmake --preset default >/dev/null
-    cmake --build --preset default --target quantize_gemm
-    ./build/default/examples/quantize_gemm
+    cmake --build --preset default --target fashion_mnist
+    ./build/default/examples/fashion_mnist "$@"
     ;;
   test)
     for preset in default sanitize clang aarch64; do

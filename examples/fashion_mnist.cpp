@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The main demo (cmake/quickstart.sh demo): train the float CNN on Fashion-MNIST, quantize it
+// after training with several calibration rules and weight widths, and compare accuracy, size,
+// batch-1 latency and batch-64 throughput in one table.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "qinfer/calib/ptq.hpp"
+#include "qinfer/io/idx.hpp"
+#include "qinfer/nn/activation.hpp"
+#include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/linear.hpp"
+#include "qinfer/nn/pool.hpp"
+#include "qinfer/nn/sequential.hpp"
+#include "qinfer/runtime/thread_pool.hpp"
+#include "qinfer/train/loop.hpp"
+#include "qinfer/train/optimizer.hpp"
+
+namespace {
+
+using namespace qinfer;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  std::size_t epochs = 3;
+  std::size_t threads = 2;
+  std::size_t calibration_images = 1000;
+  std::string report;
+};
+
+const char* const usage =
+    "usage: fashion_mnist [options]\n"
+    "  Trains the float CNN conv(1->16,3x3)+ReLU+pool -> conv(16->32,3x3)+ReLU+pool -> fc(1568->128)\n"
+    "  +ReLU -> fc(128->10) on Fashion-MNIST, quantizes it after training (PTQ) and compares.\n"
+    "  --epochs N        training epochs with Adam (default 3)\n"
+    "  --threads N       threads for training and evaluation (default 2); latency and\n"
+    "                    throughput are always measured on one thread\n"
+    "  --calibration N   training images used for calibration (default 1000)\n"
+    "  --data DIR        directory of the *-ubyte.gz files (default /usr/share/datasets/fashion-mnist)\n"
+    "  --report FILE     also write the table as JSON\n"
+    "  --help            this text\n";
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
+      return argv[++i];
+    };
+    const auto count = [&]() {
+      const std::string v = value();
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0) throw std::invalid_argument(arg + " needs a positive integer");
+      return static_cast<std::size_t>(n);
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    } else if (arg == "--epochs") {
+      o.epochs = count();
+    } else if (arg == "--threads") {
+      o.threads = count();
+    } else if (arg == "--calibration") {
+      o.calibration_images = count();
+    } else if (arg == "--data") {
+      o.data = value();
+    } else if (arg == "--report") {
+      o.report = value();
+    } else {
+      throw std::invalid_argument("unknown option " + arg + " (see --help)");
+    }
+  }
+  return o;
+}
+
+// A one-line progress bar, redrawn in place on a terminal; elsewhere (a CI log) only its end.
+void progress_bar(const char* label, std::size_t done, std::size_t total, const std::string& note) {
+  static const bool terminal = isatty(fileno(stdout)) != 0;
+  if (!terminal && done != total) return;
+  constexpr std::size_t width = 30;
+  const std::size_t filled = total == 0 ? width : done * width / total;
+  std::printf("\r  %-34s [%s%s] %3zu%% %s", label, std::string(filled, '#').c_str(),
+              std::string(width - filled, '.').c_str(), total == 0 ? 100 : done * 100 / total,
+              note.c_str());
+  if (done == total) std::printf("\n");
+  std::fflush(stdout);
+}
+
+// Reads a file, gzip-compressed or not (zlib passes plain files through).
+std::vector<uint8_t> read_file(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error("cannot open " + path);
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> buffer(1 << 16);
+  int n = 0;
+  while ((n = gzread(f, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0) {
+    bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + n);
+  }
+  gzclose(f);
+  if (n < 0) throw std::runtime_error("cannot decompress " + path);
+  return bytes;
+}
+
+train::Dataset load(const std::string& dir, const std::string& split) {
+  const std::vector<uint8_t> image_bytes = read_file(dir + "/" + split + "-images-idx3-ubyte.gz");
+  const std::vector<uint8_t> label_bytes = read_file(dir + "/" + split + "-labels-idx1-ubyte.gz");
+  const io::IdxArray images = io::parse_idx(image_bytes);
+  const io::IdxArray labels = io::parse_idx(label_bytes);
+  if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
+    throw std::runtime_error(split + ": images and labels do not match");
+  }
+  train::Dataset d;
+  d.example_dims = {images.dims[1], images.dims[2], 1};
+  d.values.resize(images.data.size());
+  // Pixels scaled to [0, 1], as torchvision's ToTensor does.
+  for (std::size_t i = 0; i < images.data.size(); ++i) d.values[i] = images.data[i] / 255.0f;
+  d.labels = labels.data;
+  return d;
+}
+
+void build_cnn(nn::Sequential& model) {
+  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 16, 3, 1, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::MaxPool2d>(2);
+  model.add<nn::Conv2d>(nn::Conv2dOptions{16, 32, 3, 1, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::MaxPool2d>(2);
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(1568, 128);
+  model.add<nn::ReLU>();
+  model.add<nn::Linear>(128, 10);
+}
+
+struct Row {
+  std::string variant;
+  int bits = 32;
+  double accuracy = 0.0;
+  std::size_t bytes = 0;
+  double latency_ms = 0.0;        // batch 1, median
+  double images_per_second = 0.0;  // batch 64, median
+};
+
+using Predict = std::function<Tensor<float>(const Tensor<float>&)>;
+
+double median_seconds(const std::function<void()>& run, std::size_t repeats) {
+  std::vector<double> t(repeats);
+  for (double& s : t) {
+    const auto start = Clock::now();
+    run();
+    s = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(repeats / 2), t.end());
+  return t[repeats / 2];
+}
+
+// Accuracy on the test set (through `parallel`), then single-thread speed (through `serial`).
+Row measure(const std::string& variant, int bits, std::size_t bytes, const Predict& parallel,
+            const Predict& serial, const train::Dataset& test) {
+  Row r{variant, bits, 0.0, bytes, 0.0, 0.0};
+  r.accuracy = train::accuracy(parallel, test, 256, [&](std::size_t done, std::size_t total, float) {
+    progress_bar(("eval " + variant).c_str(), done, total, "");
+  });
+  std::vector<std::size_t> first(64);
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
+  const Tensor<float> one = test.batch(first.data(), 1), batch = test.batch(first.data(), 64);
+  r.latency_ms = 1e3 * median_seconds([&] { serial(one); }, 201);
+  r.images_per_second = 64.0 / median_seconds([&] { serial(batch); }, 21);
+  return r;
+}
+
+void print_table(const std::vector<Row>& rows) {
+  std::printf("\n%-34s %5s %9s %12s %12s %14s\n", "variant", "bits", "accuracy", "bytes",
+              "latency b=1", "batch 64");
+  for (const Row& r : rows) {
+    std::printf("%-34s %5d %8.2f%% %12zu %9.3f ms %10.0f img/s\n", r.variant.c_str(), r.bits,
+                100.0 * r.accuracy, r.bytes, r.latency_ms, r.images_per_second);
+  }
+}
+
+void write_report(const std::string& path, const std::vector<Row>& rows) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) throw std::runtime_error("cannot write " + path);
+  std::fprintf(f, "[\n");
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::fprintf(f,
+                 "  {\"variant\": \"%s\", \"bits\": %d, \"accuracy\": %.4f, \"bytes\": %zu, "
+                 "\"latency_ms\": %.4f, \"throughput_images_per_s\": %.1f}%s\n",
+                 r.variant.c_str(), r.bits, r.accuracy, r.bytes, r.latency_ms, r.images_per_second,
+                 i + 1 < rows.size() ? "," : "");
+  }
+  std::fprintf(f, "]\n");
+  std::fclose(f);
+}
+
+void run(const Options& o) {
+  std::printf("qinfer Fashion-MNIST demo: GEMM path %s, %zu threads\n",
+              isa_name(active_isa()), o.threads);
+  const train::Dataset train_set = load(o.data, "train"), test_set = load(o.data, "t10k");
+  std::printf("  %zu training and %zu test images\n", train_set.size(), test_set.size());
+
+  nn::Sequential model;
+  build_cnn(model);
+  model.initialize(1);
+  ThreadPool pool(o.threads);
+  model.set_executor(pool.hook());
+  train::Adam adam(model.parameters(), 1e-3f);
+  for (std::size_t e = 0; e < o.epochs; ++e) {
+    const std::string label = "train epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
+    const auto start = Clock::now();
+    train::train_epoch(model, adam, train_set, {64, 1, e}, [&](std::size_t done, std::size_t total, float loss) {
+      if (done % 20 != 0 && done != total) return;
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
+                    std::chrono::duration<double>(Clock::now() - start).count());
+      progress_bar(label.c_str(), done, total, note);
+    });
+  }
+
+  std::vector<Row> rows;
+  std::size_t float_params = 0;
+  for (const nn::Parameter* p : model.parameters()) float_params += p->value.size();
+  const Predict float_parallel = [&](const Tensor<float>& x) { return model.forward(x); };
+  nn::Sequential& serial_model = model;
+  const Predict float_serial = [&](const Tensor<float>& x) {
+    serial_model.set_executor({});
+    Tensor<float> y = serial_model.forward(x);
+    serial_model.set_executor(pool.hook());
+    return y;
+  };
+  rows.push_back(measure("fp32", 32, float_params * sizeof(float), float_parallel, float_serial, test_set));
+
+  train::Dataset calibration = train_set;
+  const std::size_t n = std::min(o.calibration_images, train_set.size());
+  calibration.values.resize(n * train_set.example_size());
+  calibration.labels.resize(n);
+  struct Variant {
+    const char* name;
+    calib::PtqOptions options;
+  };
+  const auto options = [](calib::Calibration c, int bits, calib::WeightRange w, bool per_channel) {
+    calib::PtqOptions p;
+    p.calibration = c;
+    p.weight_bits = bits;
+    p.weight_range = w;
+    p.per_channel = per_channel;
+    return p;
+  };
+  using calib::Calibration;
+  using calib::WeightRange;
+  const Variant variants[] = {
+      {"int8 PTQ min-max, per-tensor w", options(Calibration::min_max, 8, WeightRange::max_abs, false)},
+      {"int8 PTQ min-max", options(Calibration::min_max, 8, WeightRange::max_abs, true)},
+      {"int8 PTQ percentile 99.99", options(Calibration::percentile, 8, WeightRange::max_abs, true)},
+      {"int8 PTQ entropy", options(Calibration::entropy, 8, WeightRange::max_abs, true)},
+      {"int8 PTQ mse", options(Calibration::mse, 8, WeightRange::max_abs, true)},
+      {"w4 PTQ max-abs scales", options(Calibration::percentile, 4, WeightRange::max_abs, true)},
+      {"w4 PTQ mse scales", options(Calibration::percentile, 4, WeightRange::mse, true)},
+  };
+  for (const Variant& v : variants) {
+    const calib::PtqResult q = calib::quantize_model(model, calibration, v.options);
+    const Predict parallel = [&](const Tensor<float>& x) { return q.model.forward(x, pool.hook()); };
+    const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
+    rows.push_back(measure(v.name, v.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
+  }
+  print_table(rows);
+  std::printf("(bytes: weights and biases as stored; latency and throughput: medians, one thread)\n");
+  if (!o.report.empty()) {
+    write_report(o.report, rows);
+    std::printf("wrote %s\n", o.report.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    run(parse(argc, argv));
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fashion_mnist: %s\n", e.what());
+    return 1;
+  }
+}
