@@ -13,12 +13,6 @@
 
 #include "qinfer/kernels/sgemm/microkernel.hpp"
 
-// GCC 12 warns that the accumulator array may be used uninitialized inside its own
-// intrinsics (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 namespace qinfer::kernels::sgemm::avx512 {
 
 inline constexpr std::size_t mr = 6;
@@ -59,5 +53,4 @@ constexpr SgemmMicrokernel microkernel() noexcept {
 
 }  // namespace qinfer::kernels::sgemm::avx512
 
-#pragma GCC diagnostic pop
 #endif
