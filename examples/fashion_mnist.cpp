@@ -14,9 +14,11 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qinfer/calib/ptq.hpp"
+#include "qinfer/calib/qat.hpp"
 #include "qinfer/io/idx.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
@@ -37,18 +39,22 @@ struct Options {
   std::size_t epochs = 3;
   std::size_t threads = 2;
   std::size_t calibration_images = 1000;
+  float qat_learning_rate = 1e-4f;
   std::string report;
 };
 
 const char* const usage =
     "usage: fashion_mnist [options]\n"
-    "  Trains the float CNN conv(1->16,3x3)+ReLU+pool -> conv(16->32,3x3)+ReLU+pool -> fc(1568->128)\n"
+    "  Trains the float CNN conv(1->16,3x3)+ReLU+pool -> conv(16->32,3x3)+ReLU+pool -> "
+    "fc(1568->128)\n"
     "  +ReLU -> fc(128->10) on Fashion-MNIST, quantizes it after training (PTQ) and compares.\n"
     "  --epochs N        training epochs with Adam (default 3)\n"
     "  --threads N       threads for training and evaluation (default 2); latency and\n"
     "                    throughput are always measured on one thread\n"
     "  --calibration N   training images used for calibration (default 1000)\n"
-    "  --data DIR        directory of the *-ubyte.gz files (default /usr/share/datasets/fashion-mnist)\n"
+    "  --qat-lr X        Adam learning rate of the QAT fine-tuning epoch (default 1e-4)\n"
+    "  --data DIR        directory of the *-ubyte.gz files (default "
+    "/usr/share/datasets/fashion-mnist)\n"
     "  --report FILE     also write the table as JSON\n"
     "  --help            this text\n";
 
@@ -64,7 +70,8 @@ Options parse(int argc, char** argv) {
       const std::string v = value();
       char* end = nullptr;
       const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n == 0) throw std::invalid_argument(arg + " needs a positive integer");
+      if (v.empty() || *end != '\0' || n == 0)
+        throw std::invalid_argument(arg + " needs a positive integer");
       return static_cast<std::size_t>(n);
     };
     if (arg == "--help" || arg == "-h") {
@@ -76,6 +83,10 @@ Options parse(int argc, char** argv) {
       o.threads = count();
     } else if (arg == "--calibration") {
       o.calibration_images = count();
+    } else if (arg == "--qat-lr") {
+      o.qat_learning_rate = std::stof(value());
+      if (!(o.qat_learning_rate > 0.0f))
+        throw std::invalid_argument("--qat-lr needs a positive number");
     } else if (arg == "--data") {
       o.data = value();
     } else if (arg == "--report") {
@@ -145,12 +156,20 @@ void build_cnn(nn::Sequential& model) {
   model.add<nn::Linear>(128, 10);
 }
 
+// Copies every parameter of `from` into `to`, a model of the same architecture.
+void copy_parameters(nn::Sequential& from, nn::Sequential& to) {
+  const std::vector<nn::Parameter*> source = from.parameters(), target = to.parameters();
+  for (std::size_t i = 0; i < source.size() && i < target.size(); ++i) {
+    target[i]->value = source[i]->value;
+  }
+}
+
 struct Row {
   std::string variant;
   int bits = 32;
   double accuracy = 0.0;
   std::size_t bytes = 0;
-  double latency_ms = 0.0;        // batch 1, median
+  double latency_ms = 0.0;         // batch 1, median
   double images_per_second = 0.0;  // batch 64, median
 };
 
@@ -171,9 +190,10 @@ double median_seconds(const std::function<void()>& run, std::size_t repeats) {
 Row measure(const std::string& variant, int bits, std::size_t bytes, const Predict& parallel,
             const Predict& serial, const train::Dataset& test) {
   Row r{variant, bits, 0.0, bytes, 0.0, 0.0};
-  r.accuracy = train::accuracy(parallel, test, 256, [&](std::size_t done, std::size_t total, float) {
-    progress_bar(("eval " + variant).c_str(), done, total, "");
-  });
+  r.accuracy =
+      train::accuracy(parallel, test, 256, [&](std::size_t done, std::size_t total, float) {
+        progress_bar(("eval " + variant).c_str(), done, total, "");
+      });
   std::vector<std::size_t> first(64);
   for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
   const Tensor<float> one = test.batch(first.data(), 1), batch = test.batch(first.data(), 64);
@@ -208,8 +228,8 @@ void write_report(const std::string& path, const std::vector<Row>& rows) {
 }
 
 void run(const Options& o) {
-  std::printf("qinfer Fashion-MNIST demo: GEMM path %s, %zu threads\n",
-              isa_name(active_isa()), o.threads);
+  std::printf("qinfer Fashion-MNIST demo: GEMM path %s, %zu threads\n", isa_name(active_isa()),
+              o.threads);
   const train::Dataset train_set = load(o.data, "train"), test_set = load(o.data, "t10k");
   std::printf("  %zu training and %zu test images\n", train_set.size(), test_set.size());
 
@@ -220,15 +240,17 @@ void run(const Options& o) {
   model.set_executor(pool.hook());
   train::Adam adam(model.parameters(), 1e-3f);
   for (std::size_t e = 0; e < o.epochs; ++e) {
-    const std::string label = "train epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
+    const std::string label =
+        "train epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
     const auto start = Clock::now();
-    train::train_epoch(model, adam, train_set, {64, 1, e}, [&](std::size_t done, std::size_t total, float loss) {
-      if (done % 20 != 0 && done != total) return;
-      char note[64];
-      std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
-                    std::chrono::duration<double>(Clock::now() - start).count());
-      progress_bar(label.c_str(), done, total, note);
-    });
+    train::train_epoch(model, adam, train_set, {64, 1, e},
+                       [&](std::size_t done, std::size_t total, float loss) {
+                         if (done % 20 != 0 && done != total) return;
+                         char note[64];
+                         std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
+                                       std::chrono::duration<double>(Clock::now() - start).count());
+                         progress_bar(label.c_str(), done, total, note);
+                       });
   }
 
   std::vector<Row> rows;
@@ -242,7 +264,8 @@ void run(const Options& o) {
     serial_model.set_executor(pool.hook());
     return y;
   };
-  rows.push_back(measure("fp32", 32, float_params * sizeof(float), float_parallel, float_serial, test_set));
+  rows.push_back(
+      measure("fp32", 32, float_params * sizeof(float), float_parallel, float_serial, test_set));
 
   train::Dataset calibration = train_set;
   const std::size_t n = std::min(o.calibration_images, train_set.size());
@@ -263,9 +286,11 @@ void run(const Options& o) {
   using calib::Calibration;
   using calib::WeightRange;
   const Variant variants[] = {
-      {"int8 PTQ min-max, per-tensor w", options(Calibration::min_max, 8, WeightRange::max_abs, false)},
+      {"int8 PTQ min-max, per-tensor w",
+       options(Calibration::min_max, 8, WeightRange::max_abs, false)},
       {"int8 PTQ min-max", options(Calibration::min_max, 8, WeightRange::max_abs, true)},
-      {"int8 PTQ percentile 99.99", options(Calibration::percentile, 8, WeightRange::max_abs, true)},
+      {"int8 PTQ percentile 99.99",
+       options(Calibration::percentile, 8, WeightRange::max_abs, true)},
       {"int8 PTQ entropy", options(Calibration::entropy, 8, WeightRange::max_abs, true)},
       {"int8 PTQ mse", options(Calibration::mse, 8, WeightRange::max_abs, true)},
       {"w4 PTQ max-abs scales", options(Calibration::percentile, 4, WeightRange::max_abs, true)},
@@ -273,12 +298,46 @@ void run(const Options& o) {
   };
   for (const Variant& v : variants) {
     const calib::PtqResult q = calib::quantize_model(model, calibration, v.options);
-    const Predict parallel = [&](const Tensor<float>& x) { return q.model.forward(x, pool.hook()); };
+    const Predict parallel = [&](const Tensor<float>& x) {
+      return q.model.forward(x, pool.hook());
+    };
     const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
-    rows.push_back(measure(v.name, v.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
+    rows.push_back(
+        measure(v.name, v.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
+  }
+  // QAT: one epoch of fine-tuning through fake quantization, from a copy of the float model.
+  const std::pair<const char*, calib::PtqOptions> qat_variants[] = {
+      {"int8 QAT (1 epoch)", options(Calibration::percentile, 8, WeightRange::max_abs, true)},
+      {"w4 QAT (1 epoch)", options(Calibration::percentile, 4, WeightRange::mse, true)},
+  };
+  for (const auto& [name, qat_options] : qat_variants) {
+    nn::Sequential tuned;
+    build_cnn(tuned);
+    copy_parameters(model, tuned);
+    tuned.set_executor(pool.hook());
+    calib::prepare_qat(tuned, calibration, qat_options);
+    train::Adam fine_tune(tuned.parameters(), o.qat_learning_rate);
+    const auto start = Clock::now();
+    train::train_epoch(tuned, fine_tune, train_set, {64, 2, 0},
+                       [&](std::size_t done, std::size_t total, float loss) {
+                         if (done % 20 != 0 && done != total) return;
+                         char note[64];
+                         std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
+                                       std::chrono::duration<double>(Clock::now() - start).count());
+                         progress_bar(name, done, total, note);
+                       });
+    calib::freeze_qat(tuned);
+    const calib::PtqResult q = calib::quantize_model(tuned, calibration, qat_options);
+    const Predict parallel = [&](const Tensor<float>& x) {
+      return q.model.forward(x, pool.hook());
+    };
+    const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
+    rows.push_back(
+        measure(name, qat_options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
   }
   print_table(rows);
-  std::printf("(bytes: weights and biases as stored; latency and throughput: medians, one thread)\n");
+  std::printf(
+      "(bytes: weights and biases as stored; latency and throughput: medians, one thread)\n");
   if (!o.report.empty()) {
     write_report(o.report, rows);
     std::printf("wrote %s\n", o.report.c_str());

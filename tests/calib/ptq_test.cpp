@@ -3,6 +3,7 @@
 // Fashion-MNIST keeps its accuracy through int8 PTQ, and the int8 model's logits follow the
 // float model's.
 #include "qinfer/calib/ptq.hpp"
+#include "qinfer/calib/qat.hpp"
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -91,6 +92,53 @@ TEST_CASE("PTQ keeps a small CNN's Fashion-MNIST accuracy", "[calib][ptq]") {
   const PtqResult q4 = quantize_model(model, calibration, four_bit);
   CHECK(train::accuracy([&](const Tensor<float>& x) { return q4.model.forward(x); }, test_set) >
         fp32 - 0.05);
+}
+
+TEST_CASE("QAT recovers what a poor 4-bit PTQ loses", "[calib][qat]") {
+  const train::Dataset train_set = fashion_mnist("train", 3000);
+  const train::Dataset test_set = fashion_mnist("t10k", 1000);
+  nn::Sequential model;
+  build_cnn(model);
+  train::Adam adam(model.parameters(), 3e-3f);
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+    train::train_epoch(model, adam, train_set, {32, 5, epoch});
+  }
+  train::Dataset calibration = train_set;
+  calibration.values.resize(500 * 784);
+  calibration.labels.resize(500);
+  // Deliberately poor: 4-bit weights with one max-abs scale per layer.
+  PtqOptions poor;
+  poor.weight_bits = 4;
+  poor.per_channel = false;
+  const PtqResult ptq = quantize_model(model, calibration, poor);
+  const double ptq_accuracy =
+      train::accuracy([&](const Tensor<float>& x) { return ptq.model.forward(x); }, test_set);
+
+  prepare_qat(model, calibration, poor);
+  // A fake quantizer at the input and after each of the two hidden groups.
+  std::size_t fake = 0;
+  for (std::size_t i = 0; i < model.size(); ++i)
+    fake += model[i].kind() == nn::LayerKind::fake_quantize;
+  CHECK(fake == 3);
+  CHECK_THROWS_AS(prepare_qat(model, calibration, poor), Error);
+  train::Adam fine_tune(model.parameters(), 1e-3f);
+  train::train_epoch(model, fine_tune, train_set, {32, 6, 0});
+  freeze_qat(model);
+  const PtqResult qat = quantize_model(model, calibration, poor);
+  const double qat_accuracy =
+      train::accuracy([&](const Tensor<float>& x) { return qat.model.forward(x); }, test_set);
+  INFO("4-bit PTQ " << ptq_accuracy << ", after QAT " << qat_accuracy);
+  CHECK(qat_accuracy > ptq_accuracy);
+  // The int8 model computes what the fake-quantized float model trained: same predictions on
+  // nearly every image.
+  std::vector<std::size_t> first(200);
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
+  const Tensor<float> x = test_set.batch(first.data(), first.size());
+  const std::vector<uint8_t> a = nn::predictions(model.forward(x)),
+                             b = nn::predictions(qat.model.forward(x));
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  CHECK(same >= 196);
 }
 
 TEST_CASE("MSE weight ranges lose less than max-abs at 4 bits", "[calib][ptq]") {

@@ -23,6 +23,7 @@
 #include "qinfer/kernels/gemm/packing.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/fake_quant.hpp"
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/pool.hpp"
 #include "qinfer/nn/quantized.hpp"
@@ -140,23 +141,6 @@ class PointObserver {
   HistogramObserver histogram_;
 };
 
-// The float weights of a conv or linear layer as [depth, out], its bias and geometry.
-struct MatmulLayer {
-  const nn::Parameter* weight = nullptr;
-  const nn::Parameter* bias = nullptr;
-  std::size_t kernel = 0, stride = 1, padding = 0, in_channels = 0, out_channels = 0;
-};
-
-inline MatmulLayer matmul_layer(const nn::Layer& layer) {
-  if (layer.kind() == nn::LayerKind::linear) {
-    const auto& l = static_cast<const nn::Linear&>(layer);
-    return {&l.weight(), &l.bias(), 0, 1, 0, l.in_features(), l.out_features()};
-  }
-  const auto& c = static_cast<const nn::Conv2d&>(layer);
-  const nn::Conv2dOptions& o = c.options();
-  return {&c.weight(), &c.bias(), o.kernel, o.stride, o.padding, o.in_channels, o.out_channels};
-}
-
 inline bool is_matmul(nn::LayerKind k) noexcept {
   return k == nn::LayerKind::linear || k == nn::LayerKind::conv2d;
 }
@@ -164,29 +148,52 @@ inline bool is_activation(nn::LayerKind k) noexcept {
   return k == nn::LayerKind::relu || k == nn::LayerKind::relu6;
 }
 
-// Quantizes a layer's weights per output channel (or per tensor) and packs them.
-template <class Scheme>
-nn::QuantizedMatmul quantize_weights(const MatmulLayer& l, const PtqOptions& o, QuantParams input) {
-  constexpr int qmax = Scheme::template qmax<int8_t>;
-  const std::size_t depth = l.weight->value.size() / l.out_channels, n = l.out_channels;
-  const float* w = l.weight->value.data();
-  nn::QuantizedMatmul m;
-  m.kernel = l.kernel;
-  m.stride = l.stride;
-  m.padding = l.padding;
-  m.in_channels = l.in_channels;
-  m.out_channels = n;
-  m.bits = o.weight_bits;
-  m.input = input;
-  m.weight_scales.resize(n);
+// The layer after `i`, or nullptr.
+inline const nn::Layer* next_layer(const nn::Sequential& model, std::size_t i) noexcept {
+  return i + 1 < model.size() ? &model[i + 1] : nullptr;
+}
+inline const nn::FakeQuantize* fake_quantize_after(const nn::Sequential& model, std::size_t i) {
+  const nn::Layer* next = next_layer(model, i);
+  return next != nullptr && next->kind() == nn::LayerKind::fake_quantize
+             ? static_cast<const nn::FakeQuantize*>(next)
+             : nullptr;
+}
+
+// Per-channel (or per-tensor) scales of [depth, out] weights under the options.
+inline std::vector<float> weight_scales(const nn::MatmulLayer& l, const PtqOptions& o, int qmax) {
+  const std::size_t depth = l.depth(), n = l.out_channels();
+  const float* w = l.weight().value.data();
+  std::vector<float> scales(n);
   if (o.per_channel) {
-    for (std::size_t c = 0; c < n; ++c) {
-      m.weight_scales[c] = weight_scale(w + c, depth, n, qmax, o.weight_range);
-    }
+    for (std::size_t c = 0; c < n; ++c)
+      scales[c] = weight_scale(w + c, depth, n, qmax, o.weight_range);
   } else {
-    std::fill(m.weight_scales.begin(), m.weight_scales.end(),
-              weight_scale(w, depth * n, 1, qmax, o.weight_range));
+    std::fill(scales.begin(), scales.end(), weight_scale(w, depth * n, 1, qmax, o.weight_range));
   }
+  return scales;
+}
+
+// Quantizes a layer's weights with the given scales, folds its bias and packs both.
+template <class Scheme>
+nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, std::vector<float> scales,
+                                     QuantParams input) {
+  constexpr int qmax = Scheme::template qmax<int8_t>;
+  const std::size_t depth = l.depth(), n = l.out_channels();
+  const float* w = l.weight().value.data();
+  nn::QuantizedMatmul m;
+  if (l.kind() == nn::LayerKind::conv2d) {
+    const nn::Conv2dOptions& o = static_cast<const nn::Conv2d&>(l).options();
+    m.kernel = o.kernel;
+    m.stride = o.stride;
+    m.padding = o.padding;
+    m.in_channels = o.in_channels;
+  } else {
+    m.in_channels = depth;
+  }
+  m.out_channels = n;
+  m.bits = qmax == 7 ? 4 : 8;
+  m.input = input;
+  m.weight_scales = std::move(scales);
   m.weight_codes.resize(depth * n);
   for (std::size_t k = 0; k < depth; ++k) {
     for (std::size_t c = 0; c < n; ++c) {
@@ -197,7 +204,7 @@ nn::QuantizedMatmul quantize_weights(const MatmulLayer& l, const PtqOptions& o, 
   }
   std::vector<int32_t> bias(n);
   for (std::size_t c = 0; c < n; ++c) {
-    const double q = std::nearbyint(double{l.bias->value[c]} /
+    const double q = std::nearbyint(double{l.bias().value[c]} /
                                     (double{input.scale} * double{m.weight_scales[c]}));
     bias[c] = static_cast<int32_t>(std::clamp(q, double{std::numeric_limits<int32_t>::min()},
                                               double{std::numeric_limits<int32_t>::max()}));
@@ -208,11 +215,16 @@ nn::QuantizedMatmul quantize_weights(const MatmulLayer& l, const PtqOptions& o, 
   return m;
 }
 
+inline constexpr int qmax_of_bits(int bits) noexcept {
+  return (1 << (bits - 1)) - 1;
+}
+
 }  // namespace detail
 
 // Quantizes `model` with activation ranges observed on `calibration`. Supported chains: conv or
 // linear layers each optionally followed by ReLU / ReLU6, max pooling and flattening between
-// them, a conv or linear layer last.
+// them, a conv or linear layer last. A model prepared for QAT (calib/qat.hpp) carries its own
+// ranges and weight scales in its fake-quantization layers, which take precedence.
 inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& calibration,
                                 const PtqOptions& options) {
   if (options.weight_bits != 8 && options.weight_bits != 4) {
@@ -222,13 +234,13 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
   if (count == 0 || !detail::is_matmul(model[count - 1].kind())) {
     fail(Errc::invalid_argument, "quantize_model: the model must end with a conv or linear layer");
   }
-  // Observation points: index 0 is the input; point i + 1 follows layer i when layer i ends a
-  // conv/linear group that is not the last layer.
-  std::vector<bool> observed_after(count, false);
+  // Quantization points: the input, and after layer i when layer i ends a conv/linear group
+  // (the layer itself or its activation) that is not the last layer.
+  std::vector<bool> point_after(count, false);
   for (std::size_t i = 0; i + 1 < count; ++i) {
     const nn::LayerKind k = model[i].kind();
     if (detail::is_matmul(k)) {
-      observed_after[detail::is_activation(model[i + 1].kind()) ? i + 1 : i] = true;
+      point_after[detail::is_activation(model[i + 1].kind()) ? i + 1 : i] = true;
     } else if (detail::is_activation(k) && (i == 0 || !detail::is_matmul(model[i - 1].kind()))) {
       fail(Errc::invalid_argument, "quantize_model: a ReLU must follow a conv or linear layer");
     }
@@ -243,7 +255,7 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     input_observer.observe(x);
     for (std::size_t i = 0; i < count; ++i) {
       x = model[i].forward(x, false);
-      if (observed_after[i]) observers[i].observe(x);
+      if (point_after[i]) observers[i].observe(x);
     }
   }
 
@@ -253,7 +265,10 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     result.points.push_back({name, r, p});
     return p;
   };
-  result.model.input = point("input", input_observer.range());
+  const bool input_fake_quantized = model[0].kind() == nn::LayerKind::fake_quantize;
+  result.model.input =
+      point("input", input_fake_quantized ? static_cast<const nn::FakeQuantize&>(model[0]).range()
+                                          : input_observer.range());
   QuantParams current = result.model.input;
   for (std::size_t i = 0; i < count; ++i) {
     const nn::LayerKind k = model[i].kind();
@@ -266,24 +281,32 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
       result.model.steps.emplace_back(nn::QuantizedFlatten{});
       continue;
     }
-    if (!detail::is_matmul(k)) continue;  // a fused activation, handled with its layer
-    const detail::MatmulLayer layer = detail::matmul_layer(model[i]);
+    if (!detail::is_matmul(k)) continue;  // an activation or fake quantization, handled here
+    const auto& layer = static_cast<const nn::MatmulLayer&>(model[i]);
+    const nn::WeightFakeQuant* trained = layer.weight_fake_quant();
+    const int bits = trained != nullptr ? trained->bits() : options.weight_bits;
+    if (bits != 8 && bits != 4)
+      fail(Errc::invalid_argument, "quantize_model: weight bits must be 8 or 4");
+    std::vector<float> scales =
+        trained != nullptr ? trained->scales().value
+                           : detail::weight_scales(layer, options, detail::qmax_of_bits(bits));
     nn::QuantizedMatmul m =
-        options.weight_bits == 8
-            ? detail::quantize_weights<SymmetricNarrow>(layer, options, current)
-            : detail::quantize_weights<Symmetric<true, 4>>(layer, options, current);
+        bits == 8 ? detail::quantize_weights<SymmetricNarrow>(layer, std::move(scales), current)
+                  : detail::quantize_weights<Symmetric<true, 4>>(layer, std::move(scales), current);
     m.name = (k == nn::LayerKind::linear ? "linear" : "conv") + std::to_string(i);
     if (i + 1 == count) {
       m.dequantize = true;
       for (float ws : m.weight_scales) m.multipliers.push_back(current.scale * ws);
     } else {
-      const bool fused = detail::is_activation(model[i + 1].kind());
+      const nn::Layer* next = detail::next_layer(model, i);
+      const bool fused = detail::is_activation(next->kind());
       const std::size_t out_layer = fused ? i + 1 : i;
-      m.output = point(m.name, observers[out_layer].range());
+      const nn::FakeQuantize* fq = detail::fake_quantize_after(model, out_layer);
+      m.output = point(m.name, fq != nullptr ? fq->range() : observers[out_layer].range());
       for (float ws : m.weight_scales) m.multipliers.push_back(current.scale * ws / m.output.scale);
       m.clamp_min = fused ? m.output.zero_point : 0;
       m.clamp_max = 255;
-      if (fused && model[i + 1].kind() == nn::LayerKind::relu6) {
+      if (fused && next->kind() == nn::LayerKind::relu6) {
         const double six = std::nearbyint(6.0 / double{m.output.scale}) + m.output.zero_point;
         m.clamp_max = static_cast<int32_t>(std::min(255.0, six));
       }

@@ -21,6 +21,16 @@ class Sequential {
     return static_cast<L&>(*layers_.back());
   }
 
+  // Inserts a layer before position `index` (size(): at the end).
+  template <class L, class... Args>
+  L& insert(std::size_t index, Args&&... args) {
+    if (index > layers_.size())
+      fail(Errc::invalid_argument, "Sequential::insert: index past the end");
+    auto it = layers_.insert(layers_.begin() + static_cast<std::ptrdiff_t>(index),
+                             std::make_unique<L>(std::forward<Args>(args)...));
+    return static_cast<L&>(**it);
+  }
+
   std::size_t size() const noexcept { return layers_.size(); }
   Layer& operator[](std::size_t i) noexcept { return *layers_[i]; }
   const Layer& operator[](std::size_t i) const noexcept { return *layers_[i]; }
