@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A float model's weights in PyTorch's names and layouts, through safetensors. The conv and
+// linear layers of a Sequential take names in order (e.g. conv1, conv2, fc1, fc2), each with
+// "<name>.weight" and "<name>.bias". Layouts are converted once, on load and on save:
+//
+// - Conv2d: PyTorch OIHW <-> our HWIO ([kh, kw, in, out]);
+// - Linear: PyTorch [out, in] <-> our [in, out];
+// - the first Linear after a Flatten of an image: PyTorch flattens (c, h, w), NHWC flattens
+//   (h, w, c), so that layer's input features are permuted to match.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qinfer/io/safetensors.hpp"
+#include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/linear.hpp"
+#include "qinfer/nn/sequential.hpp"
+
+namespace qinfer::io {
+
+namespace detail {
+
+// For each conv / linear layer in order: the layer and, for a Linear fed by a Flatten of an
+// [H, W, C] image, that image's dims (empty otherwise). `input_dims` is one example's shape.
+inline std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> matmul_layers(
+    nn::Sequential& model, const std::vector<std::size_t>& input_dims) {
+  std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> out;
+  std::vector<std::size_t> dims{1};
+  dims.insert(dims.end(), input_dims.begin(), input_dims.end());
+  std::size_t count = 1;
+  for (std::size_t d : dims) count *= d;
+  Tensor<float> x(dims, std::vector<float>(count));
+  std::vector<std::size_t> flattened;  // the image dims of the last Flatten, until a Linear
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    nn::Layer& layer = model[i];
+    if (layer.kind() == nn::LayerKind::flatten && x.rank() == 4) {
+      flattened.assign(x.dims.begin() + 1, x.dims.end());
+    }
+    if (layer.kind() == nn::LayerKind::linear || layer.kind() == nn::LayerKind::conv2d) {
+      out.emplace_back(static_cast<nn::MatmulLayer*>(&layer), layer.kind() == nn::LayerKind::linear
+                                                                  ? flattened
+                                                                  : std::vector<std::size_t>{});
+      flattened.clear();
+    }
+    x = layer.forward(x, false);
+  }
+  return out;
+}
+
+// Our row r of a Linear's weights is PyTorch's input feature pytorch_feature(r).
+inline std::size_t pytorch_feature(std::size_t r, const std::vector<std::size_t>& image) {
+  if (image.empty()) return r;
+  const std::size_t h = image[0], w = image[1], c = image[2];
+  const std::size_t y = r / (w * c), x = (r / c) % w, ch = r % c;
+  return (ch * h + y) * w + x;
+}
+
+inline std::vector<uint8_t> float_bytes(const std::vector<float>& v) {
+  std::vector<uint8_t> bytes(v.size() * sizeof(float));
+  std::memcpy(bytes.data(), v.data(), bytes.size());
+  return bytes;
+}
+
+}  // namespace detail
+
+// Loads "<names[i]>.weight" / ".bias" into the i-th conv or linear layer of `model`.
+inline void load_pytorch_weights(nn::Sequential& model, const Safetensors& file,
+                                 const std::vector<std::string>& names,
+                                 const std::vector<std::size_t>& input_dims) {
+  const auto layers = detail::matmul_layers(model, input_dims);
+  if (layers.size() != names.size()) {
+    fail(Errc::shape_mismatch, "load_pytorch_weights: one name per conv or linear layer");
+  }
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    nn::MatmulLayer& layer = *layers[l].first;
+    const SafetensorsEntry* w = file.find(names[l] + ".weight");
+    const SafetensorsEntry* b = file.find(names[l] + ".bias");
+    if (w == nullptr || b == nullptr) {
+      fail(Errc::invalid_argument, "load_pytorch_weights: a layer's weight or bias is missing");
+    }
+    const std::size_t depth = layer.depth(), out = layer.out_channels();
+    const bool conv = layer.kind() == nn::LayerKind::conv2d;
+    std::vector<std::size_t> expected{out, depth};
+    if (conv) {
+      const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
+      expected = {out, o.in_channels, o.kernel, o.kernel};
+    }
+    if (w->shape != expected || b->shape != std::vector<std::size_t>{out}) {
+      fail(Errc::shape_mismatch, "load_pytorch_weights: a tensor's shape does not fit its layer");
+    }
+    const std::vector<float> source = file.to_float(*w);
+    std::vector<float>& target = layer.weight().value;
+    if (conv) {
+      const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
+      const std::size_t k = o.kernel, in = o.in_channels;
+      for (std::size_t co = 0; co < out; ++co) {
+        for (std::size_t ci = 0; ci < in; ++ci) {
+          for (std::size_t y = 0; y < k; ++y) {
+            for (std::size_t x = 0; x < k; ++x) {
+              target[((y * k + x) * in + ci) * out + co] = source[((co * in + ci) * k + y) * k + x];
+            }
+          }
+        }
+      }
+    } else {
+      for (std::size_t r = 0; r < depth; ++r) {
+        const std::size_t feature = detail::pytorch_feature(r, layers[l].second);
+        for (std::size_t c = 0; c < out; ++c) target[r * out + c] = source[c * depth + feature];
+      }
+    }
+    layer.bias().value = file.to_float(*b);
+  }
+}
+
+// The model's conv and linear weights in PyTorch's names and layouts, as F32 safetensors.
+inline std::vector<uint8_t> save_pytorch_weights(
+    nn::Sequential& model, const std::vector<std::string>& names,
+    const std::vector<std::size_t>& input_dims,
+    const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+  const auto layers = detail::matmul_layers(model, input_dims);
+  if (layers.size() != names.size()) {
+    fail(Errc::shape_mismatch, "save_pytorch_weights: one name per conv or linear layer");
+  }
+  std::vector<SafetensorsTensor> tensors;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    nn::MatmulLayer& layer = *layers[l].first;
+    const std::size_t depth = layer.depth(), out = layer.out_channels();
+    const std::vector<float>& source = layer.weight().value;
+    std::vector<float> w(source.size());
+    std::vector<std::size_t> shape{out, depth};
+    if (layer.kind() == nn::LayerKind::conv2d) {
+      const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
+      const std::size_t k = o.kernel, in = o.in_channels;
+      shape = {out, in, k, k};
+      for (std::size_t co = 0; co < out; ++co) {
+        for (std::size_t ci = 0; ci < in; ++ci) {
+          for (std::size_t y = 0; y < k; ++y) {
+            for (std::size_t x = 0; x < k; ++x) {
+              w[((co * in + ci) * k + y) * k + x] = source[((y * k + x) * in + ci) * out + co];
+            }
+          }
+        }
+      }
+    } else {
+      for (std::size_t r = 0; r < depth; ++r) {
+        const std::size_t feature = detail::pytorch_feature(r, layers[l].second);
+        for (std::size_t c = 0; c < out; ++c) w[c * depth + feature] = source[r * out + c];
+      }
+    }
+    tensors.push_back({names[l] + ".weight", Dtype::f32, shape, detail::float_bytes(w)});
+    tensors.push_back(
+        {names[l] + ".bias", Dtype::f32, {out}, detail::float_bytes(layer.bias().value)});
+  }
+  return write_safetensors(tensors, metadata);
+}
+
+}  // namespace qinfer::io
