@@ -32,7 +32,7 @@ case "${1:-}" in
     shift
     cmake --preset default >/dev/null
     cmake --build --preset default --target fashion_mnist
-    ./build/default/examples/fashion_mnist "$@"
+    ./build/default/examples/fashion_mnist --cache build/default/fashion_mnist_cnn.safetensors "$@"
     ;;
   test)
     for preset in default sanitize clang aarch64; do

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -20,6 +22,7 @@
 #include "qinfer/calib/ptq.hpp"
 #include "qinfer/calib/qat.hpp"
 #include "qinfer/io/idx.hpp"
+#include "qinfer/io/pytorch_weights.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
 #include "qinfer/nn/linear.hpp"
@@ -41,6 +44,8 @@ struct Options {
   std::size_t calibration_images = 1000;
   float qat_learning_rate = 1e-4f;
   std::string report;
+  std::string weights;  // PyTorch safetensors to load instead of training
+  std::string cache;    // trained weights: loaded when they match --epochs, else written
 };
 
 const char* const usage =
@@ -55,6 +60,10 @@ const char* const usage =
     "  --qat-lr X        Adam learning rate of the QAT fine-tuning epoch (default 1e-4)\n"
     "  --data DIR        directory of the *-ubyte.gz files (default "
     "/usr/share/datasets/fashion-mnist)\n"
+    "  --weights FILE    load the float CNN from PyTorch safetensors (names conv1, conv2, fc1,\n"
+    "                    fc2; PyTorch layouts) instead of training it\n"
+    "  --cache FILE      reuse the float CNN trained by an earlier run with the same --epochs,\n"
+    "                    or train it and save it there (safetensors, PyTorch layouts)\n"
     "  --report FILE     also write the table as JSON\n"
     "  --help            this text\n";
 
@@ -89,6 +98,10 @@ Options parse(int argc, char** argv) {
         throw std::invalid_argument("--qat-lr needs a positive number");
     } else if (arg == "--data") {
       o.data = value();
+    } else if (arg == "--weights") {
+      o.weights = value();
+    } else if (arg == "--cache") {
+      o.cache = value();
     } else if (arg == "--report") {
       o.report = value();
     } else {
@@ -227,6 +240,9 @@ void write_report(const std::string& path, const std::vector<Row>& rows) {
   std::fclose(f);
 }
 
+void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
+                    const train::Dataset& train_set, const train::Dataset& test_set);
+
 void run(const Options& o) {
   std::printf("qinfer Fashion-MNIST demo: GEMM path %s, %zu threads\n", isa_name(active_isa()),
               o.threads);
@@ -238,6 +254,23 @@ void run(const Options& o) {
   model.initialize(1);
   ThreadPool pool(o.threads);
   model.set_executor(pool.hook());
+  const std::vector<std::string> names{"conv1", "conv2", "fc1", "fc2"};
+  const std::vector<std::size_t> image{28, 28, 1};
+  const std::string epochs = std::to_string(o.epochs);
+  const std::string source = !o.weights.empty() ? o.weights : o.cache;
+  if (!source.empty() && std::ifstream(source).good()) {
+    std::ifstream in(source, std::ios::binary);
+    const io::Safetensors file = io::Safetensors::parse(
+        {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()});
+    const std::string* trained = file.metadata_value("epochs");
+    if (!o.weights.empty() || (trained != nullptr && *trained == epochs)) {
+      io::load_pytorch_weights(model, file, names, image);
+      std::printf("  loaded the float CNN from %s\n", source.c_str());
+      return after_training(o, model, pool, train_set, test_set);
+    }
+  } else if (!o.weights.empty()) {
+    throw std::runtime_error("cannot read " + o.weights);
+  }
   train::Adam adam(model.parameters(), 1e-3f);
   for (std::size_t e = 0; e < o.epochs; ++e) {
     const std::string label =
@@ -253,6 +286,21 @@ void run(const Options& o) {
                        });
   }
 
+  if (!o.cache.empty()) {
+    const std::vector<uint8_t> bytes =
+        io::save_pytorch_weights(model, names, image, {{"epochs", epochs}});
+    std::ofstream out(o.cache, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + o.cache);
+    std::printf("  saved the float CNN to %s\n", o.cache.c_str());
+  }
+  after_training(o, model, pool, train_set, test_set);
+}
+
+// Everything after the float model exists: PTQ, QAT, the table.
+void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
+                    const train::Dataset& train_set, const train::Dataset& test_set) {
   std::vector<Row> rows;
   std::size_t float_params = 0;
   for (const nn::Parameter* p : model.parameters()) float_params += p->value.size();
