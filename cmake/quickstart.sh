@@ -32,7 +32,8 @@ case "${1:-}" in
     shift
     cmake --preset default >/dev/null
     cmake --build --preset default --target fashion_mnist
-    ./build/default/examples/fashion_mnist --cache build/default/fashion_mnist_cnn.safetensors "$@"
+    ./build/default/examples/fashion_mnist --cache build/default/fashion_mnist_cnn.safetensors \
+      --save-model build/default/fashion_mnist_int8.qinfer "$@"
     ;;
   test)
     for preset in default sanitize clang aarch64; do

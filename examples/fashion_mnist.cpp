@@ -22,6 +22,7 @@
 #include "qinfer/calib/ptq.hpp"
 #include "qinfer/calib/qat.hpp"
 #include "qinfer/io/idx.hpp"
+#include "qinfer/io/model_file.hpp"
 #include "qinfer/io/pytorch_weights.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
@@ -46,6 +47,7 @@ struct Options {
   std::string report;
   std::string weights;  // PyTorch safetensors to load instead of training
   std::string cache;    // trained weights: loaded when they match --epochs, else written
+  std::string save_model;  // where the int8 model file goes
 };
 
 const char* const usage =
@@ -64,6 +66,8 @@ const char* const usage =
     "                    fc2; PyTorch layouts) instead of training it\n"
     "  --cache FILE      reuse the float CNN trained by an earlier run with the same --epochs,\n"
     "                    or train it and save it there (safetensors, PyTorch layouts)\n"
+    "  --save-model FILE write the int8 model (percentile calibration) to FILE, reload it and\n"
+    "                    compare its predictions with the model in memory\n"
     "  --report FILE     also write the table as JSON\n"
     "  --help            this text\n";
 
@@ -100,6 +104,8 @@ Options parse(int argc, char** argv) {
       o.data = value();
     } else if (arg == "--weights") {
       o.weights = value();
+    } else if (arg == "--save-model") {
+      o.save_model = value();
     } else if (arg == "--cache") {
       o.cache = value();
     } else if (arg == "--report") {
@@ -167,6 +173,33 @@ void build_cnn(nn::Sequential& model) {
   model.add<nn::Linear>(1568, 128);
   model.add<nn::ReLU>();
   model.add<nn::Linear>(128, 10);
+}
+
+// Writes the int8 model file, reads it back, and checks the reloaded model predicts what the
+// model in memory predicts, image for image.
+void save_and_reload(const std::string& path, const nn::QuantizedSequential& model,
+                     std::size_t float_bytes, const train::Dataset& test) {
+  const std::vector<uint8_t> bytes = io::save_model(model);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + path);
+  }
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> read{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const nn::QuantizedSequential loaded = io::load_model(read);
+  std::vector<std::size_t> all(test.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  std::size_t same = 0;
+  for (std::size_t first = 0; first < all.size(); first += 500) {
+    const std::size_t n = std::min<std::size_t>(500, all.size() - first);
+    const Tensor<float> x = test.batch(&all[first], n);
+    const std::vector<uint8_t> a = nn::predictions(model.forward(x)), b = nn::predictions(loaded.forward(x));
+    for (std::size_t i = 0; i < n; ++i) same += a[i] == b[i] ? 1 : 0;
+  }
+  std::printf("  wrote %s: %zu bytes (%.1f%% of the fp32 weights); reloaded, same prediction on %zu of %zu test images\n",
+              path.c_str(), bytes.size(), 100.0 * static_cast<double>(bytes.size()) / static_cast<double>(float_bytes), same, test.size());
+  if (same != test.size()) throw std::runtime_error("the reloaded model predicts differently");
 }
 
 // Copies every parameter of `from` into `to`, a model of the same architecture.
@@ -346,6 +379,10 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
   };
   for (const Variant& v : variants) {
     const calib::PtqResult q = calib::quantize_model(model, calibration, v.options);
+    if (!o.save_model.empty() && v.options.calibration == Calibration::percentile &&
+        v.options.weight_bits == 8) {
+      save_and_reload(o.save_model, q.model, float_params * sizeof(float), test_set);
+    }
     const Predict parallel = [&](const Tensor<float>& x) {
       return q.model.forward(x, pool.hook());
     };

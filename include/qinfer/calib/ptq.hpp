@@ -174,10 +174,13 @@ inline std::vector<float> weight_scales(const nn::MatmulLayer& l, const PtqOptio
 }
 
 // Quantizes a layer's weights with the given scales, folds its bias and packs both.
-template <class Scheme>
-nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, std::vector<float> scales,
-                                     QuantParams input) {
-  constexpr int qmax = Scheme::template qmax<int8_t>;
+inline constexpr int qmax_of_bits(int bits) noexcept {
+  return (1 << (bits - 1)) - 1;
+}
+
+inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
+                                            std::vector<float> scales, QuantParams input) {
+  const int qmax = qmax_of_bits(bits);
   const std::size_t depth = l.depth(), n = l.out_channels();
   const float* w = l.weight().value.data();
   nn::QuantizedMatmul m;
@@ -191,7 +194,7 @@ nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, std::vector<float
     m.in_channels = depth;
   }
   m.out_channels = n;
-  m.bits = qmax == 7 ? 4 : 8;
+  m.bits = bits;
   m.input = input;
   m.weight_scales = std::move(scales);
   m.weight_codes.resize(depth * n);
@@ -209,14 +212,8 @@ nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, std::vector<float
     bias[c] = static_cast<int32_t>(std::clamp(q, double{std::numeric_limits<int32_t>::min()},
                                               double{std::numeric_limits<int32_t>::max()}));
   }
-  const int32_t zero_point = 0;
-  m.weights = pack_weights<Scheme>(row_major<const int8_t>(m.weight_codes.data(), depth, n),
-                                   Span<const int32_t>(&zero_point, 1), bias);
+  nn::pack_quantized_weights(m, bias);
   return m;
-}
-
-inline constexpr int qmax_of_bits(int bits) noexcept {
-  return (1 << (bits - 1)) - 1;
 }
 
 }  // namespace detail
@@ -290,20 +287,18 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     std::vector<float> scales =
         trained != nullptr ? trained->scales().value
                            : detail::weight_scales(layer, options, detail::qmax_of_bits(bits));
-    nn::QuantizedMatmul m =
-        bits == 8 ? detail::quantize_weights<SymmetricNarrow>(layer, std::move(scales), current)
-                  : detail::quantize_weights<Symmetric<true, 4>>(layer, std::move(scales), current);
+    nn::QuantizedMatmul m = detail::quantize_weights(layer, bits, std::move(scales), current);
     m.name = (k == nn::LayerKind::linear ? "linear" : "conv") + std::to_string(i);
     if (i + 1 == count) {
       m.dequantize = true;
-      for (float ws : m.weight_scales) m.multipliers.push_back(current.scale * ws);
+      nn::set_multipliers(m);
     } else {
       const nn::Layer* next = detail::next_layer(model, i);
       const bool fused = detail::is_activation(next->kind());
       const std::size_t out_layer = fused ? i + 1 : i;
       const nn::FakeQuantize* fq = detail::fake_quantize_after(model, out_layer);
       m.output = point(m.name, fq != nullptr ? fq->range() : observers[out_layer].range());
-      for (float ws : m.weight_scales) m.multipliers.push_back(current.scale * ws / m.output.scale);
+      nn::set_multipliers(m);
       m.clamp_min = fused ? m.output.zero_point : 0;
       m.clamp_max = 255;
       if (fused && next->kind() == nn::LayerKind::relu6) {

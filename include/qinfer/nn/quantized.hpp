@@ -49,6 +49,35 @@ struct QuantizedMatmul {
   std::vector<float> multipliers;  // s_in w_c / s_out, or s_in w_c when dequantizing
 };
 
+// Packs m.weight_codes ([depth, out], symmetric at m.bits) with `bias` into m.weights; the
+// scheme's range check rejects codes outside [-7, 7] at 4 bits or [-127, 127] at 8.
+inline void pack_quantized_weights(QuantizedMatmul& m, const std::vector<int32_t>& bias) {
+  if (m.out_channels == 0 || m.weight_codes.size() % m.out_channels != 0) {
+    fail(Errc::shape_mismatch, "QuantizedMatmul: weight codes must be [depth, out_channels]");
+  }
+  const MatrixView<const int8_t> codes =
+      row_major<const int8_t>(m.weight_codes.data(), m.weight_codes.size() / m.out_channels, m.out_channels);
+  const int32_t zero_point = 0;
+  const Span<const int32_t> zero_points(&zero_point, 1);
+  if (m.bits == 8) {
+    m.weights = pack_weights<SymmetricNarrow>(codes, zero_points, bias);
+  } else if (m.bits == 4) {
+    m.weights = pack_weights<Symmetric<true, 4>>(codes, zero_points, bias);
+  } else {
+    fail(Errc::invalid_argument, "QuantizedMatmul: weight bits must be 8 or 4");
+  }
+}
+
+// The output stage's per-channel multipliers: s_in w_c / s_out, or s_in w_c when the step
+// dequantizes. One function, so that a model built by PTQ and one loaded from a file agree to
+// the bit.
+inline void set_multipliers(QuantizedMatmul& m) {
+  m.multipliers.clear();
+  for (float ws : m.weight_scales) {
+    m.multipliers.push_back(m.dequantize ? m.input.scale * ws : m.input.scale * ws / m.output.scale);
+  }
+}
+
 struct QuantizedMaxPool {
   std::size_t kernel = 2, stride = 2;
 };

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "qinfer/io/model_file.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qinfer/calib/ptq.hpp"
+#include "support/random.hpp"
+
+namespace qinfer::io {
+namespace {
+
+// A small CNN with random weights, quantized at `bits` on random calibration images.
+nn::QuantizedSequential quantized_cnn(int bits) {
+  nn::Sequential model;
+  model.add<nn::Conv2d>(nn::Conv2dOptions{2, 5, 3, 1, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::MaxPool2d>(2);
+  model.add<nn::Conv2d>(nn::Conv2dOptions{5, 3, 1, 1, 0});
+  model.add<nn::ReLU6>();
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(3 * 3 * 3, 7);
+  model.initialize(5);
+  test::Rng rng(12);
+  for (nn::Parameter* p : model.parameters()) {
+    if (p->name == "bias") p->value = rng.reals(p->value.size(), -0.5f, 0.5f);
+  }
+  train::Dataset calibration{{6, 6, 2}, rng.reals(20 * 72, 0, 1), std::vector<uint8_t>(20)};
+  calib::PtqOptions o;
+  o.weight_bits = bits;
+  return calib::quantize_model(model, calibration, o).model;
+}
+
+TEST_CASE("a saved model loads back and computes the same outputs", "[io][model_file]") {
+  test::Rng rng(13);
+  const Tensor<float> x({4, 6, 6, 2}, rng.reals(4 * 72, 0, 1));
+  for (int bits : {8, 4}) {
+    INFO("bits " << bits);
+    const nn::QuantizedSequential model = quantized_cnn(bits);
+    const std::vector<uint8_t> bytes = save_model(model);
+    const nn::QuantizedSequential loaded = load_model(bytes);
+    CHECK(loaded.steps.size() == model.steps.size());
+    CHECK(loaded.forward(x).data == model.forward(x).data);
+    CHECK(save_model(loaded) == bytes);
+  }
+  // Four bits store two codes per byte: the 4-bit file is about half the 8-bit one.
+  CHECK(save_model(quantized_cnn(4)).size() < save_model(quantized_cnn(8)).size());
+}
+
+TEST_CASE("the model file's CRC-32 is zlib's", "[io][model_file]") {
+  const std::string text = "123456789";
+  CHECK(crc32(Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())) ==
+        0xcbf43926u);
+}
+
+TEST_CASE("corrupted, truncated and hostile model files are rejected", "[io][model_file][errors]") {
+  const std::vector<uint8_t> good = save_model(quantized_cnn(8));
+  // Every truncation.
+  for (std::size_t n = 0; n < good.size(); n += 7) {
+    const std::vector<uint8_t> prefix(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    CHECK_THROWS_AS(load_model(prefix), Error);
+  }
+  // Every single-bit flip is caught (by the CRC or the magic).
+  for (std::size_t i = 0; i < good.size(); i += 13) {
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x10;
+    CHECK_THROWS_AS(load_model(bad), Error);
+  }
+  // Well-formed CRC over hostile content: huge counts, bad scales, bad kinds.
+  const auto rejected_with_valid_crc = [](std::vector<uint8_t> body) {
+    body.resize(body.size() - 4);
+    const uint32_t crc = crc32(body);
+    for (int i = 0; i < 4; ++i) body.push_back(static_cast<uint8_t>(crc >> (8 * i)));
+    CHECK_THROWS_AS(load_model(body), Error);
+  };
+  std::vector<uint8_t> hostile = good;
+  hostile[12] = 0xff;  // step count 0xff...: more steps than bytes
+  hostile[13] = 0xff;
+  rejected_with_valid_crc(hostile);
+  hostile = good;
+  hostile[8] = 2;  // version
+  rejected_with_valid_crc(hostile);
+  hostile = good;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(&hostile[16], &nan, 4);  // the input scale
+  rejected_with_valid_crc(hostile);
+  hostile = good;
+  hostile[24] = 9;  // the first step's kind
+  rejected_with_valid_crc(hostile);
+  hostile = good;
+  hostile[25] = 5;  // weight bits
+  rejected_with_valid_crc(hostile);
+  hostile = good;
+  hostile[48] = 0xff;  // out channels of the first conv: 0xff000005, more than the bytes left
+  rejected_with_valid_crc(hostile);
+  hostile = good;
+  hostile[44] = 0xff;  // in channels: the weight rows no longer match
+  rejected_with_valid_crc(hostile);
+}
+
+}  // namespace
+}  // namespace qinfer::io
