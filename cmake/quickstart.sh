@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user
-          g++-aarch64-linux-gnu dataset-fashion-mnist zlib1g-dev)
+          g++-aarch64-linux-gnu dataset-fashion-mnist zlib1g-dev libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do

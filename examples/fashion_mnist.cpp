@@ -45,8 +45,8 @@ struct Options {
   std::size_t calibration_images = 1000;
   float qat_learning_rate = 1e-4f;
   std::string report;
-  std::string weights;  // PyTorch safetensors to load instead of training
-  std::string cache;    // trained weights: loaded when they match --epochs, else written
+  std::string weights;     // PyTorch safetensors to load instead of training
+  std::string cache;       // trained weights: loaded when they match --epochs, else written
   std::string save_model;  // where the int8 model file goes
 };
 
@@ -182,11 +182,13 @@ void save_and_reload(const std::string& path, const nn::QuantizedSequential& mod
   const std::vector<uint8_t> bytes = io::save_model(model);
   {
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     if (!out) throw std::runtime_error("cannot write " + path);
   }
   std::ifstream in(path, std::ios::binary);
-  const std::vector<uint8_t> read{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::vector<uint8_t> read{std::istreambuf_iterator<char>(in),
+                                  std::istreambuf_iterator<char>()};
   const nn::QuantizedSequential loaded = io::load_model(read);
   std::vector<std::size_t> all(test.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
@@ -194,11 +196,16 @@ void save_and_reload(const std::string& path, const nn::QuantizedSequential& mod
   for (std::size_t first = 0; first < all.size(); first += 500) {
     const std::size_t n = std::min<std::size_t>(500, all.size() - first);
     const Tensor<float> x = test.batch(&all[first], n);
-    const std::vector<uint8_t> a = nn::predictions(model.forward(x)), b = nn::predictions(loaded.forward(x));
+    const std::vector<uint8_t> a = nn::predictions(model.forward(x)),
+                               b = nn::predictions(loaded.forward(x));
     for (std::size_t i = 0; i < n; ++i) same += a[i] == b[i] ? 1 : 0;
   }
-  std::printf("  wrote %s: %zu bytes (%.1f%% of the fp32 weights); reloaded, same prediction on %zu of %zu test images\n",
-              path.c_str(), bytes.size(), 100.0 * static_cast<double>(bytes.size()) / static_cast<double>(float_bytes), same, test.size());
+  std::printf(
+      "  wrote %s: %zu bytes (%.1f%% of the fp32 weights); reloaded, same prediction on %zu of %zu "
+      "test images\n",
+      path.c_str(), bytes.size(),
+      100.0 * static_cast<double>(bytes.size()) / static_cast<double>(float_bytes), same,
+      test.size());
   if (same != test.size()) throw std::runtime_error("the reloaded model predicts differently");
 }
 
@@ -395,7 +402,10 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
       {"int8 QAT (1 epoch)", options(Calibration::percentile, 8, WeightRange::max_abs, true)},
       {"w4 QAT (1 epoch)", options(Calibration::percentile, 4, WeightRange::mse, true)},
   };
-  for (const auto& [name, qat_options] : qat_variants) {
+  for (const auto& variant : qat_variants) {
+    // (Named copies: C++17 lambdas cannot capture structured bindings.)
+    const char* const name = variant.first;
+    const calib::PtqOptions& qat_options = variant.second;
     nn::Sequential tuned;
     build_cnn(tuned);
     copy_parameters(model, tuned);

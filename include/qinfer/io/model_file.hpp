@@ -107,10 +107,13 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
-inline Status truncated() noexcept { return {Errc::invalid_argument, "model file: truncated"}; }
+inline Status truncated() noexcept {
+  return {Errc::invalid_argument, "model file: truncated"};
+}
 
 inline Status check_params(float scale, int32_t zero_point) noexcept {
-  if (!is_valid_scale(scale)) return {Errc::invalid_scale, "model file: a scale is not finite and > 0"};
+  if (!is_valid_scale(scale))
+    return {Errc::invalid_scale, "model file: a scale is not finite and > 0"};
   if (zero_point < 0 || zero_point > 255) {
     return {Errc::invalid_zero_point, "model file: a zero point lies outside uint8"};
   }
@@ -144,7 +147,8 @@ inline Status read_matmul(ByteReader& r, nn::QuantizedMatmul& m) {
   if (m.out_channels == 0 || m.in_channels == 0 || m.stride == 0) {
     return {Errc::invalid_argument, "model file: zero channels or stride"};
   }
-  const uint64_t expected_depth = uint64_t{m.kernel == 0 ? 1 : m.kernel} * (m.kernel == 0 ? 1 : m.kernel) * m.in_channels;
+  const uint64_t expected_depth =
+      uint64_t{m.kernel == 0 ? 1 : m.kernel} * (m.kernel == 0 ? 1 : m.kernel) * m.in_channels;
   if (depth != expected_depth) {
     return {Errc::shape_mismatch, "model file: weight rows do not match kernel and channels"};
   }
@@ -162,7 +166,8 @@ inline Status read_matmul(ByteReader& r, nn::QuantizedMatmul& m) {
   std::vector<int32_t> bias(n);
   for (float& s : m.weight_scales) {
     r.get(s);
-    if (!is_valid_scale(s)) return {Errc::invalid_scale, "model file: a weight scale is not finite and > 0"};
+    if (!is_valid_scale(s))
+      return {Errc::invalid_scale, "model file: a weight scale is not finite and > 0"};
   }
   for (int32_t& b : bias) r.get(b);
   std::size_t count = 0;
@@ -199,10 +204,12 @@ inline Status read_model(Span<const uint8_t> bytes, nn::QuantizedSequential& mod
   uint32_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - crc_size, crc_size);
   const Span<const uint8_t> body(bytes.data(), bytes.size() - crc_size);
-  if (crc32(body) != stored) return {Errc::invalid_argument, "model file: CRC-32 mismatch (corrupted)"};
+  if (crc32(body) != stored)
+    return {Errc::invalid_argument, "model file: CRC-32 mismatch (corrupted)"};
   ByteReader r(body.subspan(sizeof model_magic, body.size() - sizeof model_magic));
   uint32_t version = 0, steps = 0;
-  if (!r.get(version) || !r.get(steps) || !r.get(model.input.scale) || !r.get(model.input.zero_point)) {
+  if (!r.get(version) || !r.get(steps) || !r.get(model.input.scale) ||
+      !r.get(model.input.zero_point)) {
     return truncated();
   }
   if (version != model_version) return {Errc::invalid_argument, "model file: unsupported version"};
@@ -225,7 +232,8 @@ inline Status read_model(Span<const uint8_t> bytes, nn::QuantizedSequential& mod
       case StepKind::max_pool: {
         uint32_t kernel = 0, stride = 0;
         if (!r.get(kernel) || !r.get(stride)) return truncated();
-        if (kernel == 0 || stride == 0) return {Errc::invalid_argument, "model file: zero pool window"};
+        if (kernel == 0 || stride == 0)
+          return {Errc::invalid_argument, "model file: zero pool window"};
         model.steps.emplace_back(nn::QuantizedMaxPool{kernel, stride});
         break;
       }

@@ -55,8 +55,8 @@ inline void pack_quantized_weights(QuantizedMatmul& m, const std::vector<int32_t
   if (m.out_channels == 0 || m.weight_codes.size() % m.out_channels != 0) {
     fail(Errc::shape_mismatch, "QuantizedMatmul: weight codes must be [depth, out_channels]");
   }
-  const MatrixView<const int8_t> codes =
-      row_major<const int8_t>(m.weight_codes.data(), m.weight_codes.size() / m.out_channels, m.out_channels);
+  const MatrixView<const int8_t> codes = row_major<const int8_t>(
+      m.weight_codes.data(), m.weight_codes.size() / m.out_channels, m.out_channels);
   const int32_t zero_point = 0;
   const Span<const int32_t> zero_points(&zero_point, 1);
   if (m.bits == 8) {
@@ -74,7 +74,8 @@ inline void pack_quantized_weights(QuantizedMatmul& m, const std::vector<int32_t
 inline void set_multipliers(QuantizedMatmul& m) {
   m.multipliers.clear();
   for (float ws : m.weight_scales) {
-    m.multipliers.push_back(m.dequantize ? m.input.scale * ws : m.input.scale * ws / m.output.scale);
+    m.multipliers.push_back(m.dequantize ? m.input.scale * ws
+                                         : m.input.scale * ws / m.output.scale);
   }
 }
 

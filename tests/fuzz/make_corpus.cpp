@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// Writes one valid file per reader into <dir>/{safetensors,model_file,idx}/seed: the fuzzers
+// start from them, so that they mutate real structure rather than search for a header.
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "qinfer/calib/ptq.hpp"
+#include "qinfer/io/model_file.hpp"
+#include "qinfer/io/safetensors.hpp"
+
+namespace {
+void write(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const std::string dir = argv[1];
+  using namespace qinfer;
+  write(dir + "/safetensors/seed",
+        io::write_safetensors({{"a.weight", io::Dtype::f16, {2, 2}, {0, 60, 0, 188, 1, 0, 0, 124}},
+                               {"a.bias", io::Dtype::i32, {1}, {1, 2, 3, 4}}},
+                              {{"format", "pt"}}));
+  nn::Sequential model;
+  model.add<nn::Linear>(3, 4);
+  model.add<nn::ReLU>();
+  model.add<nn::Linear>(4, 2);
+  model.initialize(1);
+  train::Dataset data{{3}, {0.1f, 0.5f, 0.9f, 0.3f, 0.2f, 0.7f}, {0, 1}};
+  calib::PtqOptions four_bit;
+  four_bit.weight_bits = 4;
+  write(dir + "/model_file/seed", io::save_model(calib::quantize_model(model, data, {}).model));
+  write(dir + "/model_file/seed4",
+        io::save_model(calib::quantize_model(model, data, four_bit).model));
+  write(dir + "/idx/seed", {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6});
+  return 0;
+}
