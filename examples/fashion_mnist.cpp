@@ -55,7 +55,7 @@ const char* const usage =
     "  Trains the float CNN conv(1->16,3x3)+ReLU+pool -> conv(16->32,3x3)+ReLU+pool -> "
     "fc(1568->128)\n"
     "  +ReLU -> fc(128->10) on Fashion-MNIST, quantizes it after training (PTQ) and compares.\n"
-    "  --epochs N        training epochs with Adam (default 3)\n"
+    "  --epochs N        training epochs with Adam, cosine learning rate from 1e-3 (default 3)\n"
     "  --threads N       threads for training and evaluation (default 2); latency and\n"
     "                    throughput are always measured on one thread\n"
     "  --calibration N   training images used for calibration (default 1000)\n"
@@ -303,7 +303,9 @@ void run(const Options& o) {
     const io::Safetensors file = io::Safetensors::parse(
         {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()});
     const std::string* trained = file.metadata_value("epochs");
-    if (!o.weights.empty() || (trained != nullptr && *trained == epochs)) {
+    const std::string* schedule = file.metadata_value("schedule");
+    if (!o.weights.empty() || (trained != nullptr && *trained == epochs && schedule != nullptr &&
+                               *schedule == "cosine")) {
       io::load_pytorch_weights(model, file, names, image);
       std::printf("  loaded the float CNN from %s\n", source.c_str());
       return after_training(o, model, pool, train_set, test_set);
@@ -313,6 +315,7 @@ void run(const Options& o) {
   }
   train::Adam adam(model.parameters(), 1e-3f);
   for (std::size_t e = 0; e < o.epochs; ++e) {
+    adam.lr = train::cosine_learning_rate(1e-3f, e, o.epochs);
     const std::string label =
         "train epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
     const auto start = Clock::now();
@@ -328,7 +331,7 @@ void run(const Options& o) {
 
   if (!o.cache.empty()) {
     const std::vector<uint8_t> bytes =
-        io::save_pytorch_weights(model, names, image, {{"epochs", epochs}});
+        io::save_pytorch_weights(model, names, image, {{"epochs", epochs}, {"schedule", "cosine"}});
     std::ofstream out(o.cache, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
@@ -389,6 +392,18 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
     if (!o.save_model.empty() && v.options.calibration == Calibration::percentile &&
         v.options.weight_bits == 8) {
       save_and_reload(o.save_model, q.model, float_params * sizeof(float), test_set);
+    }
+    if (v.options.calibration == Calibration::percentile && v.options.weight_bits == 8) {
+      std::printf("  %s, per quantization point (SQNR against float on 100 calibration images):\n", v.name);
+      for (const calib::PointReport& p : q.points) {
+        if (p.name == "logits") {
+          std::printf("    %-8s SQNR %5.1f dB\n", p.name.c_str(), p.sqnr_db);
+          continue;
+        }
+        std::printf("    %-8s range [%8.4f, %8.4f]  scale %.6f  zero point %3d  SQNR %5.1f dB\n",
+                    p.name.c_str(), p.range.min, p.range.max, p.params.scale, p.params.zero_point,
+                    p.sqnr_db);
+      }
     }
     const Predict parallel = [&](const Tensor<float>& x) {
       return q.model.forward(x, pool.hook());

@@ -77,9 +77,17 @@ TEST_CASE("PTQ keeps a small CNN's Fashion-MNIST accuracy", "[calib][ptq]") {
     const double int8 = train::accuracy(int8_model, test_set);
     INFO(calibration_name(c) << " int8 accuracy " << int8);
     CHECK(int8 > fp32 - 0.02);
-    // Input, the first conv and the first linear layer are quantization points.
-    REQUIRE(q.points.size() == 3);
+    // Input, the first conv and the first linear layer are quantization points, then the
+    // logits' SQNR.
+    REQUIRE(q.points.size() == 4);
     CHECK(q.points[0].params.zero_point == 0);
+    CHECK(q.points[1].range.min == 0.0f);  // after a ReLU
+    CHECK(q.points[2].range.max <= 6.0f);  // after a ReLU6
+    for (std::size_t p = 1; p < 4; ++p) {
+      INFO(q.points[p].name);
+      CHECK(q.points[p].sqnr_db > 20.0);
+    }
+    CHECK(q.points[3].name == "logits");
     CHECK(q.model.weight_bytes() < 4 * (7 * 7 * 4 * 32 + 32 * 10) / 3);
     std::vector<std::size_t> first(64);
     for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;

@@ -41,6 +41,15 @@ TEST_CASE("Adam's first step moves each parameter by the learning rate", "[train
   CHECK(p.value[1] == Approx(0.1f).epsilon(1e-3));
 }
 
+TEST_CASE("learning-rate schedules", "[train]") {
+  CHECK(cosine_learning_rate(0.1f, 0, 10) == Approx(0.1f));
+  CHECK(cosine_learning_rate(0.1f, 5, 10) == Approx(0.05f));
+  CHECK(cosine_learning_rate(0.1f, 10, 10) == 0.0f);
+  CHECK(cosine_learning_rate(0.1f, 2, 3) == Approx(0.025f));
+  CHECK(step_learning_rate(1.0f, 9, 10, 0.5f) == 1.0f);
+  CHECK(step_learning_rate(1.0f, 25, 10, 0.5f) == Approx(0.25f));
+}
+
 TEST_CASE("train_epoch shuffles reproducibly and fits a separable problem", "[train]") {
   // Two classes on either side of x0 + x1 = 0.
   Dataset data{{2}, {}, {}};

@@ -68,6 +68,9 @@ struct PointReport {
   std::string name;
   Range range;
   QuantParams params;
+  // Of the int8 model's output at this point against float, on the first calibration batch
+  // (the "logits" entry compares the model outputs; the input entry has none).
+  double sqnr_db = 0.0;
 };
 
 struct PtqResult {
@@ -218,6 +221,18 @@ inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
 
 }  // namespace detail
 
+// Signal-to-quantization-noise ratio of `test` against `reference`, in dB.
+inline double sqnr_db(const std::vector<float>& reference, const std::vector<float>& test) {
+  double signal = 0.0, noise = 0.0;
+  for (std::size_t i = 0; i < reference.size() && i < test.size(); ++i) {
+    signal += double{reference[i]} * reference[i];
+    const double d = double{reference[i]} - test[i];
+    noise += d * d;
+  }
+  if (noise == 0.0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
 // Quantizes `model` with activation ranges observed on `calibration`. Supported chains: conv or
 // linear layers each optionally followed by ReLU / ReLU6, max pooling and flattening between
 // them, a conv or linear layer last. A model prepared for QAT (calib/qat.hpp) carries its own
@@ -244,16 +259,25 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
   }
   detail::PointObserver input_observer(options);
   std::vector<detail::PointObserver> observers(count, detail::PointObserver(options));
+  // The first batch's float outputs at the points and at the end, for the SQNR report.
+  Tensor<float> first_batch;
+  std::vector<Tensor<float>> float_points;
+  Tensor<float> float_logits;
   std::vector<std::size_t> indices(calibration.size());
   for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
   for (std::size_t first = 0; first < calibration.size(); first += options.batch_size) {
     const std::size_t n = std::min(options.batch_size, calibration.size() - first);
     Tensor<float> x = calibration.batch(&indices[first], n);
+    if (first == 0) first_batch = x;
     input_observer.observe(x);
     for (std::size_t i = 0; i < count; ++i) {
       x = model[i].forward(x, false);
-      if (point_after[i]) observers[i].observe(x);
+      if (point_after[i]) {
+        observers[i].observe(x);
+        if (first == 0) float_points.push_back(x);
+      }
     }
+    if (first == 0) float_logits = x;
   }
 
   PtqResult result;
@@ -309,19 +333,22 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     }
     result.model.steps.emplace_back(std::move(m));
   }
-  return result;
-}
-
-// Signal-to-quantization-noise ratio of `test` against `reference`, in dB.
-inline double sqnr_db(const std::vector<float>& reference, const std::vector<float>& test) {
-  double signal = 0.0, noise = 0.0;
-  for (std::size_t i = 0; i < reference.size() && i < test.size(); ++i) {
-    signal += double{reference[i]} * reference[i];
-    const double d = double{reference[i]} - test[i];
-    noise += d * d;
+  if (!first_batch.empty()) {
+    std::size_t at = 0;
+    const Tensor<float> logits = result.model.forward(
+        first_batch, {}, [&](const Tensor<uint8_t>& codes, QuantParams p) {
+          std::vector<float> real(codes.size());
+          for (std::size_t i = 0; i < real.size(); ++i) {
+            real[i] = static_cast<float>(codes.data[i] - p.zero_point) * p.scale;
+          }
+          if (at < float_points.size()) {
+            result.points[at + 1].sqnr_db = sqnr_db(float_points[at].data, real);
+          }
+          ++at;
+        });
+    result.points.push_back({"logits", {}, {}, sqnr_db(float_logits.data, logits.data)});
   }
-  if (noise == 0.0) return std::numeric_limits<double>::infinity();
-  return 10.0 * std::log10(signal / noise);
+  return result;
 }
 
 }  // namespace qinfer::calib

@@ -87,13 +87,21 @@ struct QuantizedFlatten {};
 
 using QuantizedStep = std::variant<QuantizedMatmul, QuantizedMaxPool, QuantizedFlatten>;
 
+struct NoOutputObserver {
+  void operator()(const Tensor<uint8_t>& /*codes*/, QuantParams /*params*/) const noexcept {}
+};
+
 class QuantizedSequential {
  public:
   QuantParams input;  // of the float input's quantization
   std::vector<QuantizedStep> steps;
 
   // Logits of a float batch ([N, H, W, C] or [N, F]).
-  Tensor<float> forward(const Tensor<float>& x, ParallelForHook executor = {}) const {
+  // With `on_output`, called as on_output(codes, params) after each requantizing step, so that
+  // calibration reports can compare every quantized layer output with float.
+  template <class OnOutput = NoOutputObserver>
+  Tensor<float> forward(const Tensor<float>& x, ParallelForHook executor = {},
+                        OnOutput&& on_output = {}) const {
     auto quantizer = Quantizer<uint8_t>::create(input);
     Tensor<uint8_t> q(x.dims, std::vector<uint8_t>(x.size()));
     quantizer.quantize(x.data, q.data);
@@ -104,6 +112,7 @@ class QuantizedSequential {
           logits = run_dequantizing(*m, q, executor);
         } else {
           q = run(*m, q, executor);
+          on_output(static_cast<const Tensor<uint8_t>&>(q), m->output);
         }
       } else if (const auto* p = std::get_if<QuantizedMaxPool>(&step)) {
         q = run(*p, q);
