@@ -24,10 +24,10 @@
 #include "qinfer/kernels/gemm/packing.hpp"
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/ops/im2col.hpp"
+#include "qinfer/ops/pool.hpp"
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/quantizer.hpp"
-#include "qinfer/reference/pool.hpp"
 #include "qinfer/runtime/parallel.hpp"
 
 namespace qinfer::nn {
@@ -197,17 +197,18 @@ class QuantizedSequential {
   }
 
   static Tensor<uint8_t> run(const QuantizedMaxPool& p, const Tensor<uint8_t>& x) {
-    if (x.rank() != 4)
+    if (x.rank() != 4) {
       fail(Errc::shape_mismatch, "QuantizedSequential: max pool input must be [N, H, W, C]");
-    const reference::Pool2dShape shape{x.dims[0],
-                                       x.dims[3],
-                                       {x.dims[1], p.kernel, p.stride, 1, 0, 0},
-                                       {x.dims[2], p.kernel, p.stride, 1, 0, 0}};
-    if (auto s = shape.h.check("QuantizedSequential: pool window does not fit"); !s) fail(s);
-    if (auto s = shape.w.check("QuantizedSequential: pool window does not fit"); !s) fail(s);
+    }
+    // Pooling the codes is exact: max commutes with a monotonic quantization.
+    const MaxPoolShape shape{x.dims[0],
+                             x.dims[3],
+                             {x.dims[1], p.kernel, p.stride, 1, 0, 0},
+                             {x.dims[2], p.kernel, p.stride, 1, 0, 0}};
+    if (auto s = check_max_pool<uint8_t>(shape); !s) fail(s);
     Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
     y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
-    reference::max_pool2d<uint8_t>(shape, x.data, y.data);
+    max_pool(shape, x.data.data(), y.data.data());
     return y;
   }
 };
