@@ -348,11 +348,10 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
   std::size_t float_params = 0;
   for (const nn::Parameter* p : model.parameters()) float_params += p->value.size();
   const Predict float_parallel = [&](const Tensor<float>& x) { return model.forward(x); };
-  nn::Sequential& serial_model = model;
   const Predict float_serial = [&](const Tensor<float>& x) {
-    serial_model.set_executor({});
-    Tensor<float> y = serial_model.forward(x);
-    serial_model.set_executor(pool.hook());
+    model.set_executor({});
+    Tensor<float> y = model.forward(x);
+    model.set_executor(pool.hook());
     return y;
   };
   rows.push_back(
@@ -394,7 +393,8 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
       save_and_reload(o.save_model, q.model, float_params * sizeof(float), test_set);
     }
     if (v.options.calibration == Calibration::percentile && v.options.weight_bits == 8) {
-      std::printf("  %s, per quantization point (SQNR against float on 100 calibration images):\n", v.name);
+      std::printf("  %s, per quantization point (SQNR against float on 100 calibration images):\n",
+                  v.name);
       for (const calib::PointReport& p : q.points) {
         if (p.name == "logits") {
           std::printf("    %-8s SQNR %5.1f dB\n", p.name.c_str(), p.sqnr_db);
