@@ -412,20 +412,24 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
     rows.push_back(
         measure(v.name, v.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
   }
-  // QAT: one epoch of fine-tuning through fake quantization, from a copy of the float model.
-  const std::pair<const char*, calib::PtqOptions> qat_variants[] = {
-      {"int8 QAT (1 epoch)", options(Calibration::percentile, 8, WeightRange::max_abs, true)},
-      {"w4 QAT (1 epoch)", options(Calibration::percentile, 4, WeightRange::mse, true)},
+  // One more epoch of training from a copy of the float model: through fake quantization (QAT)
+  // at 8 and 4 weight bits, and in float alone, the baseline QAT's extra epoch is judged by.
+  struct FineTune {
+    const char* name;
+    bool quantized;
+    calib::PtqOptions options;
   };
-  for (const auto& variant : qat_variants) {
-    // (Named copies: C++17 lambdas cannot capture structured bindings.)
-    const char* const name = variant.first;
-    const calib::PtqOptions& qat_options = variant.second;
+  const FineTune fine_tunes[] = {
+      {"fp32 (+1 epoch, as QAT)", false, {}},
+      {"int8 QAT (1 epoch)", true, options(Calibration::percentile, 8, WeightRange::max_abs, true)},
+      {"w4 QAT (1 epoch)", true, options(Calibration::percentile, 4, WeightRange::mse, true)},
+  };
+  for (const FineTune& f : fine_tunes) {
     nn::Sequential tuned;
     build_cnn(tuned);
     copy_parameters(model, tuned);
     tuned.set_executor(pool.hook());
-    calib::prepare_qat(tuned, calibration, qat_options);
+    if (f.quantized) calib::prepare_qat(tuned, calibration, f.options);
     train::Adam fine_tune(tuned.parameters(), o.qat_learning_rate);
     const auto start = Clock::now();
     train::train_epoch(tuned, fine_tune, train_set, {64, 2, 0},
@@ -434,16 +438,27 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
                          char note[64];
                          std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
                                        std::chrono::duration<double>(Clock::now() - start).count());
-                         progress_bar(name, done, total, note);
+                         progress_bar(f.name, done, total, note);
                        });
+    if (!f.quantized) {
+      const Predict parallel = [&](const Tensor<float>& x) { return tuned.forward(x); };
+      const Predict serial = [&](const Tensor<float>& x) {
+        tuned.set_executor({});
+        Tensor<float> y = tuned.forward(x);
+        tuned.set_executor(pool.hook());
+        return y;
+      };
+      rows.push_back(measure(f.name, 32, float_params * sizeof(float), parallel, serial, test_set));
+      continue;
+    }
     calib::freeze_qat(tuned);
-    const calib::PtqResult q = calib::quantize_model(tuned, calibration, qat_options);
+    const calib::PtqResult q = calib::quantize_model(tuned, calibration, f.options);
     const Predict parallel = [&](const Tensor<float>& x) {
       return q.model.forward(x, pool.hook());
     };
     const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
     rows.push_back(
-        measure(name, qat_options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
+        measure(f.name, f.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
   }
   print_table(rows);
   std::printf(

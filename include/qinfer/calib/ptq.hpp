@@ -28,6 +28,7 @@
 #include "qinfer/nn/pool.hpp"
 #include "qinfer/nn/quantized.hpp"
 #include "qinfer/nn/sequential.hpp"
+#include "qinfer/ops/im2col.hpp"
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/rounding.hpp"
 #include "qinfer/train/loop.hpp"
@@ -60,6 +61,10 @@ struct PtqOptions {
   int weight_bits = 8;        // 8: codes in [-127, 127]; 4: [-7, 7]
   WeightRange weight_range = WeightRange::max_abs;
   bool per_channel = true;  // one weight scale per output channel, or one per layer
+  // Empirical bias correction (Nagel et al. 2019, section 4.2): weight quantization shifts each
+  // output channel's mean by E[x] (W_q - W); the bias absorbs that shift, E[x] measured on the
+  // calibration data.
+  bool bias_correction = false;
   std::size_t batch_size = 100;
 };
 
@@ -182,7 +187,8 @@ inline constexpr int qmax_of_bits(int bits) noexcept {
 }
 
 inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
-                                            std::vector<float> scales, QuantParams input) {
+                                            std::vector<float> scales, QuantParams input,
+                                            const std::vector<double>& input_mean) {
   const int qmax = qmax_of_bits(bits);
   const std::size_t depth = l.depth(), n = l.out_channels();
   const float* w = l.weight().value.data();
@@ -208,9 +214,19 @@ inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
           static_cast<int8_t>(std::clamp(q, -static_cast<float>(qmax), static_cast<float>(qmax)));
     }
   }
+  std::vector<double> shift(n, 0.0);
+  if (!input_mean.empty()) {
+    for (std::size_t k = 0; k < depth; ++k) {
+      for (std::size_t c = 0; c < n; ++c) {
+        const double error =
+            static_cast<double>(m.weight_codes[k * n + c]) * m.weight_scales[c] - w[k * n + c];
+        shift[c] += input_mean[k] * error;
+      }
+    }
+  }
   std::vector<int32_t> bias(n);
   for (std::size_t c = 0; c < n; ++c) {
-    const double q = std::nearbyint(double{l.bias().value[c]} /
+    const double q = std::nearbyint((double{l.bias().value[c]} - shift[c]) /
                                     (double{input.scale} * double{m.weight_scales[c]}));
     bias[c] = static_cast<int32_t>(std::clamp(q, double{std::numeric_limits<int32_t>::min()},
                                               double{std::numeric_limits<int32_t>::max()}));
@@ -259,6 +275,28 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
   }
   detail::PointObserver input_observer(options);
   std::vector<detail::PointObserver> observers(count, detail::PointObserver(options));
+  // Per conv / linear layer, the sums of its GEMM's input rows (im2col columns for a conv), for
+  // bias correction.
+  std::vector<std::vector<double>> input_sums(count);
+  std::vector<std::size_t> input_rows(count, 0);
+  const auto add_input = [&](std::size_t i, const Tensor<float>& x) {
+    std::vector<float> columns;
+    const float* rows = x.data.data();
+    std::size_t row_count = x.dims.empty() ? 0 : x.dims[0];
+    if (model[i].kind() == nn::LayerKind::conv2d) {
+      const ImageWindows g = static_cast<const nn::Conv2d&>(model[i]).windows(x.dims);
+      columns.resize(g.rows() * g.depth());
+      im2col(g, x.data.data(), 0.0f, columns.data());
+      rows = columns.data();
+      row_count = g.rows();
+    }
+    const std::size_t depth = static_cast<const nn::MatmulLayer&>(model[i]).depth();
+    input_sums[i].resize(depth, 0.0);
+    for (std::size_t r = 0; r < row_count; ++r) {
+      for (std::size_t k = 0; k < depth; ++k) input_sums[i][k] += rows[r * depth + k];
+    }
+    input_rows[i] += row_count;
+  };
   // The first batch's float outputs at the points and at the end, for the SQNR report.
   Tensor<float> first_batch;
   std::vector<Tensor<float>> float_points;
@@ -271,6 +309,7 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     if (first == 0) first_batch = x;
     input_observer.observe(x);
     for (std::size_t i = 0; i < count; ++i) {
+      if (options.bias_correction && detail::is_matmul(model[i].kind())) add_input(i, x);
       x = model[i].forward(x, false);
       if (point_after[i]) {
         observers[i].observe(x);
@@ -311,7 +350,9 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     std::vector<float> scales =
         trained != nullptr ? trained->scales().value
                            : detail::weight_scales(layer, options, detail::qmax_of_bits(bits));
-    nn::QuantizedMatmul m = detail::quantize_weights(layer, bits, std::move(scales), current);
+    std::vector<double> mean = std::move(input_sums[i]);
+    for (double& v : mean) v /= static_cast<double>(std::max<std::size_t>(input_rows[i], 1));
+    nn::QuantizedMatmul m = detail::quantize_weights(layer, bits, std::move(scales), current, mean);
     m.name = (k == nn::LayerKind::linear ? "linear" : "conv") + std::to_string(i);
     if (i + 1 == count) {
       m.dequantize = true;
@@ -335,8 +376,8 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
   }
   if (!first_batch.empty()) {
     std::size_t at = 0;
-    const Tensor<float> logits = result.model.forward(
-        first_batch, {}, [&](const Tensor<uint8_t>& codes, QuantParams p) {
+    const Tensor<float> logits =
+        result.model.forward(first_batch, {}, [&](const Tensor<uint8_t>& codes, QuantParams p) {
           std::vector<float> real(codes.size());
           for (std::size_t i = 0; i < real.size(); ++i) {
             real[i] = static_cast<float>(codes.data[i] - p.zero_point) * p.scale;
