@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "qinfer/calib/equalize.hpp"
 #include "qinfer/calib/ptq.hpp"
 #include "qinfer/calib/qat.hpp"
 #include "qinfer/io/idx.hpp"
@@ -123,7 +124,7 @@ void progress_bar(const char* label, std::size_t done, std::size_t total, const 
   if (!terminal && done != total) return;
   constexpr std::size_t width = 30;
   const std::size_t filled = total == 0 ? width : done * width / total;
-  std::printf("\r  %-34s [%s%s] %3zu%% %s", label, std::string(filled, '#').c_str(),
+  std::printf("\r  %-40s [%s%s] %3zu%% %s", label, std::string(filled, '#').c_str(),
               std::string(width - filled, '.').c_str(), total == 0 ? 100 : done * 100 / total,
               note.c_str());
   if (done == total) std::printf("\n");
@@ -256,10 +257,10 @@ Row measure(const std::string& variant, int bits, std::size_t bytes, const Predi
 }
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("\n%-34s %5s %9s %12s %12s %14s\n", "variant", "bits", "accuracy", "bytes",
+  std::printf("\n%-40s %5s %9s %12s %12s %14s\n", "variant", "bits", "accuracy", "bytes",
               "latency b=1", "batch 64");
   for (const Row& r : rows) {
-    std::printf("%-34s %5d %8.2f%% %12zu %9.3f ms %10.0f img/s\n", r.variant.c_str(), r.bits,
+    std::printf("%-40s %5d %8.2f%% %12zu %9.3f ms %10.0f img/s\n", r.variant.c_str(), r.bits,
                 100.0 * r.accuracy, r.bytes, r.latency_ms, r.images_per_second);
   }
 }
@@ -364,6 +365,7 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
   struct Variant {
     const char* name;
     calib::PtqOptions options;
+    bool equalize = false;  // cross-layer equalization of a copy of the float model first
   };
   const auto options = [](calib::Calibration c, int bits, calib::WeightRange w, bool per_channel) {
     calib::PtqOptions p;
@@ -371,6 +373,10 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
     p.weight_bits = bits;
     p.weight_range = w;
     p.per_channel = per_channel;
+    return p;
+  };
+  const auto corrected = [](calib::PtqOptions p) {
+    p.bias_correction = true;
     return p;
   };
   using calib::Calibration;
@@ -385,9 +391,22 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
       {"int8 PTQ mse", options(Calibration::mse, 8, WeightRange::max_abs, true)},
       {"w4 PTQ max-abs scales", options(Calibration::percentile, 4, WeightRange::max_abs, true)},
       {"w4 PTQ mse scales", options(Calibration::percentile, 4, WeightRange::mse, true)},
+      {"int8 PTQ per-tensor w, CLE + bias corr.",
+       corrected(options(Calibration::min_max, 8, WeightRange::max_abs, false)), true},
+      {"w4 PTQ per-tensor w, CLE + bias corr.",
+       corrected(options(Calibration::percentile, 4, WeightRange::mse, false)), true},
+      {"w4 PTQ mse scales + bias corr.",
+       corrected(options(Calibration::percentile, 4, WeightRange::mse, true))},
   };
   for (const Variant& v : variants) {
-    const calib::PtqResult q = calib::quantize_model(model, calibration, v.options);
+    nn::Sequential equalized;
+    if (v.equalize) {
+      build_cnn(equalized);
+      copy_parameters(model, equalized);
+      calib::equalize_cross_layer(equalized);
+    }
+    const calib::PtqResult q =
+        calib::quantize_model(v.equalize ? equalized : model, calibration, v.options);
     if (!o.save_model.empty() && v.options.calibration == Calibration::percentile &&
         v.options.weight_bits == 8) {
       save_and_reload(o.save_model, q.model, float_params * sizeof(float), test_set);
