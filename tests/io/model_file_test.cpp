@@ -50,6 +50,40 @@ TEST_CASE("a saved model loads back and computes the same outputs", "[io][model_
   CHECK(save_model(quantized_cnn(4)).size() < save_model(quantized_cnn(8)).size());
 }
 
+TEST_CASE("a MobileNet-style model quantizes and round-trips through the model file",
+          "[io][model_file]") {
+  // conv -> depthwise 3x3 (stride 2) -> pointwise 1x1 -> global average pool -> linear.
+  nn::Sequential model;
+  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 8, 3, 1, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::DepthwiseConv2d>(nn::DepthwiseOptions{8, 3, 2, 1});
+  model.add<nn::ReLU6>();
+  model.add<nn::Conv2d>(nn::Conv2dOptions{8, 12, 1, 1, 0});
+  model.add<nn::ReLU>();
+  model.add<nn::GlobalAvgPool2d>();
+  model.add<nn::Linear>(12, 4);
+  model.initialize(9);
+  test::Rng rng(14);
+  for (nn::Parameter* p : model.parameters()) {
+    if (p->name == "bias") p->value = rng.reals(p->value.size(), 0.0f, 0.3f);
+  }
+  train::Dataset calibration{{10, 10, 1}, rng.reals(50 * 100, 0, 1), std::vector<uint8_t>(50)};
+  calib::PtqOptions o;
+  o.bias_correction = true;
+  const calib::PtqResult q = calib::quantize_model(model, calibration, o);
+  // Every point, the depthwise one included, follows float closely: a wrong filter layout
+  // would not.
+  for (std::size_t p = 1; p < q.points.size(); ++p) {
+    INFO(q.points[p].name);
+    CHECK(q.points[p].sqnr_db > 25.0);
+  }
+  const Tensor<float> x({3, 10, 10, 1}, rng.reals(300, 0, 1));
+  const std::vector<uint8_t> bytes = save_model(q.model);
+  const nn::QuantizedSequential loaded = load_model(bytes);
+  CHECK(loaded.forward(x).data == q.model.forward(x).data);
+  CHECK(save_model(loaded) == bytes);
+}
+
 TEST_CASE("the model file's CRC-32 is zlib's", "[io][model_file]") {
   const std::string text = "123456789";
   CHECK(crc32(Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())) ==

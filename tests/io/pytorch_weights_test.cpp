@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qinfer/nn/activation.hpp"
+#include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/pool.hpp"
 #include "support/random.hpp"
 
@@ -111,6 +112,32 @@ TEST_CASE("weights in PyTorch layouts give PyTorch's outputs", "[io][pytorch]") 
   CHECK(saved.to_float(*saved.find("fc1.weight")) == fc_w);
   CHECK(saved.to_float(*saved.find("fc1.bias")) == fc_b);
   CHECK(saved.find("fc1.weight")->shape == std::vector<std::size_t>{outputs, cout * 4});
+}
+
+TEST_CASE("depthwise weights round-trip through PyTorch's [C, 1, k, k] layout", "[io][pytorch]") {
+  test::Rng rng(12);
+  const std::vector<float> filters = rng.reals(3 * 9, -1, 1), b = rng.reals(3, -1, 1);
+  nn::Sequential model;
+  model.add<nn::DepthwiseConv2d>(nn::DepthwiseOptions{3, 3, 1, 1});
+  load_pytorch_weights(model,
+                       Safetensors::parse(write_safetensors(
+                           {{"dw.weight", Dtype::f32, {3, 1, 3, 3}, bytes_of(filters)},
+                            {"dw.bias", Dtype::f32, {3}, bytes_of(b)}})),
+                       {"dw"}, {4, 4, 3});
+  // PyTorch's output at pixel (1, 1), channel c: the 3x3 window of channel c times its filter.
+  const std::vector<float> x = rng.reals(4 * 4 * 3, -1, 1);
+  const std::vector<float> y = model.forward(Tensor<float>({1, 4, 4, 3}, x)).data;
+  for (std::size_t c = 0; c < 3; ++c) {
+    float expected = b[c];
+    for (std::size_t ky = 0; ky < 3; ++ky) {
+      for (std::size_t kx = 0; kx < 3; ++kx)
+        expected += filters[c * 9 + ky * 3 + kx] * x[(ky * 4 + kx) * 3 + c];
+    }
+    CHECK(y[(1 * 4 + 1) * 3 + c] == Approx(expected).margin(1e-5));
+  }
+  const Safetensors saved = Safetensors::parse(save_pytorch_weights(model, {"dw"}, {4, 4, 3}));
+  CHECK(saved.to_float(*saved.find("dw.weight")) == filters);
+  CHECK(saved.find("dw.weight")->shape == std::vector<std::size_t>{3, 1, 3, 3});
 }
 
 TEST_CASE("loading rejects missing tensors and wrong shapes", "[io][pytorch][errors]") {

@@ -8,6 +8,7 @@
 
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/loss.hpp"
 #include "qinfer/nn/pool.hpp"
@@ -87,6 +88,24 @@ TEST_CASE("Conv2d backward matches numerical gradients", "[nn]") {
         layer, Tensor<float>({2, h, w, o.in_channels}, rng.reals(2 * h * w * o.in_channels, -1, 1)),
         rng);
   }
+}
+
+TEST_CASE("DepthwiseConv2d and GlobalAvgPool2d backward match numerical gradients", "[nn]") {
+  test::Rng rng(6);
+  for (const DepthwiseOptions& o : {DepthwiseOptions{3, 3, 1, 1}, DepthwiseOptions{4, 3, 2, 1},
+                                    DepthwiseOptions{2, 5, 1, 2}, DepthwiseOptions{5, 1, 1, 0}}) {
+    DepthwiseConv2d layer(o);
+    std::mt19937 init(8);
+    layer.initialize(init);
+    for (float& b : layer.bias().value) b = rng.real(-1, 1);
+    check_layer(layer, Tensor<float>({2, 5, 6, o.channels}, rng.reals(60 * o.channels, -1, 1)),
+                rng);
+  }
+  GlobalAvgPool2d pool;
+  check_layer(pool, Tensor<float>({2, 3, 4, 5}, rng.reals(120, -1, 1)), rng);
+  CHECK_THROWS_AS(pool.forward(Tensor<float>({2, 5}, std::vector<float>(10)), false), Error);
+  DepthwiseConv2d dw(DepthwiseOptions{3, 3, 1, 1});
+  CHECK_THROWS_AS(dw.forward(Tensor<float>({1, 4, 4, 2}, std::vector<float>(32)), false), Error);
 }
 
 TEST_CASE("ReLU, ReLU6 and MaxPool2d backward match numerical gradients", "[nn]") {

@@ -23,6 +23,7 @@
 #include "qinfer/kernels/gemm/packing.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/fake_quant.hpp"
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/pool.hpp"
@@ -150,7 +151,8 @@ class PointObserver {
 };
 
 inline bool is_matmul(nn::LayerKind k) noexcept {
-  return k == nn::LayerKind::linear || k == nn::LayerKind::conv2d;
+  return k == nn::LayerKind::linear || k == nn::LayerKind::conv2d ||
+         k == nn::LayerKind::depthwise_conv2d;
 }
 inline bool is_activation(nn::LayerKind k) noexcept {
   return k == nn::LayerKind::relu || k == nn::LayerKind::relu6;
@@ -199,6 +201,13 @@ inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
     m.stride = o.stride;
     m.padding = o.padding;
     m.in_channels = o.in_channels;
+  } else if (l.kind() == nn::LayerKind::depthwise_conv2d) {
+    const nn::DepthwiseOptions& o = static_cast<const nn::DepthwiseConv2d&>(l).options();
+    m.kernel = o.kernel;
+    m.stride = o.stride;
+    m.padding = o.padding;
+    m.in_channels = o.channels;
+    m.depthwise = true;
   } else {
     m.in_channels = depth;
   }
@@ -220,7 +229,8 @@ inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
       for (std::size_t c = 0; c < n; ++c) {
         const double error =
             static_cast<double>(m.weight_codes[k * n + c]) * m.weight_scales[c] - w[k * n + c];
-        shift[c] += input_mean[k] * error;
+        // A depthwise filter tap reads its own channel: means are per (tap, channel).
+        shift[c] += input_mean[m.depthwise ? k * n + c : k] * error;
       }
     }
   }
@@ -283,6 +293,19 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     std::vector<float> columns;
     const float* rows = x.data.data();
     std::size_t row_count = x.dims.empty() ? 0 : x.dims[0];
+    if (model[i].kind() == nn::LayerKind::depthwise_conv2d) {
+      // Each channel's filter sees its own channel's window: the means per (tap, channel) are
+      // the im2col column means, the [k * k, C] layout of the weights.
+      const ImageWindows g = static_cast<const nn::DepthwiseConv2d&>(model[i]).windows(x.dims);
+      columns.resize(g.rows() * g.depth());
+      im2col(g, x.data.data(), 0.0f, columns.data());
+      input_sums[i].resize(g.depth(), 0.0);
+      for (std::size_t r = 0; r < g.rows(); ++r) {
+        for (std::size_t k = 0; k < g.depth(); ++k) input_sums[i][k] += columns[r * g.depth() + k];
+      }
+      input_rows[i] += g.rows();
+      return;
+    }
     if (model[i].kind() == nn::LayerKind::conv2d) {
       const ImageWindows g = static_cast<const nn::Conv2d&>(model[i]).windows(x.dims);
       columns.resize(g.rows() * g.depth());
@@ -341,6 +364,10 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
       result.model.steps.emplace_back(nn::QuantizedFlatten{});
       continue;
     }
+    if (k == nn::LayerKind::global_avg_pool2d) {
+      result.model.steps.emplace_back(nn::QuantizedGlobalAvgPool{});
+      continue;
+    }
     if (!detail::is_matmul(k)) continue;  // an activation or fake quantization, handled here
     const auto& layer = static_cast<const nn::MatmulLayer&>(model[i]);
     const nn::WeightFakeQuant* trained = layer.weight_fake_quant();
@@ -353,7 +380,10 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     std::vector<double> mean = std::move(input_sums[i]);
     for (double& v : mean) v /= static_cast<double>(std::max<std::size_t>(input_rows[i], 1));
     nn::QuantizedMatmul m = detail::quantize_weights(layer, bits, std::move(scales), current, mean);
-    m.name = (k == nn::LayerKind::linear ? "linear" : "conv") + std::to_string(i);
+    m.name = (k == nn::LayerKind::linear ? "linear"
+              : m.depthwise              ? "dwconv"
+                                         : "conv") +
+             std::to_string(i);
     if (i + 1 == count) {
       m.dequantize = true;
       nn::set_multipliers(m);

@@ -4,8 +4,8 @@
 //
 //   "QINFERM\0"  magic (8 bytes)          u32 version (1)         u32 step count
 //   f32 input scale, i32 input zero point
-//   per step: u8 kind (0 conv/linear, 1 max pool, 2 flatten), then
-//     conv/linear: u8 weight bits (8 or 4), u8 dequantize (0/1), u16 zero,
+//   per step: u8 kind (0 conv/linear, 1 max pool, 2 flatten, 3 global average pool), then
+//     conv/linear: u8 weight bits (8 or 4), u8 dequantize (0/1), u16 flags (bit 0: depthwise),
 //                  u32 kernel (0: linear), stride, padding, in channels, out channels,
 //                  u64 depth (rows of the weights),
 //                  f32 input scale, i32 input zero point,
@@ -64,7 +64,8 @@ inline uint32_t crc32(Span<const uint8_t> bytes, uint32_t crc = 0) noexcept {
 
 namespace detail {
 
-enum class StepKind : uint8_t { matmul = 0, max_pool = 1, flatten = 2 };
+enum class StepKind : uint8_t { matmul = 0, max_pool = 1, flatten = 2, global_avg_pool = 3 };
+inline constexpr uint16_t flag_depthwise = 1;
 
 class ByteWriter {
  public:
@@ -122,10 +123,10 @@ inline Status check_params(float scale, int32_t zero_point) noexcept {
 
 inline Status read_matmul(ByteReader& r, nn::QuantizedMatmul& m) {
   uint8_t bits = 0, dequantize = 0;
-  uint16_t zero = 0;
+  uint16_t flags = 0;
   uint32_t geometry[5] = {};
   uint64_t depth = 0;
-  if (!r.get(bits) || !r.get(dequantize) || !r.get(zero)) return truncated();
+  if (!r.get(bits) || !r.get(dequantize) || !r.get(flags)) return truncated();
   for (uint32_t& g : geometry) {
     if (!r.get(g)) return truncated();
   }
@@ -134,7 +135,7 @@ inline Status read_matmul(ByteReader& r, nn::QuantizedMatmul& m) {
       !r.get(m.clamp_max)) {
     return truncated();
   }
-  if ((bits != 8 && bits != 4) || dequantize > 1 || zero != 0) {
+  if ((bits != 8 && bits != 4) || dequantize > 1 || (flags & ~flag_depthwise) != 0) {
     return {Errc::invalid_argument, "model file: bad weight bits or flags"};
   }
   m.bits = bits;
@@ -144,11 +145,15 @@ inline Status read_matmul(ByteReader& r, nn::QuantizedMatmul& m) {
   m.padding = geometry[2];
   m.in_channels = geometry[3];
   m.out_channels = geometry[4];
+  m.depthwise = (flags & flag_depthwise) != 0;
   if (m.out_channels == 0 || m.in_channels == 0 || m.stride == 0) {
     return {Errc::invalid_argument, "model file: zero channels or stride"};
   }
-  const uint64_t expected_depth =
-      uint64_t{m.kernel == 0 ? 1 : m.kernel} * (m.kernel == 0 ? 1 : m.kernel) * m.in_channels;
+  if (m.depthwise && (m.kernel == 0 || m.in_channels != m.out_channels)) {
+    return {Errc::invalid_argument, "model file: a depthwise step needs a kernel and in == out"};
+  }
+  const uint64_t taps = uint64_t{m.kernel == 0 ? 1 : m.kernel} * (m.kernel == 0 ? 1 : m.kernel);
+  const uint64_t expected_depth = m.depthwise ? taps : taps * m.in_channels;
   if (depth != expected_depth) {
     return {Errc::shape_mismatch, "model file: weight rows do not match kernel and channels"};
   }
@@ -225,7 +230,7 @@ inline Status read_model(Span<const uint8_t> bytes, nn::QuantizedSequential& mod
         if (m.dequantize != (i + 1 == steps)) {
           return {Errc::invalid_argument, "model file: only the last step dequantizes"};
         }
-        m.name = (m.kernel == 0 ? "linear" : "conv") + std::to_string(i);
+        m.name = (m.kernel == 0 ? "linear" : m.depthwise ? "dwconv" : "conv") + std::to_string(i);
         model.steps.emplace_back(std::move(m));
         break;
       }
@@ -239,6 +244,9 @@ inline Status read_model(Span<const uint8_t> bytes, nn::QuantizedSequential& mod
       }
       case StepKind::flatten:
         model.steps.emplace_back(nn::QuantizedFlatten{});
+        break;
+      case StepKind::global_avg_pool:
+        model.steps.emplace_back(nn::QuantizedGlobalAvgPool{});
         break;
       default:
         return {Errc::invalid_argument, "model file: unknown step kind"};
@@ -263,7 +271,7 @@ inline std::vector<uint8_t> save_model(const nn::QuantizedSequential& model) {
       w.put(static_cast<uint8_t>(detail::StepKind::matmul));
       w.put(static_cast<uint8_t>(m->bits));
       w.put(static_cast<uint8_t>(m->dequantize ? 1 : 0));
-      w.put(uint16_t{0});
+      w.put(static_cast<uint16_t>(m->depthwise ? detail::flag_depthwise : 0));
       for (std::size_t g : {m->kernel, m->stride, m->padding, m->in_channels, m->out_channels}) {
         w.put(static_cast<uint32_t>(g));
       }
@@ -275,7 +283,7 @@ inline std::vector<uint8_t> save_model(const nn::QuantizedSequential& model) {
       w.put(m->clamp_min);
       w.put(m->clamp_max);
       for (float s : m->weight_scales) w.put(s);
-      for (std::size_t c = 0; c < m->out_channels; ++c) w.put(m->weights.bias[c]);
+      for (int32_t b : m->bias) w.put(b);
       if (m->bits == 8) {
         w.put_bytes(m->weight_codes.data(), m->weight_codes.size());
       } else {
@@ -290,6 +298,8 @@ inline std::vector<uint8_t> save_model(const nn::QuantizedSequential& model) {
       w.put(static_cast<uint8_t>(detail::StepKind::max_pool));
       w.put(static_cast<uint32_t>(p->kernel));
       w.put(static_cast<uint32_t>(p->stride));
+    } else if (std::holds_alternative<nn::QuantizedGlobalAvgPool>(step)) {
+      w.put(static_cast<uint8_t>(detail::StepKind::global_avg_pool));
     } else {
       w.put(static_cast<uint8_t>(detail::StepKind::flatten));
     }

@@ -5,6 +5,7 @@
 // "<name>.weight" and "<name>.bias". Layouts are converted once, on load and on save:
 //
 // - Conv2d: PyTorch OIHW <-> our HWIO ([kh, kw, in, out]);
+// - depthwise Conv2d: PyTorch [C, 1, kh, kw] (groups = C) <-> our [kh * kw, C];
 // - Linear: PyTorch [out, in] <-> our [in, out];
 // - the first Linear after a Flatten of an image: PyTorch flattens (c, h, w), NHWC flattens
 //   (h, w, c), so that layer's input features are permuted to match.
@@ -18,6 +19,7 @@
 
 #include "qinfer/io/safetensors.hpp"
 #include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/sequential.hpp"
 
@@ -41,7 +43,8 @@ inline std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> matmul
     if (layer.kind() == nn::LayerKind::flatten && x.rank() == 4) {
       flattened.assign(x.dims.begin() + 1, x.dims.end());
     }
-    if (layer.kind() == nn::LayerKind::linear || layer.kind() == nn::LayerKind::conv2d) {
+    if (layer.kind() == nn::LayerKind::linear || layer.kind() == nn::LayerKind::conv2d ||
+        layer.kind() == nn::LayerKind::depthwise_conv2d) {
       out.emplace_back(static_cast<nn::MatmulLayer*>(&layer), layer.kind() == nn::LayerKind::linear
                                                                   ? flattened
                                                                   : std::vector<std::size_t>{});
@@ -85,10 +88,14 @@ inline void load_pytorch_weights(nn::Sequential& model, const Safetensors& file,
     }
     const std::size_t depth = layer.depth(), out = layer.out_channels();
     const bool conv = layer.kind() == nn::LayerKind::conv2d;
+    const bool depthwise = layer.kind() == nn::LayerKind::depthwise_conv2d;
     std::vector<std::size_t> expected{out, depth};
     if (conv) {
       const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
       expected = {out, o.in_channels, o.kernel, o.kernel};
+    } else if (depthwise) {
+      const std::size_t k = static_cast<nn::DepthwiseConv2d&>(layer).options().kernel;
+      expected = {out, 1, k, k};  // PyTorch's groups = channels weight
     }
     if (w->shape != expected || b->shape != std::vector<std::size_t>{out}) {
       fail(Errc::shape_mismatch, "load_pytorch_weights: a tensor's shape does not fit its layer");
@@ -106,6 +113,10 @@ inline void load_pytorch_weights(nn::Sequential& model, const Safetensors& file,
             }
           }
         }
+      }
+    } else if (depthwise) {
+      for (std::size_t c = 0; c < out; ++c) {
+        for (std::size_t t = 0; t < depth; ++t) target[t * out + c] = source[c * depth + t];
       }
     } else {
       for (std::size_t r = 0; r < depth; ++r) {
@@ -145,6 +156,12 @@ inline std::vector<uint8_t> save_pytorch_weights(
             }
           }
         }
+      }
+    } else if (layer.kind() == nn::LayerKind::depthwise_conv2d) {
+      const std::size_t k = static_cast<nn::DepthwiseConv2d&>(layer).options().kernel;
+      shape = {out, 1, k, k};
+      for (std::size_t c = 0; c < out; ++c) {
+        for (std::size_t t = 0; t < depth; ++t) w[c * depth + t] = source[t * out + c];
       }
     } else {
       for (std::size_t r = 0; r < depth; ++r) {

@@ -38,7 +38,17 @@ struct Parameter {
 };
 
 // What a layer is, so that quantization can map it without RTTI.
-enum class LayerKind { linear, conv2d, relu, relu6, max_pool2d, flatten, fake_quantize };
+enum class LayerKind {
+  linear,
+  conv2d,
+  depthwise_conv2d,
+  relu,
+  relu6,
+  max_pool2d,
+  global_avg_pool2d,
+  flatten,
+  fake_quantize
+};
 
 class Layer {
  public:

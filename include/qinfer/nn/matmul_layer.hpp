@@ -56,6 +56,13 @@ class MatmulLayer : public Layer {
     weight_quant_->backward(weight_.value, d_effective, weight_.grad);
   }
 
+  // Adds a gradient with respect to the effective weights, through the fake quantizer when
+  // there is one.
+  void add_weight_gradient(const std::vector<float>& d_effective) {
+    if (weight_quant_) return weight_quant_->backward(weight_.value, d_effective, weight_.grad);
+    for (std::size_t i = 0; i < d_effective.size(); ++i) weight_.grad[i] += d_effective[i];
+  }
+
   // dx = dy W^T with the weights the forward pass used.
   void input_gradient(MatrixView<const float> dy, MatrixView<float> dx) {
     const std::vector<float>& w = weight_quant_ ? weight_quant_->effective() : weight_.value;

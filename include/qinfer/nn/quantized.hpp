@@ -28,6 +28,8 @@
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/quantizer.hpp"
+#include "qinfer/reference/conv.hpp"
+#include "qinfer/reference/pool.hpp"
 #include "qinfer/runtime/parallel.hpp"
 
 namespace qinfer::nn {
@@ -40,7 +42,12 @@ struct QuantizedMatmul {
   PackedWeights weights;
   std::vector<float> weight_scales;  // per output channel
   std::vector<int8_t> weight_codes;  // [depth, out], kept for the model file and reports
-  int bits = 8;                      // of the weight codes
+  std::vector<int32_t> bias;         // per output channel, in units of s_in w_c
+  // A depthwise convolution: depth = kernel^2, one filter per channel (out = in channels). It
+  // runs through the reference convolution until the SIMD depthwise kernels exist.
+  bool depthwise = false;
+  std::vector<int8_t> depthwise_filters;  // [channel, kh, kw, 1], the reference's OHWI
+  int bits = 8;                           // of the weight codes
   QuantParams input;
   // Requantizing steps: the output's parameters and clamp; the last step dequantizes instead.
   bool dequantize = false;
@@ -52,8 +59,26 @@ struct QuantizedMatmul {
 // Packs m.weight_codes ([depth, out], symmetric at m.bits) with `bias` into m.weights; the
 // scheme's range check rejects codes outside [-7, 7] at 4 bits or [-127, 127] at 8.
 inline void pack_quantized_weights(QuantizedMatmul& m, const std::vector<int32_t>& bias) {
-  if (m.out_channels == 0 || m.weight_codes.size() % m.out_channels != 0) {
-    fail(Errc::shape_mismatch, "QuantizedMatmul: weight codes must be [depth, out_channels]");
+  if (m.out_channels == 0 || m.weight_codes.size() % m.out_channels != 0 ||
+      bias.size() != m.out_channels) {
+    fail(Errc::shape_mismatch, "QuantizedMatmul: weight codes must be [depth, out], one bias each");
+  }
+  m.bias = bias;
+  if (m.depthwise) {
+    const std::size_t taps = m.weight_codes.size() / m.out_channels;
+    const int32_t qmax = m.bits == 8 ? 127 : 7;
+    m.depthwise_filters.resize(m.weight_codes.size());
+    for (std::size_t t = 0; t < taps; ++t) {
+      for (std::size_t c = 0; c < m.out_channels; ++c) {
+        const int8_t code = m.weight_codes[t * m.out_channels + c];
+        if (code < -qmax || code > qmax || (m.bits != 8 && m.bits != 4)) {
+          fail(Errc::invalid_argument,
+               "QuantizedMatmul: a weight code lies outside its bits' range");
+        }
+        m.depthwise_filters[c * taps + t] = code;
+      }
+    }
+    return;
   }
   const MatrixView<const int8_t> codes = row_major<const int8_t>(
       m.weight_codes.data(), m.weight_codes.size() / m.out_channels, m.out_channels);
@@ -85,7 +110,12 @@ struct QuantizedMaxPool {
 
 struct QuantizedFlatten {};
 
-using QuantizedStep = std::variant<QuantizedMatmul, QuantizedMaxPool, QuantizedFlatten>;
+// [N, H, W, C] codes to [N, C]: the rounded mean of each channel's codes, in the input's
+// parameters (the mean commutes with the affine map).
+struct QuantizedGlobalAvgPool {};
+
+using QuantizedStep =
+    std::variant<QuantizedMatmul, QuantizedMaxPool, QuantizedFlatten, QuantizedGlobalAvgPool>;
 
 struct NoOutputObserver {
   void operator()(const Tensor<uint8_t>& /*codes*/, QuantParams /*params*/) const noexcept {}
@@ -116,6 +146,8 @@ class QuantizedSequential {
         }
       } else if (const auto* p = std::get_if<QuantizedMaxPool>(&step)) {
         q = run(*p, q);
+      } else if (std::holds_alternative<QuantizedGlobalAvgPool>(step)) {
+        q = global_average(q);
       } else {
         const std::size_t n = q.dims.at(0);
         q.dims = {n, n == 0 ? 0 : q.size() / n};
@@ -176,8 +208,51 @@ class QuantizedSequential {
     return o;
   }
 
+  static Tensor<uint8_t> global_average(const Tensor<uint8_t>& x) {
+    if (x.rank() != 4) {
+      fail(Errc::shape_mismatch,
+           "QuantizedSequential: global average pool input must be [N, H, W, C]");
+    }
+    Tensor<uint8_t> y({x.dims[0], x.dims[3]}, std::vector<uint8_t>(x.dims[0] * x.dims[3]));
+    reference::global_avg_pool2d<uint8_t>(x.dims[0], x.dims[1], x.dims[2], x.dims[3], x.data,
+                                          y.data);
+    return y;
+  }
+
+  // A depthwise step through the reference convolution (groups = channels).
+  template <class Stage>
+  static Tensor<typename Stage::Output> run_depthwise(const QuantizedMatmul& m,
+                                                      const Tensor<uint8_t>& x,
+                                                      const Stage& stage) {
+    if (x.rank() != 4 || x.dims[3] != m.in_channels) {
+      fail(Errc::shape_mismatch,
+           "QuantizedSequential: depthwise input must be [N, H, W, channels]");
+    }
+    const reference::Conv2dShape shape{x.dims[0],
+                                       m.in_channels,
+                                       m.out_channels,
+                                       m.in_channels,
+                                       {x.dims[1], m.kernel, m.stride, 1, m.padding, m.padding},
+                                       {x.dims[2], m.kernel, m.stride, 1, m.padding, m.padding}};
+    reference::Conv2dSizes sizes;
+    if (auto s = reference::conv2d_sizes(shape, sizes); !s) fail(s);
+    Tensor<typename Stage::Output> y(
+        {x.dims[0], shape.h.output(), shape.w.output(), m.out_channels},
+        std::vector<typename Stage::Output>(sizes.output));
+    const int32_t zero = 0;
+    reference::conv2d<uint8_t, int8_t>(shape, x.data, m.depthwise_filters,
+                                       {m.input.zero_point, Span<const int32_t>(&zero, 1), m.bias},
+                                       stage, y.data);
+    return y;
+  }
+
   static Tensor<uint8_t> run(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
                              ParallelForHook executor) {
+    if (m.depthwise) {
+      return run_depthwise(
+          m, x,
+          RequantizeFloat<uint8_t>{m.multipliers, m.output.zero_point, m.clamp_min, m.clamp_max});
+    }
     const Operand o = operand(m, x);
     Tensor<uint8_t> y(o.out_dims, std::vector<uint8_t>(o.a.rows * m.out_channels));
     const RequantizeFloat<uint8_t> stage{m.multipliers, m.output.zero_point, m.clamp_min,
@@ -189,6 +264,7 @@ class QuantizedSequential {
 
   static Tensor<float> run_dequantizing(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
                                         ParallelForHook executor) {
+    if (m.depthwise) return run_depthwise(m, x, DequantizeFloat{m.multipliers});
     const Operand o = operand(m, x);
     Tensor<float> y(o.out_dims, std::vector<float>(o.a.rows * m.out_channels));
     gemm(o.a, m.input.zero_point, m.weights, DequantizeFloat{m.multipliers},
