@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Cross-layer equalization (Nagel et al., "Data-Free Quantization Through Weight Equalization
-// and Bias Correction", ICCV 2019): for two layers with only ReLU, max pooling or flattening
-// between them, scaling output channel i of the first by 1/s_i and input channel i of the
-// second by s_i leaves the float function unchanged (ReLU and max commute with a positive
-// scale) and, with s_i = sqrt(r1_i / r2_i), gives channel i the same weight range r in both
-// layers. Per-tensor weight quantization then no longer wastes its levels on the widest channel.
-// ReLU6 does not commute with scaling, so pairs across a ReLU6 are left alone.
+// and Bias Correction", ICCV 2019): for two conv, depthwise or linear layers with only ReLU, max
+// pooling or flattening between them, scaling output channel i of the first by 1/s_i and input
+// channel i of the second by s_i leaves the float function unchanged (ReLU and max commute with a
+// positive scale) and, with s_i = sqrt(r1_i / r2_i), gives channel i the same weight range r in
+// both layers. Per-tensor weight quantization then no longer wastes its levels on the widest
+// channel. ReLU6 does not commute with scaling, so pairs across a ReLU6 are left alone.
 #pragma once
 
 #include <algorithm>
@@ -21,21 +21,26 @@ namespace qinfer::calib {
 
 namespace detail {
 
-// Max |w| of output channel c of a [depth, out] weight matrix.
-inline float output_range(const nn::MatmulLayer& l, std::size_t c) {
-  const std::vector<float>& w = l.weight().value;
-  float r = 0.0f;
-  for (std::size_t k = 0; k < l.depth(); ++k)
-    r = std::max(r, std::fabs(w[k * l.out_channels() + c]));
-  return r;
+inline bool is_weighted(nn::LayerKind k) noexcept {
+  return k == nn::LayerKind::conv2d || k == nn::LayerKind::linear ||
+         k == nn::LayerKind::depthwise_conv2d;
 }
 
-// The rows of the second layer's weights that read input channel c of `channels`: for a conv,
-// rows (kh, kw, c); for a linear layer after a flatten of (h, w, channels), rows (h, w, c); for
-// a linear layer after a linear one, row c.
+// Calls fn(index) for every weight of `l` ([depth, out]) that produces output channel c.
 template <class Fn>
-void for_input_rows(const nn::MatmulLayer& l, std::size_t channels, std::size_t c, Fn&& fn) {
-  for (std::size_t row = c; row < l.depth(); row += channels) fn(row);
+void for_output_channel(const nn::MatmulLayer& l, std::size_t c, Fn&& fn) {
+  for (std::size_t k = 0; k < l.depth(); ++k) fn(k * l.out_channels() + c);
+}
+
+// Calls fn(index) for every weight of `l` that reads input channel c of `channels`: for a
+// depthwise layer, channel c's filter; for a conv, rows (kh, kw, c); for a linear layer after a
+// flatten of (h, w, channels), rows (h, w, c); after a linear layer, row c.
+template <class Fn>
+void for_input_channel(const nn::MatmulLayer& l, std::size_t channels, std::size_t c, Fn&& fn) {
+  if (l.kind() == nn::LayerKind::depthwise_conv2d) return for_output_channel(l, c, fn);
+  for (std::size_t row = c; row < l.depth(); row += channels) {
+    for (std::size_t o = 0; o < l.out_channels(); ++o) fn(row * l.out_channels() + o);
+  }
 }
 
 }  // namespace detail
@@ -46,15 +51,14 @@ void for_input_rows(const nn::MatmulLayer& l, std::size_t channels, std::size_t 
 inline std::size_t equalize_cross_layer(nn::Sequential& model, int iterations = 4) {
   std::vector<std::pair<std::size_t, std::size_t>> pairs;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    const nn::LayerKind k = model[i].kind();
-    if (k != nn::LayerKind::conv2d && k != nn::LayerKind::linear) continue;
+    if (!detail::is_weighted(model[i].kind())) continue;
     for (std::size_t j = i + 1; j < model.size(); ++j) {
       const nn::LayerKind next = model[j].kind();
       if (next == nn::LayerKind::relu || next == nn::LayerKind::max_pool2d ||
           next == nn::LayerKind::flatten) {
         continue;
       }
-      if (next == nn::LayerKind::conv2d || next == nn::LayerKind::linear) pairs.emplace_back(i, j);
+      if (detail::is_weighted(next)) pairs.emplace_back(i, j);
       break;
     }
   }
@@ -62,24 +66,24 @@ inline std::size_t equalize_cross_layer(nn::Sequential& model, int iterations = 
     for (const auto& [first, second] : pairs) {
       auto& a = static_cast<nn::MatmulLayer&>(model[first]);
       auto& b = static_cast<nn::MatmulLayer&>(model[second]);
+      std::vector<float>& wa = a.weight().value;
+      std::vector<float>& wb = b.weight().value;
       const std::size_t channels = a.out_channels();
-      if (b.depth() % channels != 0) continue;  // not a channel-wise pair (should not happen)
+      const bool channel_wise = b.kind() == nn::LayerKind::depthwise_conv2d
+                                    ? b.out_channels() == channels
+                                    : b.depth() % channels == 0;
+      if (!channel_wise) continue;
       for (std::size_t c = 0; c < channels; ++c) {
-        const float r1 = detail::output_range(a, c);
-        float r2 = 0.0f;
-        detail::for_input_rows(b, channels, c, [&](std::size_t row) {
-          for (std::size_t o = 0; o < b.out_channels(); ++o) {
-            r2 = std::max(r2, std::fabs(b.weight().value[row * b.out_channels() + o]));
-          }
-        });
+        float r1 = 0.0f, r2 = 0.0f;
+        detail::for_output_channel(a, c,
+                                   [&](std::size_t i) { r1 = std::max(r1, std::fabs(wa[i])); });
+        detail::for_input_channel(b, channels, c,
+                                  [&](std::size_t i) { r2 = std::max(r2, std::fabs(wb[i])); });
         if (r1 == 0.0f || r2 == 0.0f) continue;
         const float s = std::sqrt(r1 / r2);
-        for (std::size_t k = 0; k < a.depth(); ++k) a.weight().value[k * channels + c] /= s;
+        detail::for_output_channel(a, c, [&](std::size_t i) { wa[i] /= s; });
         a.bias().value[c] /= s;
-        detail::for_input_rows(b, channels, c, [&](std::size_t row) {
-          for (std::size_t o = 0; o < b.out_channels(); ++o)
-            b.weight().value[row * b.out_channels() + o] *= s;
-        });
+        detail::for_input_channel(b, channels, c, [&](std::size_t i) { wb[i] *= s; });
       }
     }
   }
