@@ -27,6 +27,7 @@
 #include "qinfer/io/pytorch_weights.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
+#include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/pool.hpp"
 #include "qinfer/nn/sequential.hpp"
@@ -49,6 +50,7 @@ struct Options {
   std::string weights;     // PyTorch safetensors to load instead of training
   std::string cache;       // trained weights: loaded when they match --epochs, else written
   std::string save_model;  // where the int8 model file goes
+  bool full = false;       // also the MobileNet-style model
 };
 
 const char* const usage =
@@ -69,6 +71,8 @@ const char* const usage =
     "                    or train it and save it there (safetensors, PyTorch layouts)\n"
     "  --save-model FILE write the int8 model (percentile calibration) to FILE, reload it and\n"
     "                    compare its predictions with the model in memory\n"
+    "  --full            then also a MobileNet-style depthwise-separable CNN: per-tensor\n"
+    "                    against per-channel weights and equalization + bias correction\n"
     "  --report FILE     also write the table as JSON\n"
     "  --help            this text\n";
 
@@ -105,6 +109,8 @@ Options parse(int argc, char** argv) {
       o.data = value();
     } else if (arg == "--weights") {
       o.weights = value();
+    } else if (arg == "--full") {
+      o.full = true;
     } else if (arg == "--save-model") {
       o.save_model = value();
     } else if (arg == "--cache") {
@@ -283,36 +289,31 @@ void write_report(const std::string& path, const std::vector<Row>& rows) {
 
 void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
                     const train::Dataset& train_set, const train::Dataset& test_set);
+void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_set,
+              const train::Dataset& test_set);
 
-void run(const Options& o) {
-  std::printf("qinfer Fashion-MNIST demo: GEMM path %s, %zu threads\n", isa_name(active_isa()),
-              o.threads);
-  const train::Dataset train_set = load(o.data, "train"), test_set = load(o.data, "t10k");
-  std::printf("  %zu training and %zu test images\n", train_set.size(), test_set.size());
-
-  nn::Sequential model;
-  build_cnn(model);
-  model.initialize(1);
-  ThreadPool pool(o.threads);
-  model.set_executor(pool.hook());
-  const std::vector<std::string> names{"conv1", "conv2", "fc1", "fc2"};
+// Loads `model`'s weights from `weights` (a PyTorch export), or from `cache` when it holds a
+// model trained with the same settings; otherwise trains it and saves it to `cache`.
+void train_or_load(nn::Sequential& model, const std::vector<std::string>& names,
+                   const std::string& weights, const std::string& cache, const Options& o,
+                   const train::Dataset& train_set) {
   const std::vector<std::size_t> image{28, 28, 1};
   const std::string epochs = std::to_string(o.epochs);
-  const std::string source = !o.weights.empty() ? o.weights : o.cache;
+  const std::string source = !weights.empty() ? weights : cache;
   if (!source.empty() && std::ifstream(source).good()) {
     std::ifstream in(source, std::ios::binary);
     const io::Safetensors file = io::Safetensors::parse(
         {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()});
     const std::string* trained = file.metadata_value("epochs");
     const std::string* schedule = file.metadata_value("schedule");
-    if (!o.weights.empty() || (trained != nullptr && *trained == epochs && schedule != nullptr &&
-                               *schedule == "cosine")) {
+    if (!weights.empty() || (trained != nullptr && *trained == epochs && schedule != nullptr &&
+                             *schedule == "cosine")) {
       io::load_pytorch_weights(model, file, names, image);
-      std::printf("  loaded the float CNN from %s\n", source.c_str());
-      return after_training(o, model, pool, train_set, test_set);
+      std::printf("  loaded the float model from %s\n", source.c_str());
+      return;
     }
-  } else if (!o.weights.empty()) {
-    throw std::runtime_error("cannot read " + o.weights);
+  } else if (!weights.empty()) {
+    throw std::runtime_error("cannot read " + weights);
   }
   train::Adam adam(model.parameters(), 1e-3f);
   for (std::size_t e = 0; e < o.epochs; ++e) {
@@ -329,17 +330,100 @@ void run(const Options& o) {
                          progress_bar(label.c_str(), done, total, note);
                        });
   }
-
-  if (!o.cache.empty()) {
+  if (!cache.empty()) {
     const std::vector<uint8_t> bytes =
         io::save_pytorch_weights(model, names, image, {{"epochs", epochs}, {"schedule", "cosine"}});
-    std::ofstream out(o.cache, std::ios::binary);
+    std::ofstream out(cache, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw std::runtime_error("cannot write " + o.cache);
-    std::printf("  saved the float CNN to %s\n", o.cache.c_str());
+    if (!out) throw std::runtime_error("cannot write " + cache);
+    std::printf("  saved the float model to %s\n", cache.c_str());
   }
+}
+
+void run(const Options& o) {
+  std::printf("qinfer Fashion-MNIST demo: GEMM path %s, %zu threads\n", isa_name(active_isa()),
+              o.threads);
+  const train::Dataset train_set = load(o.data, "train"), test_set = load(o.data, "t10k");
+  std::printf("  %zu training and %zu test images\n", train_set.size(), test_set.size());
+  ThreadPool pool(o.threads);
+  nn::Sequential model;
+  build_cnn(model);
+  model.initialize(1);
+  model.set_executor(pool.hook());
+  train_or_load(model, {"conv1", "conv2", "fc1", "fc2"}, o.weights, o.cache, o, train_set);
   after_training(o, model, pool, train_set, test_set);
+  if (o.full) run_full(o, pool, train_set, test_set);
+}
+
+// The MobileNet-style depthwise-separable CNN of --full.
+void build_mobilenet(nn::Sequential& model) {
+  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 16, 3, 1, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::DepthwiseConv2d>(nn::DepthwiseOptions{16, 3, 2, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::Conv2d>(nn::Conv2dOptions{16, 32, 1, 1, 0});
+  model.add<nn::ReLU>();
+  model.add<nn::DepthwiseConv2d>(nn::DepthwiseOptions{32, 3, 2, 1});
+  model.add<nn::ReLU>();
+  model.add<nn::Conv2d>(nn::Conv2dOptions{32, 64, 1, 1, 0});
+  model.add<nn::ReLU>();
+  model.add<nn::GlobalAvgPool2d>();
+  model.add<nn::Linear>(64, 10);
+}
+
+// --full: per-tensor against per-channel weights and against equalization with bias
+// correction, on the depthwise-separable model where per-tensor weights are known to suffer.
+void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_set,
+              const train::Dataset& test_set) {
+  std::printf("\n--full: a MobileNet-style depthwise-separable CNN\n");
+  const std::vector<std::string> names{"conv1", "dw1", "pw1", "dw2", "pw2", "fc"};
+  nn::Sequential model;
+  build_mobilenet(model);
+  model.initialize(2);
+  model.set_executor(pool.hook());
+  std::string cache = o.cache;
+  if (!cache.empty()) cache = cache.substr(0, cache.rfind('.')) + "_mobilenet.safetensors";
+  train_or_load(model, names, "", cache, o, train_set);
+  train::Dataset calibration = train_set;
+  const std::size_t n = std::min(o.calibration_images, train_set.size());
+  calibration.values.resize(n * train_set.example_size());
+  calibration.labels.resize(n);
+  std::size_t float_params = 0;
+  for (const nn::Parameter* p : model.parameters()) float_params += p->value.size();
+  std::vector<Row> rows;
+  const Predict float_model = [&](const Tensor<float>& x) { return model.forward(x); };
+  const Predict float_serial = [&](const Tensor<float>& x) {
+    model.set_executor({});
+    Tensor<float> y = model.forward(x);
+    model.set_executor(pool.hook());
+    return y;
+  };
+  rows.push_back(
+      measure("fp32", 32, float_params * sizeof(float), float_model, float_serial, test_set));
+  struct Variant {
+    const char* name;
+    bool per_channel;
+    bool equalize_and_correct;
+  };
+  const Variant variants[] = {{"int8 PTQ per-tensor w", false, false},
+                              {"int8 PTQ per-channel w", true, false},
+                              {"int8 PTQ per-tensor w, CLE + bias corr.", false, true}};
+  for (const Variant& v : variants) {
+    nn::Sequential copy;
+    build_mobilenet(copy);
+    copy_parameters(model, copy);
+    if (v.equalize_and_correct) calib::equalize_cross_layer(copy);
+    calib::PtqOptions p;
+    p.per_channel = v.per_channel;
+    p.bias_correction = v.equalize_and_correct;
+    const calib::PtqResult q = calib::quantize_model(copy, calibration, p);
+    const Predict int8 = [&](const Tensor<float>& x) { return q.model.forward(x, pool.hook()); };
+    const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
+    rows.push_back(measure(v.name, 8, q.model.weight_bytes(), int8, serial, test_set));
+  }
+  print_table(rows);
+  std::printf("(the depthwise layers run through the scalar reference convolution for now)\n");
 }
 
 // Everything after the float model exists: PTQ, QAT, the table.
