@@ -21,11 +21,6 @@ namespace qinfer::calib {
 
 namespace detail {
 
-inline bool is_weighted(nn::LayerKind k) noexcept {
-  return k == nn::LayerKind::conv2d || k == nn::LayerKind::linear ||
-         k == nn::LayerKind::depthwise_conv2d;
-}
-
 // Calls fn(index) for every weight of `l` ([depth, out]) that produces output channel c.
 template <class Fn>
 void for_output_channel(const nn::MatmulLayer& l, std::size_t c, Fn&& fn) {
@@ -51,14 +46,14 @@ void for_input_channel(const nn::MatmulLayer& l, std::size_t channels, std::size
 inline std::size_t equalize_cross_layer(nn::Sequential& model, int iterations = 4) {
   std::vector<std::pair<std::size_t, std::size_t>> pairs;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    if (!detail::is_weighted(model[i].kind())) continue;
+    if (!nn::has_weights(model[i].kind())) continue;
     for (std::size_t j = i + 1; j < model.size(); ++j) {
       const nn::LayerKind next = model[j].kind();
       if (next == nn::LayerKind::relu || next == nn::LayerKind::max_pool2d ||
           next == nn::LayerKind::flatten) {
         continue;
       }
-      if (detail::is_weighted(next)) pairs.emplace_back(i, j);
+      if (nn::has_weights(next)) pairs.emplace_back(i, j);
       break;
     }
   }

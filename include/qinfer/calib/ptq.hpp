@@ -150,10 +150,6 @@ class PointObserver {
   HistogramObserver histogram_;
 };
 
-inline bool is_matmul(nn::LayerKind k) noexcept {
-  return k == nn::LayerKind::linear || k == nn::LayerKind::conv2d ||
-         k == nn::LayerKind::depthwise_conv2d;
-}
 inline bool is_activation(nn::LayerKind k) noexcept {
   return k == nn::LayerKind::relu || k == nn::LayerKind::relu6;
 }
@@ -269,7 +265,7 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     fail(Errc::invalid_argument, "quantize_model: weight_bits must be 8 or 4");
   }
   const std::size_t count = model.size();
-  if (count == 0 || !detail::is_matmul(model[count - 1].kind())) {
+  if (count == 0 || !nn::has_weights(model[count - 1].kind())) {
     fail(Errc::invalid_argument, "quantize_model: the model must end with a conv or linear layer");
   }
   // Quantization points: the input, and after layer i when layer i ends a conv/linear group
@@ -277,9 +273,9 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
   std::vector<bool> point_after(count, false);
   for (std::size_t i = 0; i + 1 < count; ++i) {
     const nn::LayerKind k = model[i].kind();
-    if (detail::is_matmul(k)) {
+    if (nn::has_weights(k)) {
       point_after[detail::is_activation(model[i + 1].kind()) ? i + 1 : i] = true;
-    } else if (detail::is_activation(k) && (i == 0 || !detail::is_matmul(model[i - 1].kind()))) {
+    } else if (detail::is_activation(k) && (i == 0 || !nn::has_weights(model[i - 1].kind()))) {
       fail(Errc::invalid_argument, "quantize_model: a ReLU must follow a conv or linear layer");
     }
   }
@@ -332,7 +328,7 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     if (first == 0) first_batch = x;
     input_observer.observe(x);
     for (std::size_t i = 0; i < count; ++i) {
-      if (options.bias_correction && detail::is_matmul(model[i].kind())) add_input(i, x);
+      if (options.bias_correction && nn::has_weights(model[i].kind())) add_input(i, x);
       x = model[i].forward(x, false);
       if (point_after[i]) {
         observers[i].observe(x);
@@ -368,7 +364,7 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
       result.model.steps.emplace_back(nn::QuantizedGlobalAvgPool{});
       continue;
     }
-    if (!detail::is_matmul(k)) continue;  // an activation or fake quantization, handled here
+    if (!nn::has_weights(k)) continue;  // an activation or fake quantization, handled here
     const auto& layer = static_cast<const nn::MatmulLayer&>(model[i]);
     const nn::WeightFakeQuant* trained = layer.weight_fake_quant();
     const int bits = trained != nullptr ? trained->bits() : options.weight_bits;

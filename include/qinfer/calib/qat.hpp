@@ -37,7 +37,7 @@ inline void prepare_qat(nn::Sequential& model, const train::Dataset& calibration
   }
   std::size_t next_matmul = 0, next_point = 1;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    if (!detail::is_matmul(model[i].kind())) continue;
+    if (!nn::has_weights(model[i].kind())) continue;
     auto& layer = static_cast<nn::MatmulLayer&>(model[i]);
     const nn::QuantizedMatmul& m = *matmuls[next_matmul++];
     layer.set_weight_fake_quant(

@@ -43,8 +43,7 @@ inline std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> matmul
     if (layer.kind() == nn::LayerKind::flatten && x.rank() == 4) {
       flattened.assign(x.dims.begin() + 1, x.dims.end());
     }
-    if (layer.kind() == nn::LayerKind::linear || layer.kind() == nn::LayerKind::conv2d ||
-        layer.kind() == nn::LayerKind::depthwise_conv2d) {
+    if (nn::has_weights(layer.kind())) {
       out.emplace_back(static_cast<nn::MatmulLayer*>(&layer), layer.kind() == nn::LayerKind::linear
                                                                   ? flattened
                                                                   : std::vector<std::size_t>{});

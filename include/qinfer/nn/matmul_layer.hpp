@@ -17,6 +17,11 @@
 
 namespace qinfer::nn {
 
+// The kinds that derive from MatmulLayer (weights [depth, out] and a bias per channel).
+inline constexpr bool has_weights(LayerKind k) noexcept {
+  return k == LayerKind::linear || k == LayerKind::conv2d || k == LayerKind::depthwise_conv2d;
+}
+
 class MatmulLayer : public Layer {
  public:
   std::size_t depth() const noexcept { return depth_; }
