@@ -5,6 +5,7 @@
 // calib::quantize_model from a float nn::Sequential; every convolution and linear layer runs on
 // the packed int8 GEMM (ops/gemm.hpp) with its bias, requantization and fused ReLU / ReLU6 in
 // the output stage, so the model follows the scalar reference bit for bit on every ISA path.
+// Depthwise convolutions run through the scalar reference convolution itself for now.
 //
 // Affine uint8 activations (zero point z, scale s) and symmetric int8 weights per output
 // channel (scale w_c):
