@@ -42,11 +42,11 @@ case "${1:-}" in
     done
     echo "== SIMD paths this run tested and skipped"
     echo "host:"
-    ./build/default/tests/qinfer_tests "[paths]" | grep -E "detected:|conversion path|GEMM path"
+    ./build/default/tests/qinfer_tests "[paths]" | grep -E "detected:|conversion path|GEMM path|fp32 GEMM kernel"
     for cpu in max cortex-a76 cortex-a72; do
       echo "aarch64 under qemu, QEMU_CPU=$cpu:"
       QEMU_CPU=$cpu qemu-aarch64 -L /usr/aarch64-linux-gnu ./build/aarch64/tests/qinfer_tests "[paths]" |
-        grep -E "detected:|conversion path|GEMM path"
+        grep -E "detected:|conversion path|GEMM path|fp32 GEMM kernel"
     done
     ;;
   *)
