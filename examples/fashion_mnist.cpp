@@ -262,6 +262,54 @@ Row measure(const std::string& variant, int bits, std::size_t bytes, const Predi
   return r;
 }
 
+std::size_t parameter_bytes(nn::Sequential& model) {
+  std::size_t count = 0;
+  for (const nn::Parameter* p : model.parameters()) count += p->value.size();
+  return count * sizeof(float);
+}
+
+// A float model's row: accuracy through the pool, speed on the calling thread alone.
+Row measure_float(const std::string& variant, nn::Sequential& model, ThreadPool& pool,
+                  const train::Dataset& test) {
+  const Predict parallel = [&](const Tensor<float>& x) { return model.forward(x); };
+  const Predict serial = [&](const Tensor<float>& x) {
+    model.set_executor({});
+    Tensor<float> y = model.forward(x);
+    model.set_executor(pool.hook());
+    return y;
+  };
+  return measure(variant, 32, parameter_bytes(model), parallel, serial, test);
+}
+
+// An int8 model's row.
+Row measure_int8(const std::string& variant, int bits, const nn::QuantizedSequential& model,
+                 ThreadPool& pool, const train::Dataset& test) {
+  const Predict parallel = [&](const Tensor<float>& x) { return model.forward(x, pool.hook()); };
+  const Predict serial = [&](const Tensor<float>& x) { return model.forward(x); };
+  return measure(variant, bits, model.weight_bytes(), parallel, serial, test);
+}
+
+// The first `count` images of a dataset (the calibration set).
+train::Dataset first_images(const train::Dataset& data, std::size_t count) {
+  train::Dataset subset = data;
+  const std::size_t n = std::min(count, data.size());
+  subset.values.resize(n * data.example_size());
+  subset.labels.resize(n);
+  return subset;
+}
+
+// A training progress bar with the running loss and the seconds since it was made.
+train::Progress epoch_progress(std::string label) {
+  const auto start = Clock::now();
+  return [label = std::move(label), start](std::size_t done, std::size_t total, float loss) {
+    if (done % 20 != 0 && done != total) return;
+    char note[64];
+    std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
+                  std::chrono::duration<double>(Clock::now() - start).count());
+    progress_bar(label.c_str(), done, total, note);
+  };
+}
+
 void print_table(const std::vector<Row>& rows) {
   std::printf("\n%-40s %5s %9s %12s %12s %14s\n", "variant", "bits", "accuracy", "bytes",
               "latency b=1", "batch 64");
@@ -318,17 +366,9 @@ void train_or_load(nn::Sequential& model, const std::vector<std::string>& names,
   train::Adam adam(model.parameters(), 1e-3f);
   for (std::size_t e = 0; e < o.epochs; ++e) {
     adam.lr = train::cosine_learning_rate(1e-3f, e, o.epochs);
-    const std::string label =
-        "train epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
-    const auto start = Clock::now();
-    train::train_epoch(model, adam, train_set, {64, 1, e},
-                       [&](std::size_t done, std::size_t total, float loss) {
-                         if (done % 20 != 0 && done != total) return;
-                         char note[64];
-                         std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
-                                       std::chrono::duration<double>(Clock::now() - start).count());
-                         progress_bar(label.c_str(), done, total, note);
-                       });
+    train::train_epoch(
+        model, adam, train_set, {64, 1, e},
+        epoch_progress("train epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs)));
   }
   if (!cache.empty()) {
     const std::vector<uint8_t> bytes =
@@ -385,22 +425,8 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
   std::string cache = o.cache;
   if (!cache.empty()) cache = cache.substr(0, cache.rfind('.')) + "_mobilenet.safetensors";
   train_or_load(model, names, "", cache, o, train_set);
-  train::Dataset calibration = train_set;
-  const std::size_t n = std::min(o.calibration_images, train_set.size());
-  calibration.values.resize(n * train_set.example_size());
-  calibration.labels.resize(n);
-  std::size_t float_params = 0;
-  for (const nn::Parameter* p : model.parameters()) float_params += p->value.size();
-  std::vector<Row> rows;
-  const Predict float_model = [&](const Tensor<float>& x) { return model.forward(x); };
-  const Predict float_serial = [&](const Tensor<float>& x) {
-    model.set_executor({});
-    Tensor<float> y = model.forward(x);
-    model.set_executor(pool.hook());
-    return y;
-  };
-  rows.push_back(
-      measure("fp32", 32, float_params * sizeof(float), float_model, float_serial, test_set));
+  const train::Dataset calibration = first_images(train_set, o.calibration_images);
+  std::vector<Row> rows{measure_float("fp32", model, pool, test_set)};
   struct Variant {
     const char* name;
     bool per_channel;
@@ -417,10 +443,8 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
     calib::PtqOptions p;
     p.per_channel = v.per_channel;
     p.bias_correction = v.equalize_and_correct;
-    const calib::PtqResult q = calib::quantize_model(copy, calibration, p);
-    const Predict int8 = [&](const Tensor<float>& x) { return q.model.forward(x, pool.hook()); };
-    const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
-    rows.push_back(measure(v.name, 8, q.model.weight_bytes(), int8, serial, test_set));
+    rows.push_back(
+        measure_int8(v.name, 8, calib::quantize_model(copy, calibration, p).model, pool, test_set));
   }
   print_table(rows);
   std::printf("(the depthwise layers run through the scalar reference convolution for now)\n");
@@ -429,23 +453,8 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
 // Everything after the float model exists: PTQ, QAT, the table.
 void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
                     const train::Dataset& train_set, const train::Dataset& test_set) {
-  std::vector<Row> rows;
-  std::size_t float_params = 0;
-  for (const nn::Parameter* p : model.parameters()) float_params += p->value.size();
-  const Predict float_parallel = [&](const Tensor<float>& x) { return model.forward(x); };
-  const Predict float_serial = [&](const Tensor<float>& x) {
-    model.set_executor({});
-    Tensor<float> y = model.forward(x);
-    model.set_executor(pool.hook());
-    return y;
-  };
-  rows.push_back(
-      measure("fp32", 32, float_params * sizeof(float), float_parallel, float_serial, test_set));
-
-  train::Dataset calibration = train_set;
-  const std::size_t n = std::min(o.calibration_images, train_set.size());
-  calibration.values.resize(n * train_set.example_size());
-  calibration.labels.resize(n);
+  std::vector<Row> rows{measure_float("fp32", model, pool, test_set)};
+  const train::Dataset calibration = first_images(train_set, o.calibration_images);
   struct Variant {
     const char* name;
     calib::PtqOptions options;
@@ -493,7 +502,7 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
         calib::quantize_model(v.equalize ? equalized : model, calibration, v.options);
     if (!o.save_model.empty() && v.options.calibration == Calibration::percentile &&
         v.options.weight_bits == 8) {
-      save_and_reload(o.save_model, q.model, float_params * sizeof(float), test_set);
+      save_and_reload(o.save_model, q.model, parameter_bytes(model), test_set);
     }
     if (v.options.calibration == Calibration::percentile && v.options.weight_bits == 8) {
       std::printf("  %s, per quantization point (SQNR against float on 100 calibration images):\n",
@@ -508,12 +517,7 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
                     p.sqnr_db);
       }
     }
-    const Predict parallel = [&](const Tensor<float>& x) {
-      return q.model.forward(x, pool.hook());
-    };
-    const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
-    rows.push_back(
-        measure(v.name, v.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
+    rows.push_back(measure_int8(v.name, v.options.weight_bits, q.model, pool, test_set));
   }
   // One more epoch of training from a copy of the float model: through fake quantization (QAT)
   // at 8 and 4 weight bits, and in float alone, the baseline QAT's extra epoch is judged by.
@@ -534,34 +538,14 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
     tuned.set_executor(pool.hook());
     if (f.quantized) calib::prepare_qat(tuned, calibration, f.options);
     train::Adam fine_tune(tuned.parameters(), o.qat_learning_rate);
-    const auto start = Clock::now();
-    train::train_epoch(tuned, fine_tune, train_set, {64, 2, 0},
-                       [&](std::size_t done, std::size_t total, float loss) {
-                         if (done % 20 != 0 && done != total) return;
-                         char note[64];
-                         std::snprintf(note, sizeof note, "loss %.4f  %.0f s", loss,
-                                       std::chrono::duration<double>(Clock::now() - start).count());
-                         progress_bar(f.name, done, total, note);
-                       });
+    train::train_epoch(tuned, fine_tune, train_set, {64, 2, 0}, epoch_progress(f.name));
     if (!f.quantized) {
-      const Predict parallel = [&](const Tensor<float>& x) { return tuned.forward(x); };
-      const Predict serial = [&](const Tensor<float>& x) {
-        tuned.set_executor({});
-        Tensor<float> y = tuned.forward(x);
-        tuned.set_executor(pool.hook());
-        return y;
-      };
-      rows.push_back(measure(f.name, 32, float_params * sizeof(float), parallel, serial, test_set));
+      rows.push_back(measure_float(f.name, tuned, pool, test_set));
       continue;
     }
     calib::freeze_qat(tuned);
     const calib::PtqResult q = calib::quantize_model(tuned, calibration, f.options);
-    const Predict parallel = [&](const Tensor<float>& x) {
-      return q.model.forward(x, pool.hook());
-    };
-    const Predict serial = [&](const Tensor<float>& x) { return q.model.forward(x); };
-    rows.push_back(
-        measure(f.name, f.options.weight_bits, q.model.weight_bytes(), parallel, serial, test_set));
+    rows.push_back(measure_int8(f.name, f.options.weight_bits, q.model, pool, test_set));
   }
   print_table(rows);
   std::printf(

@@ -51,23 +51,26 @@ void build_cnn(nn::Sequential& model) {
   model.initialize(3);
 }
 
-TEST_CASE("PTQ keeps a small CNN's Fashion-MNIST accuracy", "[calib][ptq]") {
-  const train::Dataset train_set = fashion_mnist("train", 3000);
-  const train::Dataset test_set = fashion_mnist("t10k", 1000);
-  nn::Sequential model;
+// The small CNN, trained for two epochs on `train_set`.
+void train_small_cnn(nn::Sequential& model, const train::Dataset& train_set) {
   build_cnn(model);
   train::Adam adam(model.parameters(), 3e-3f);
   for (std::size_t epoch = 0; epoch < 2; ++epoch) {
     train::train_epoch(model, adam, train_set, {32, 5, epoch});
   }
+}
+
+TEST_CASE("PTQ keeps a small CNN's Fashion-MNIST accuracy", "[calib][ptq]") {
+  const train::Dataset train_set = fashion_mnist("train", 3000);
+  const train::Dataset test_set = fashion_mnist("t10k", 1000);
+  nn::Sequential model;
+  train_small_cnn(model, train_set);
   const auto float_model = [&](const Tensor<float>& x) { return model.forward(x); };
   const double fp32 = train::accuracy(float_model, test_set);
   INFO("fp32 accuracy " << fp32);
   REQUIRE(fp32 > 0.70);
 
-  train::Dataset calibration = train_set;
-  calibration.values.resize(500 * 784);
-  calibration.labels.resize(500);
+  const train::Dataset calibration = fashion_mnist("train", 500);
   for (Calibration c :
        {Calibration::min_max, Calibration::percentile, Calibration::entropy, Calibration::mse}) {
     PtqOptions o;
@@ -106,14 +109,8 @@ TEST_CASE("QAT recovers what a poor 4-bit PTQ loses", "[calib][qat]") {
   const train::Dataset train_set = fashion_mnist("train", 3000);
   const train::Dataset test_set = fashion_mnist("t10k", 1000);
   nn::Sequential model;
-  build_cnn(model);
-  train::Adam adam(model.parameters(), 3e-3f);
-  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
-    train::train_epoch(model, adam, train_set, {32, 5, epoch});
-  }
-  train::Dataset calibration = train_set;
-  calibration.values.resize(500 * 784);
-  calibration.labels.resize(500);
+  train_small_cnn(model, train_set);
+  const train::Dataset calibration = fashion_mnist("train", 500);
   // Deliberately poor: 4-bit weights with one max-abs scale per layer.
   PtqOptions poor;
   poor.weight_bits = 4;

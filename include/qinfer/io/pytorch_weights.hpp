@@ -62,6 +62,41 @@ inline std::size_t pytorch_feature(std::size_t r, const std::vector<std::size_t>
   return (ch * h + y) * w + x;
 }
 
+// A layer's weights in PyTorch: the tensor's shape, and for each of our weights (index
+// r * out + c of [depth, out]) its position in that tensor. Loading gathers through it, saving
+// scatters, so the two directions cannot disagree.
+struct PytorchLayout {
+  std::vector<std::size_t> shape;
+  std::vector<std::size_t> position;
+};
+
+inline PytorchLayout pytorch_layout(nn::MatmulLayer& layer, const std::vector<std::size_t>& image) {
+  const std::size_t depth = layer.depth(), out = layer.out_channels();
+  PytorchLayout l{{out, depth}, std::vector<std::size_t>(depth * out)};
+  std::size_t in = 0, k = 1;
+  if (layer.kind() == nn::LayerKind::conv2d) {
+    const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
+    in = o.in_channels;
+    k = o.kernel;
+    l.shape = {out, in, k, k};
+  } else if (layer.kind() == nn::LayerKind::depthwise_conv2d) {
+    k = static_cast<nn::DepthwiseConv2d&>(layer).options().kernel;
+    l.shape = {out, 1, k, k};  // PyTorch's groups = channels weight
+  }
+  for (std::size_t r = 0; r < depth; ++r) {
+    for (std::size_t c = 0; c < out; ++c) {
+      std::size_t theirs = c * depth + pytorch_feature(r, image);  // [out, in] (and depthwise)
+      if (layer.kind() == nn::LayerKind::conv2d) {
+        // Our row r = (y * k + x) * in + ci; PyTorch's OIHW index ((c * in + ci) * k + y) * k + x.
+        const std::size_t ci = r % in, tap = r / in;
+        theirs = ((c * in + ci) * k + tap / k) * k + tap % k;
+      }
+      l.position[r * out + c] = theirs;
+    }
+  }
+  return l;
+}
+
 inline std::vector<uint8_t> float_bytes(const std::vector<float>& v) {
   std::vector<uint8_t> bytes(v.size() * sizeof(float));
   std::memcpy(bytes.data(), v.data(), bytes.size());
@@ -85,44 +120,13 @@ inline void load_pytorch_weights(nn::Sequential& model, const Safetensors& file,
     if (w == nullptr || b == nullptr) {
       fail(Errc::invalid_argument, "load_pytorch_weights: a layer's weight or bias is missing");
     }
-    const std::size_t depth = layer.depth(), out = layer.out_channels();
-    const bool conv = layer.kind() == nn::LayerKind::conv2d;
-    const bool depthwise = layer.kind() == nn::LayerKind::depthwise_conv2d;
-    std::vector<std::size_t> expected{out, depth};
-    if (conv) {
-      const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
-      expected = {out, o.in_channels, o.kernel, o.kernel};
-    } else if (depthwise) {
-      const std::size_t k = static_cast<nn::DepthwiseConv2d&>(layer).options().kernel;
-      expected = {out, 1, k, k};  // PyTorch's groups = channels weight
-    }
-    if (w->shape != expected || b->shape != std::vector<std::size_t>{out}) {
+    const detail::PytorchLayout layout = detail::pytorch_layout(layer, layers[l].second);
+    if (w->shape != layout.shape || b->shape != std::vector<std::size_t>{layer.out_channels()}) {
       fail(Errc::shape_mismatch, "load_pytorch_weights: a tensor's shape does not fit its layer");
     }
     const std::vector<float> source = file.to_float(*w);
     std::vector<float>& target = layer.weight().value;
-    if (conv) {
-      const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
-      const std::size_t k = o.kernel, in = o.in_channels;
-      for (std::size_t co = 0; co < out; ++co) {
-        for (std::size_t ci = 0; ci < in; ++ci) {
-          for (std::size_t y = 0; y < k; ++y) {
-            for (std::size_t x = 0; x < k; ++x) {
-              target[((y * k + x) * in + ci) * out + co] = source[((co * in + ci) * k + y) * k + x];
-            }
-          }
-        }
-      }
-    } else if (depthwise) {
-      for (std::size_t c = 0; c < out; ++c) {
-        for (std::size_t t = 0; t < depth; ++t) target[t * out + c] = source[c * depth + t];
-      }
-    } else {
-      for (std::size_t r = 0; r < depth; ++r) {
-        const std::size_t feature = detail::pytorch_feature(r, layers[l].second);
-        for (std::size_t c = 0; c < out; ++c) target[r * out + c] = source[c * depth + feature];
-      }
-    }
+    for (std::size_t i = 0; i < target.size(); ++i) target[i] = source[layout.position[i]];
     layer.bias().value = file.to_float(*b);
   }
 }
@@ -139,38 +143,15 @@ inline std::vector<uint8_t> save_pytorch_weights(
   std::vector<SafetensorsTensor> tensors;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     nn::MatmulLayer& layer = *layers[l].first;
-    const std::size_t depth = layer.depth(), out = layer.out_channels();
+    const detail::PytorchLayout layout = detail::pytorch_layout(layer, layers[l].second);
     const std::vector<float>& source = layer.weight().value;
     std::vector<float> w(source.size());
-    std::vector<std::size_t> shape{out, depth};
-    if (layer.kind() == nn::LayerKind::conv2d) {
-      const nn::Conv2dOptions& o = static_cast<nn::Conv2d&>(layer).options();
-      const std::size_t k = o.kernel, in = o.in_channels;
-      shape = {out, in, k, k};
-      for (std::size_t co = 0; co < out; ++co) {
-        for (std::size_t ci = 0; ci < in; ++ci) {
-          for (std::size_t y = 0; y < k; ++y) {
-            for (std::size_t x = 0; x < k; ++x) {
-              w[((co * in + ci) * k + y) * k + x] = source[((y * k + x) * in + ci) * out + co];
-            }
-          }
-        }
-      }
-    } else if (layer.kind() == nn::LayerKind::depthwise_conv2d) {
-      const std::size_t k = static_cast<nn::DepthwiseConv2d&>(layer).options().kernel;
-      shape = {out, 1, k, k};
-      for (std::size_t c = 0; c < out; ++c) {
-        for (std::size_t t = 0; t < depth; ++t) w[c * depth + t] = source[t * out + c];
-      }
-    } else {
-      for (std::size_t r = 0; r < depth; ++r) {
-        const std::size_t feature = detail::pytorch_feature(r, layers[l].second);
-        for (std::size_t c = 0; c < out; ++c) w[c * depth + feature] = source[r * out + c];
-      }
-    }
-    tensors.push_back({names[l] + ".weight", Dtype::f32, shape, detail::float_bytes(w)});
-    tensors.push_back(
-        {names[l] + ".bias", Dtype::f32, {out}, detail::float_bytes(layer.bias().value)});
+    for (std::size_t i = 0; i < source.size(); ++i) w[layout.position[i]] = source[i];
+    tensors.push_back({names[l] + ".weight", Dtype::f32, layout.shape, detail::float_bytes(w)});
+    tensors.push_back({names[l] + ".bias",
+                       Dtype::f32,
+                       {layer.out_channels()},
+                       detail::float_bytes(layer.bias().value)});
   }
   return write_safetensors(tensors, metadata);
 }

@@ -5,9 +5,7 @@
 // PyTorch stores OIHW; the safetensors import converts.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
-#include <random>
 #include <vector>
 
 #include "qinfer/core/matrix.hpp"
@@ -40,21 +38,10 @@ class Conv2d final : public MatmulLayer {
 
   // The windows of an [N, H, W, in] batch; fails if the kernel does not fit.
   ImageWindows windows(const std::vector<std::size_t>& dims) const {
-    if (dims.size() != 4 || dims[3] != o_.in_channels) {
-      fail(Errc::shape_mismatch, "Conv2d: input must be [N, H, W, in_channels]");
-    }
-    const reference::Window1d h{dims[1], o_.kernel, o_.stride, 1, o_.padding, o_.padding};
-    const reference::Window1d w{dims[2], o_.kernel, o_.stride, 1, o_.padding, o_.padding};
-    if (auto s = h.check("Conv2d: kernel does not fit the input height"); !s) fail(s);
-    if (auto s = w.check("Conv2d: kernel does not fit the input width"); !s) fail(s);
-    return {dims[0], o_.in_channels, h, w};
-  }
-
-  void initialize(std::mt19937& rng) override {
-    const float bound = std::sqrt(6.0f / static_cast<float>(depth_));
-    std::uniform_real_distribution<float> uniform(-bound, bound);
-    for (float& w : weight_.value) w = uniform(rng);
-    std::fill(bias_.value.begin(), bias_.value.end(), 0.0f);
+    ImageWindows g;
+    if (auto s = square_windows(dims, o_.in_channels, o_.kernel, o_.stride, o_.padding, g); !s)
+      fail(s);
+    return g;
   }
 
   Tensor<float> forward(const Tensor<float>& x, bool train) override {

@@ -4,10 +4,7 @@
 // int8 GEMM packs it), the transpose of PyTorch's [out, in]; the safetensors import converts.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstddef>
-#include <random>
 #include <vector>
 
 #include "qinfer/core/matrix.hpp"
@@ -22,14 +19,6 @@ class Linear final : public MatmulLayer {
   LayerKind kind() const noexcept override { return LayerKind::linear; }
   std::size_t in_features() const noexcept { return depth_; }
   std::size_t out_features() const noexcept { return out_; }
-
-  // Kaiming-uniform weights for the ReLU that usually follows, zero bias.
-  void initialize(std::mt19937& rng) override {
-    const float bound = std::sqrt(6.0f / static_cast<float>(depth_));
-    std::uniform_real_distribution<float> uniform(-bound, bound);
-    for (float& w : weight_.value) w = uniform(rng);
-    std::fill(bias_.value.begin(), bias_.value.end(), 0.0f);
-  }
 
   Tensor<float> forward(const Tensor<float>& x, bool train) override {
     if (x.rank() != 2 || x.dims[1] != depth_) {

@@ -6,8 +6,11 @@
 // which routes it through the fake quantizer when there is one.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "qinfer/core/matrix.hpp"
@@ -34,6 +37,15 @@ class MatmulLayer : public Layer {
   // Trains through fake-quantized weights from now on (nullptr: float weights again).
   void set_weight_fake_quant(std::unique_ptr<WeightFakeQuant> q) { weight_quant_ = std::move(q); }
   const WeightFakeQuant* weight_fake_quant() const noexcept { return weight_quant_.get(); }
+
+  // Kaiming-uniform weights for the ReLU that usually follows (bound sqrt(6 / fan-in), the
+  // fan-in being the weight rows), zero bias.
+  void initialize(std::mt19937& rng) override {
+    const float bound = std::sqrt(6.0f / static_cast<float>(depth_));
+    std::uniform_real_distribution<float> uniform(-bound, bound);
+    for (float& w : weight_.value) w = uniform(rng);
+    std::fill(bias_.value.begin(), bias_.value.end(), 0.0f);
+  }
 
   std::vector<Parameter*> parameters() override {
     std::vector<Parameter*> p{&weight_, &bias_};

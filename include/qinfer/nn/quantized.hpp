@@ -189,15 +189,11 @@ class QuantizedSequential {
       o.out_dims = {x.dims[0], m.out_channels};
       return o;
     }
-    if (x.rank() != 4 || x.dims[3] != m.in_channels) {
-      fail(Errc::shape_mismatch, "QuantizedSequential: conv input must be [N, H, W, in]");
+    ImageWindows g;
+    if (auto s = square_windows(x.dims, m.in_channels, m.kernel, m.stride, m.padding, g); !s) {
+      fail(s);
     }
-    const reference::Window1d h{x.dims[1], m.kernel, m.stride, 1, m.padding, m.padding};
-    const reference::Window1d w{x.dims[2], m.kernel, m.stride, 1, m.padding, m.padding};
-    if (auto s = h.check("QuantizedSequential: conv kernel does not fit"); !s) fail(s);
-    if (auto s = w.check("QuantizedSequential: conv kernel does not fit"); !s) fail(s);
-    const ImageWindows g{x.dims[0], m.in_channels, h, w};
-    o.out_dims = {g.batch, h.output(), w.output(), m.out_channels};
+    o.out_dims = {g.batch, g.height.output(), g.width.output(), m.out_channels};
     if (m.kernel == 1 && m.stride == 1 && m.padding == 0) {
       o.a = row_major(x.data.data(), g.rows(), m.in_channels);
       return o;

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
+#include "qinfer/core/error.hpp"
 #include "qinfer/reference/window.hpp"
 
 namespace qinfer {
@@ -24,6 +26,22 @@ struct ImageWindows {
   std::size_t rows() const noexcept { return batch * height.output() * width.output(); }
   std::size_t depth() const noexcept { return height.kernel * width.kernel * channels; }
 };
+
+// The windows of a square kernel (symmetric padding, no dilation) over an [N, H, W, channels]
+// batch, or why they do not fit.
+inline Status square_windows(const std::vector<std::size_t>& dims, std::size_t channels,
+                             std::size_t kernel, std::size_t stride, std::size_t padding,
+                             ImageWindows& out) noexcept {
+  if (dims.size() != 4 || dims[3] != channels) {
+    return {Errc::shape_mismatch, "convolution: input must be [N, H, W, in_channels]"};
+  }
+  out = {dims[0],
+         channels,
+         {dims[1], kernel, stride, 1, padding, padding},
+         {dims[2], kernel, stride, 1, padding, padding}};
+  if (auto s = out.height.check("convolution: kernel does not fit the input height"); !s) return s;
+  return out.width.check("convolution: kernel does not fit the input width");
+}
 
 template <class T>
 void im2col(const ImageWindows& g, const T* image, T pad, T* columns) noexcept {
