@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "qinfer/calib/equalize.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
 #include "qinfer/calib/ptq.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "support/random.hpp"
 
 namespace qinfer::calib {
@@ -114,6 +116,44 @@ TEST_CASE("cross-layer equalization runs through depthwise-separable chains", "[
   const double sqnr_after = quantize_model(model, calibration, per_tensor).points.back().sqnr_db;
   INFO("per-tensor int8 logits SQNR " << sqnr_before << " dB -> " << sqnr_after << " dB");
   CHECK(sqnr_after > sqnr_before + 6.0);
+}
+
+TEST_CASE("cross-layer equalization works inside residual blocks, not across the add",
+          "[calib][cle]") {
+  test::Rng rng(43);
+  nn::Sequential model;
+  model.add<nn::Conv2d>(nn::Conv2dOptions{2, 4, 3, 1, 1});
+  auto& block = model.add<nn::Residual>();
+  block.body().add<nn::Conv2d>(nn::Conv2dOptions{4, 6, 3, 1, 1});
+  block.body().add<nn::ReLU>();
+  block.body().add<nn::Conv2d>(nn::Conv2dOptions{6, 4, 1, 1, 0});
+  model.add<nn::ReLU>();
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(5 * 5 * 4, 3);
+  model.initialize(5);
+  auto& wide = static_cast<nn::MatmulLayer&>(block.body()[0]);
+  for (std::size_t k = 0; k < wide.depth(); ++k) {
+    for (std::size_t c = 0; c < 6; ++c)
+      wide.weight().value[k * 6 + c] *= std::pow(4.0f, static_cast<float>(c) - 2.0f);
+  }
+  const Tensor<float> x({2, 5, 5, 2}, rng.reals(2 * 5 * 5 * 2, -1, 1));
+  const std::vector<float> before = model.forward(x).data;
+  // Only the pair inside the body: the stem feeds the add, and so does the body's last layer.
+  CHECK(equalize_cross_layer(model) == 1);
+  const std::vector<float> after = model.forward(x).data;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    CHECK(after[i] == Approx(before[i]).epsilon(1e-4).margin(1e-5));
+  }
+  // Each channel's range is now the same in both layers of the pair.
+  const auto& narrow = static_cast<const nn::MatmulLayer&>(block.body()[2]);
+  for (std::size_t c = 0; c < 6; ++c) {
+    float r1 = 0.0f, r2 = 0.0f;
+    for (std::size_t k = 0; k < wide.depth(); ++k)
+      r1 = std::max(r1, std::fabs(wide.weight().value[k * 6 + c]));
+    for (std::size_t o = 0; o < 4; ++o)
+      r2 = std::max(r2, std::fabs(narrow.weight().value[c * 4 + o]));
+    CHECK(r1 == Approx(r2).epsilon(0.05));
+  }
 }
 
 TEST_CASE("cross-layer equalization leaves pairs across a ReLU6 alone", "[calib][cle]") {

@@ -7,12 +7,15 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "qinfer/io/idx.hpp"
 #include "qinfer/nn/loss.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "qinfer/train/optimizer.hpp"
 #include "support/random.hpp"
 
@@ -146,6 +149,112 @@ TEST_CASE("QAT recovers what a poor 4-bit PTQ loses", "[calib][qat]") {
   CHECK(same >= 196);
 }
 
+// A small ResNet: a stem, an identity block, a downsampling block with a 1x1 projection,
+// average pooling and a classifier.
+void build_resnet(nn::Sequential& model) {
+  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 8, 3, 2, 1});
+  model.add<nn::ReLU>();
+  auto& identity = model.add<nn::Residual>();
+  identity.body().add<nn::Conv2d>(nn::Conv2dOptions{8, 8, 3, 1, 1});
+  identity.body().add<nn::ReLU>();
+  identity.body().add<nn::Conv2d>(nn::Conv2dOptions{8, 8, 3, 1, 1});
+  model.add<nn::ReLU>();
+  auto& down = model.add<nn::Residual>();
+  down.body().add<nn::Conv2d>(nn::Conv2dOptions{8, 16, 3, 2, 1});
+  down.body().add<nn::ReLU>();
+  down.body().add<nn::Conv2d>(nn::Conv2dOptions{16, 16, 3, 1, 1});
+  down.shortcut().add<nn::Conv2d>(nn::Conv2dOptions{8, 16, 1, 2, 0});
+  model.add<nn::ReLU>();
+  model.add<nn::AvgPool2d>(2, 2, 1);  // 7x7 -> 4x4, padded taps counted as zeros
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(4 * 4 * 16, 10);
+  model.initialize(4);
+}
+
+TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq][qat]") {
+  const train::Dataset train_set = fashion_mnist("train", 3000);
+  const train::Dataset test_set = fashion_mnist("t10k", 1000);
+  nn::Sequential model;
+  build_resnet(model);
+  train::Adam adam(model.parameters(), 3e-3f);
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+    train::train_epoch(model, adam, train_set, {32, 5, epoch});
+  }
+  const double fp32 =
+      train::accuracy([&](const Tensor<float>& x) { return model.forward(x); }, test_set);
+  INFO("fp32 accuracy " << fp32);
+  REQUIRE(fp32 > 0.70);
+
+  const train::Dataset calibration = fashion_mnist("train", 300);
+  PtqOptions o;
+  // Per-layer choices: the projection at 4 bits, the stem's output calibrated by percentile.
+  o.layers["res4.shortcut.conv0"].weight_bits = 4;
+  o.layers["conv0"].calibration = Calibration::percentile;
+  o.layers["conv0"].percentile = 99.0;
+  const PtqResult q = quantize_model(model, calibration, o);
+  const double int8 =
+      train::accuracy([&](const Tensor<float>& x) { return q.model.forward(x); }, test_set);
+  INFO("int8 accuracy " << int8);
+  CHECK(int8 > fp32 - 0.02);
+  const std::vector<std::string> names{"input",
+                                       "conv0",
+                                       "res2.body.conv0",
+                                       "res2.body.conv2",
+                                       "res2",
+                                       "res4.body.conv0",
+                                       "res4.body.conv2",
+                                       "res4.shortcut.conv0",
+                                       "res4",
+                                       "logits"};
+  REQUIRE(q.points.size() == names.size());
+  for (std::size_t p = 0; p < names.size(); ++p) {
+    INFO(names[p] << " SQNR " << q.points[p].sqnr_db);
+    CHECK(q.points[p].name == names[p]);
+    if (p > 0) CHECK(q.points[p].sqnr_db > 15.0);
+  }
+  CHECK(q.points[4].range.min == 0.0f);  // the add's ReLU
+  // The overrides took effect for their layers only.
+  PtqOptions plain;
+  const PtqResult defaults = quantize_model(model, calibration, plain);
+  CHECK(q.points[1].range.max < defaults.points[1].range.max);
+  CHECK(q.points[2].range.max == defaults.points[2].range.max);
+  const auto& down = std::get<nn::QuantizedResidual>(q.model.steps[2]);
+  CHECK(std::get<nn::QuantizedMatmul>(down.shortcut[0]).bits == 4);
+  CHECK(std::get<nn::QuantizedMatmul>(down.body[0]).bits == 8);
+  CHECK(std::get<nn::QuantizedMatmul>(q.model.steps.back()).bits == 8);
+
+  prepare_qat(model, calibration, plain);
+  // Fake quantizers: the input, the stem, each add, and every conv output inside the blocks.
+  std::size_t fake = 0;
+  const std::function<void(nn::Sequential&)> count = [&](nn::Sequential& chain) {
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      fake += chain[i].kind() == nn::LayerKind::fake_quantize;
+      if (chain[i].kind() == nn::LayerKind::residual) {
+        count(static_cast<nn::Residual&>(chain[i]).body());
+        count(static_cast<nn::Residual&>(chain[i]).shortcut());
+      }
+    }
+  };
+  count(model);
+  CHECK(fake == 9);
+  train::Adam fine_tune(model.parameters(), 3e-4f);
+  train::train_epoch(model, fine_tune, train_set, {32, 6, 0});
+  freeze_qat(model);
+  const PtqResult qat = quantize_model(model, calibration, plain);
+  const double qat_accuracy =
+      train::accuracy([&](const Tensor<float>& x) { return qat.model.forward(x); }, test_set);
+  INFO("QAT int8 accuracy " << qat_accuracy);
+  CHECK(qat_accuracy > fp32 - 0.02);
+  std::vector<std::size_t> first(200);
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
+  const Tensor<float> x = test_set.batch(first.data(), first.size());
+  const std::vector<uint8_t> a = nn::predictions(model.forward(x)),
+                             b = nn::predictions(qat.model.forward(x));
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  CHECK(same >= 194);
+}
+
 TEST_CASE("MSE weight ranges lose less than max-abs at 4 bits", "[calib][ptq]") {
   test::Rng rng(6);
   // A Gaussian-like channel with one outlier: max|w| spends the 15 levels on the outlier.
@@ -176,6 +285,16 @@ TEST_CASE("quantize_model rejects models it cannot map", "[calib][ptq][errors]")
   three_bits.weight_bits = 3;
   CHECK_THROWS_AS(quantize_model(fine, data, three_bits), Error);
   CHECK(quantize_model(fine, data, {}).model.steps.size() == 1);
+  nn::Sequential empty_body;
+  empty_body.add<nn::Residual>();
+  empty_body.add<nn::Linear>(4, 2);
+  empty_body.initialize(1);
+  CHECK_THROWS_AS(quantize_model(empty_body, data, {}), Error);
+  nn::Sequential relu_in_block;
+  relu_in_block.add<nn::Residual>().body().add<nn::ReLU>();
+  relu_in_block.add<nn::Linear>(4, 2);
+  relu_in_block.initialize(1);
+  CHECK_THROWS_AS(quantize_model(relu_in_block, data, {}), Error);
 }
 
 }  // namespace

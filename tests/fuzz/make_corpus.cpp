@@ -37,6 +37,19 @@ int main(int argc, char** argv) {
   write(dir + "/model_file/seed", io::save_model(calib::quantize_model(model, data, {}).model));
   write(dir + "/model_file/seed4",
         io::save_model(calib::quantize_model(model, data, four_bit).model));
+  nn::Sequential resnet;
+  resnet.add<nn::Conv2d>(nn::Conv2dOptions{1, 2, 3, 1, 1});
+  auto& block = resnet.add<nn::Residual>();
+  block.body().add<nn::Conv2d>(nn::Conv2dOptions{2, 2, 1, 1, 0});
+  block.shortcut().add<nn::AvgPool2d>(3, 1, 1);
+  resnet.add<nn::ReLU>();
+  resnet.add<nn::GlobalAvgPool2d>();
+  resnet.add<nn::Linear>(2, 2);
+  resnet.initialize(2);
+  train::Dataset images{{3, 3, 1}, std::vector<float>(18, 0.5f), {0, 1}};
+  images.values[4] = 0.0f;
+  write(dir + "/model_file/seed_residual",
+        io::save_model(calib::quantize_model(resnet, images, {}).model));
   write(dir + "/idx/seed", {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6});
   return 0;
 }

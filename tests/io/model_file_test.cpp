@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "qinfer/io/model_file.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <limits>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "qinfer/calib/ptq.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "support/random.hpp"
 
 namespace qinfer::io {
@@ -84,6 +86,42 @@ TEST_CASE("a MobileNet-style model quantizes and round-trips through the model f
   CHECK(save_model(loaded) == bytes);
 }
 
+TEST_CASE("residual blocks and average pooling round-trip through the model file",
+          "[io][model_file]") {
+  nn::Sequential model;
+  model.add<nn::Conv2d>(nn::Conv2dOptions{2, 6, 3, 1, 1});
+  model.add<nn::ReLU>();
+  auto& block = model.add<nn::Residual>();
+  block.body().add<nn::Conv2d>(nn::Conv2dOptions{6, 6, 3, 1, 1});
+  block.body().add<nn::ReLU6>();
+  auto& inner = block.body().add<nn::Residual>();  // a block nested in a block
+  inner.body().add<nn::DepthwiseConv2d>(nn::DepthwiseOptions{6, 3, 1, 1});
+  block.shortcut().add<nn::Conv2d>(nn::Conv2dOptions{6, 6, 1, 1, 0});
+  model.add<nn::ReLU>();
+  model.add<nn::AvgPool2d>(3, 2, 1, false);
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(3 * 3 * 6, 5);
+  model.initialize(11);
+  test::Rng rng(15);
+  for (nn::Parameter* p : model.parameters()) {
+    if (p->name == "bias") p->value = rng.reals(p->value.size(), -0.3f, 0.3f);
+  }
+  train::Dataset calibration{{6, 6, 2}, rng.reals(30 * 72, 0, 1), std::vector<uint8_t>(30)};
+  for (int bits : {8, 4}) {
+    INFO("bits " << bits);
+    calib::PtqOptions o;
+    o.weight_bits = bits;
+    const calib::PtqResult q = calib::quantize_model(model, calibration, o);
+    const Tensor<float> x({3, 6, 6, 2}, rng.reals(3 * 72, 0, 1));
+    CHECK(calib::sqnr_db(model.forward(x).data, q.model.forward(x).data) > (bits == 8 ? 25 : 10));
+    const std::vector<uint8_t> bytes = save_model(q.model);
+    const nn::QuantizedSequential loaded = load_model(bytes);
+    CHECK(loaded.forward(x).data == q.model.forward(x).data);
+    CHECK(save_model(loaded) == bytes);
+    CHECK(loaded.weight_bytes() == q.model.weight_bytes());
+  }
+}
+
 TEST_CASE("the model file's CRC-32 is zlib's", "[io][model_file]") {
   const std::string text = "123456789";
   CHECK(crc32(Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())) ==
@@ -133,6 +171,41 @@ TEST_CASE("corrupted, truncated and hostile model files are rejected", "[io][mod
   hostile = good;
   hostile[44] = 0xff;  // in channels: the weight rows no longer match
   rejected_with_valid_crc(hostile);
+
+  // Residual blocks: nesting past the limit, a body longer than the file, an empty body, and
+  // scales whose ratio the add's fixed-point multipliers cannot hold.
+  const auto residuals = [](int depth, uint32_t body, float output_scale) {
+    detail::ByteWriter w;
+    w.put_bytes(model_magic, sizeof model_magic);
+    w.put(model_version);
+    w.put(uint32_t{1});
+    w.put(0.1f);
+    w.put(int32_t{0});
+    for (int d = 0; d < depth; ++d) {
+      w.put(uint8_t{5});
+      w.put(d + 1 < depth ? uint32_t{1} : body);
+      w.put(uint32_t{0});
+      for (float scale : {0.1f, 0.1f, output_scale}) {
+        w.put(scale);
+        w.put(int32_t{128});
+      }
+      w.put(int32_t{0});
+      w.put(int32_t{255});
+    }
+    for (uint32_t i = 0; i < std::min(body, 4u); ++i) w.put(uint8_t{2});  // flatten steps
+    w.put(crc32(w.bytes()));
+    return w.bytes();
+  };
+  const auto load = [&](int depth, uint32_t body, float output_scale) {
+    const std::vector<uint8_t> bytes = residuals(depth, body, output_scale);
+    return load_model(bytes);
+  };
+  using Catch::Matchers::Contains;
+  CHECK_THROWS_WITH(load(1, 1, 0.1f), Contains("last step"));
+  CHECK_THROWS_WITH(load(40, 1, 0.1f), Contains("nested too deep"));
+  CHECK_THROWS_WITH(load(2, 0xffffff, 0.1f), Contains("truncated"));
+  CHECK_THROWS_WITH(load(1, 0, 0.1f), Contains("body is empty"));
+  CHECK_THROWS_WITH(load(1, 1, 1e-30f), Contains("multiplier"));
 }
 
 }  // namespace

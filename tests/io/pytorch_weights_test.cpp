@@ -13,6 +13,7 @@
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/pool.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "support/random.hpp"
 
 namespace qinfer::io {
@@ -138,6 +139,34 @@ TEST_CASE("depthwise weights round-trip through PyTorch's [C, 1, k, k] layout", 
   const Safetensors saved = Safetensors::parse(save_pytorch_weights(model, {"dw"}, {4, 4, 3}));
   CHECK(saved.to_float(*saved.find("dw.weight")) == filters);
   CHECK(saved.find("dw.weight")->shape == std::vector<std::size_t>{3, 1, 3, 3});
+}
+
+TEST_CASE("a residual block's layers take names body first, then shortcut", "[io][pytorch]") {
+  nn::Sequential model;
+  model.add<nn::Conv2d>(nn::Conv2dOptions{2, 4, 3, 1, 1});
+  auto& block = model.add<nn::Residual>();
+  block.body().add<nn::Conv2d>(nn::Conv2dOptions{4, 4, 3, 2, 1});
+  block.shortcut().add<nn::Conv2d>(nn::Conv2dOptions{4, 4, 1, 2, 0});
+  model.add<nn::Flatten>();
+  model.add<nn::Linear>(2 * 2 * 4, 3);
+  model.initialize(3);
+  const std::vector<std::string> names{"conv1", "layer1.0.conv1", "layer1.0.downsample.0", "fc"};
+  const Safetensors saved = Safetensors::parse(save_pytorch_weights(model, names, {4, 4, 2}));
+  CHECK(saved.find("layer1.0.conv1.weight")->shape == std::vector<std::size_t>{4, 4, 3, 3});
+  CHECK(saved.find("layer1.0.downsample.0.weight")->shape == std::vector<std::size_t>{4, 4, 1, 1});
+  // The linear layer after the block's [2, 2, 4] output takes PyTorch's (c, h, w) features.
+  CHECK(saved.find("fc.weight")->shape == std::vector<std::size_t>{3, 16});
+  nn::Sequential copy;
+  copy.add<nn::Conv2d>(nn::Conv2dOptions{2, 4, 3, 1, 1});
+  auto& copied = copy.add<nn::Residual>();
+  copied.body().add<nn::Conv2d>(nn::Conv2dOptions{4, 4, 3, 2, 1});
+  copied.shortcut().add<nn::Conv2d>(nn::Conv2dOptions{4, 4, 1, 2, 0});
+  copy.add<nn::Flatten>();
+  copy.add<nn::Linear>(2 * 2 * 4, 3);
+  load_pytorch_weights(copy, saved, names, {4, 4, 2});
+  test::Rng rng(14);
+  const Tensor<float> x({2, 4, 4, 2}, rng.reals(64, -1, 1));
+  CHECK(copy.forward(x).data == model.forward(x).data);
 }
 
 TEST_CASE("loading rejects missing tensors and wrong shapes", "[io][pytorch][errors]") {

@@ -12,6 +12,7 @@
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/loss.hpp"
 #include "qinfer/nn/pool.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "qinfer/nn/sequential.hpp"
 #include "support/random.hpp"
 
@@ -120,6 +121,59 @@ TEST_CASE("ReLU, ReLU6 and MaxPool2d backward match numerical gradients", "[nn]"
   check_layer(pool, Tensor<float>({2, 4, 6, 3}, spread_values(144, rng)), rng);
   MaxPool2d overlapping(3, 2);
   check_layer(overlapping, Tensor<float>({1, 7, 5, 2}, spread_values(70, rng)), rng);
+}
+
+TEST_CASE("AvgPool2d averages windows as PyTorch does and backward matches", "[nn]") {
+  // 3x3 ones, 3x3 window, stride 1, padding 1: a corner window holds 4 real taps of 9.
+  AvgPool2d include_pad(3, 1, 1, true);
+  AvgPool2d exclude_pad(3, 1, 1, false);
+  const Tensor<float> ones({1, 3, 3, 1}, std::vector<float>(9, 1.0f));
+  const Tensor<float> a = include_pad.forward(ones, false);
+  const Tensor<float> b = exclude_pad.forward(ones, false);
+  REQUIRE(a.dims == std::vector<std::size_t>{1, 3, 3, 1});
+  CHECK(a.data[0] == Approx(4.0 / 9));
+  CHECK(a.data[1] == Approx(6.0 / 9));
+  CHECK(a.data[4] == Approx(1.0));
+  for (float v : b.data) CHECK(v == Approx(1.0));
+  test::Rng rng(7);
+  AvgPool2d pool(2);
+  check_layer(pool, Tensor<float>({2, 4, 6, 3}, rng.reals(144, -1, 1)), rng);
+  check_layer(include_pad, Tensor<float>({1, 5, 4, 2}, rng.reals(40, -1, 1)), rng);
+  AvgPool2d strided(3, 2, 1, false);
+  check_layer(strided, Tensor<float>({2, 7, 5, 2}, rng.reals(140, -1, 1)), rng);
+  CHECK_THROWS_AS(AvgPool2d(2, 2, 2), Error);
+  CHECK_THROWS_AS(pool.forward(Tensor<float>({2, 5}, std::vector<float>(10)), false), Error);
+}
+
+TEST_CASE("Residual adds its branches and backward matches numerical gradients", "[nn]") {
+  test::Rng rng(8);
+  // Identity shortcut: y = conv(conv(x)) + x.
+  Residual identity;
+  identity.body().add<Conv2d>(Conv2dOptions{3, 3, 3, 1, 1});
+  identity.body().add<Conv2d>(Conv2dOptions{3, 3, 1, 1, 0});
+  // Projection shortcut that halves the image, as ResNet's downsampling blocks do.
+  Residual projection;
+  projection.body().add<Conv2d>(Conv2dOptions{3, 4, 3, 2, 1});
+  projection.shortcut().add<Conv2d>(Conv2dOptions{3, 4, 1, 2, 0});
+  std::mt19937 init(5);
+  for (Residual* block : {&identity, &projection}) {
+    block->initialize(init);
+    for (Parameter* p : block->parameters()) {
+      if (p->name == "bias") p->value = rng.reals(p->value.size(), -0.5f, 0.5f);
+    }
+  }
+  CHECK(identity.parameters().size() == 4);
+  CHECK(projection.parameters().size() == 4);
+  const Tensor<float> x({2, 5, 4, 3}, rng.reals(120, -1, 1));
+  const Tensor<float> y = identity.forward(x, false);
+  const Tensor<float> body = identity.body().forward(x, false);
+  for (std::size_t i = 0; i < y.size(); ++i) CHECK(y.data[i] == body.data[i] + x.data[i]);
+  check_layer(identity, x, rng);
+  check_layer(projection, x, rng);
+  Residual mismatched;
+  mismatched.body().add<Conv2d>(Conv2dOptions{3, 4, 1, 1, 0});
+  mismatched.initialize(init);
+  CHECK_THROWS_AS(mismatched.forward(x, false), Error);
 }
 
 TEST_CASE("softmax cross-entropy gradient matches numerical gradients", "[nn]") {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "qinfer/nn/matmul_layer.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "qinfer/nn/sequential.hpp"
 
 namespace qinfer::calib {
@@ -38,29 +39,45 @@ void for_input_channel(const nn::MatmulLayer& l, std::size_t channels, std::size
   }
 }
 
+// The eligible pairs of a chain, and of the chains inside its residual blocks (a branch's last
+// layer feeds the add, so pairs never cross a block's boundary).
+inline void equalization_pairs(nn::Sequential& chain,
+                               std::vector<std::pair<nn::MatmulLayer*, nn::MatmulLayer*>>& pairs) {
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    if (chain[i].kind() == nn::LayerKind::residual) {
+      auto& r = static_cast<nn::Residual&>(chain[i]);
+      equalization_pairs(r.body(), pairs);
+      equalization_pairs(r.shortcut(), pairs);
+      continue;
+    }
+    if (!nn::has_weights(chain[i].kind())) continue;
+    for (std::size_t j = i + 1; j < chain.size(); ++j) {
+      const nn::LayerKind next = chain[j].kind();
+      if (next == nn::LayerKind::relu || next == nn::LayerKind::max_pool2d ||
+          next == nn::LayerKind::flatten) {
+        continue;
+      }
+      if (nn::has_weights(next)) {
+        pairs.emplace_back(static_cast<nn::MatmulLayer*>(&chain[i]),
+                           static_cast<nn::MatmulLayer*>(&chain[j]));
+      }
+      break;
+    }
+  }
+}
+
 }  // namespace detail
 
 // Equalizes every eligible pair of consecutive conv / linear layers of `model`, `iterations`
 // passes over the chain (each pass moves every pair to equal ranges; later passes settle the
 // layers that belong to two pairs). Returns the number of pairs equalized.
 inline std::size_t equalize_cross_layer(nn::Sequential& model, int iterations = 4) {
-  std::vector<std::pair<std::size_t, std::size_t>> pairs;
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    if (!nn::has_weights(model[i].kind())) continue;
-    for (std::size_t j = i + 1; j < model.size(); ++j) {
-      const nn::LayerKind next = model[j].kind();
-      if (next == nn::LayerKind::relu || next == nn::LayerKind::max_pool2d ||
-          next == nn::LayerKind::flatten) {
-        continue;
-      }
-      if (nn::has_weights(next)) pairs.emplace_back(i, j);
-      break;
-    }
-  }
+  std::vector<std::pair<nn::MatmulLayer*, nn::MatmulLayer*>> pairs;
+  detail::equalization_pairs(model, pairs);
   for (int pass = 0; pass < iterations; ++pass) {
     for (const auto& [first, second] : pairs) {
-      auto& a = static_cast<nn::MatmulLayer&>(model[first]);
-      auto& b = static_cast<nn::MatmulLayer&>(model[second]);
+      nn::MatmulLayer& a = *first;
+      nn::MatmulLayer& b = *second;
       std::vector<float>& wa = a.weight().value;
       std::vector<float>& wb = b.weight().value;
       const std::size_t channels = a.out_channels();

@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,7 @@
 #include "qinfer/nn/linear.hpp"
 #include "qinfer/nn/pool.hpp"
 #include "qinfer/nn/quantized.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "qinfer/nn/sequential.hpp"
 #include "qinfer/ops/im2col.hpp"
 #include "qinfer/quant/params.hpp"
@@ -56,6 +59,15 @@ inline const char* calibration_name(Calibration c) noexcept {
 // least squared error (it matters at 4 bits, where max|w| wastes levels on one outlier).
 enum class WeightRange { max_abs, mse };
 
+// What one layer may choose differently from the model-wide options; unset fields inherit.
+struct LayerOptions {
+  std::optional<Calibration> calibration;
+  std::optional<double> percentile;
+  std::optional<int> weight_bits;
+  std::optional<WeightRange> weight_range;
+  std::optional<bool> per_channel;
+};
+
 struct PtqOptions {
   Calibration calibration = Calibration::min_max;
   double percentile = 99.99;  // for Calibration::percentile
@@ -67,6 +79,24 @@ struct PtqOptions {
   // calibration data.
   bool bias_correction = false;
   std::size_t batch_size = 100;
+  // Per-layer choices, keyed by the names the report uses ("input", "conv0", "linear5",
+  // "res2.body.conv0", "res2" for a residual's add): what a layer sets replaces the value above
+  // for that layer's weights and for the point after it.
+  std::map<std::string, LayerOptions> layers;
+
+  // These options with the overrides for `name` applied.
+  PtqOptions for_layer(const std::string& name) const {
+    PtqOptions o = *this;
+    const auto it = layers.find(name);
+    if (it == layers.end()) return o;
+    const LayerOptions& l = it->second;
+    o.calibration = l.calibration.value_or(calibration);
+    o.percentile = l.percentile.value_or(percentile);
+    o.weight_bits = l.weight_bits.value_or(weight_bits);
+    o.weight_range = l.weight_range.value_or(weight_range);
+    o.per_channel = l.per_channel.value_or(per_channel);
+    return o;
+  }
 };
 
 // What calibration chose for one quantization point.
@@ -119,23 +149,81 @@ inline float weight_scale(const float* w, std::size_t count, std::size_t stride,
 
 namespace detail {
 
-// One observer per quantization point, of the kind the options ask for.
-class PointObserver {
- public:
-  explicit PointObserver(const PtqOptions& o) : options_(o) {}
-  void observe(const Tensor<float>& x) {
-    if (options_.calibration == Calibration::min_max) {
-      min_max_.observe(x.data);
-    } else {
-      histogram_.observe(x.data);
+inline bool is_activation(nn::LayerKind k) noexcept {
+  return k == nn::LayerKind::relu || k == nn::LayerKind::relu6;
+}
+
+// Layers whose output is requantized: conv, linear, and a residual's add.
+inline bool requantizes(nn::LayerKind k) noexcept {
+  return nn::has_weights(k) || k == nn::LayerKind::residual;
+}
+
+// The layer whose output is the quantization point of layer i: i, or the activation fused
+// into it.
+inline std::size_t point_layer(const nn::Sequential& chain, std::size_t i) noexcept {
+  return i + 1 < chain.size() && is_activation(chain[i + 1].kind()) ? i + 1 : i;
+}
+
+inline const nn::FakeQuantize* fake_quantize_after(const nn::Sequential& chain, std::size_t i) {
+  return i + 1 < chain.size() && chain[i + 1].kind() == nn::LayerKind::fake_quantize
+             ? static_cast<const nn::FakeQuantize*>(&chain[i + 1])
+             : nullptr;
+}
+
+// A layer's name in reports and in PtqOptions::layers; `prefix` names the enclosing blocks.
+inline std::string layer_name(const std::string& prefix, const nn::Layer& layer, std::size_t i) {
+  const char* kind = "";
+  switch (layer.kind()) {
+    case nn::LayerKind::linear:
+      kind = "linear";
+      break;
+    case nn::LayerKind::conv2d:
+      kind = "conv";
+      break;
+    case nn::LayerKind::depthwise_conv2d:
+      kind = "dwconv";
+      break;
+    case nn::LayerKind::residual:
+      kind = "res";
+      break;
+    default:
+      kind = "layer";
+  }
+  return prefix + kind + std::to_string(i);
+}
+
+// Checks a chain (and the blocks inside it) for what quantization supports.
+inline void check_chain(const nn::Sequential& chain) {
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const nn::LayerKind k = chain[i].kind();
+    if (is_activation(k) && (i == 0 || !requantizes(chain[i - 1].kind()))) {
+      fail(Errc::invalid_argument,
+           "quantize_model: a ReLU must follow a conv, linear or residual layer");
+    }
+    if (k == nn::LayerKind::residual) {
+      const auto& r = static_cast<const nn::Residual&>(chain[i]);
+      if (r.body().size() == 0)
+        fail(Errc::invalid_argument, "quantize_model: a residual body is empty");
+      check_chain(r.body());
+      check_chain(r.shortcut());
     }
   }
-  Range range() const {
-    switch (options_.calibration) {
+}
+
+// Every calibration statistic a point may need: min-max and the histogram, so that the rule can
+// be chosen per layer after observing.
+class PointObserver {
+ public:
+  void observe(const Tensor<float>& x) {
+    min_max_.observe(x.data);
+    histogram_.observe(x.data);
+  }
+  Range range(const PtqOptions& o) const {
+    switch (o.calibration) {
       case Calibration::min_max:
         return min_max_.range();
       case Calibration::percentile:
-        return histogram_.range(HistogramRule::percentile, 255, options_.percentile);
+        return histogram_.range(HistogramRule::percentile, 255, o.percentile);
       case Calibration::entropy:
         return histogram_.range(HistogramRule::entropy, 255);
       case Calibration::mse:
@@ -145,25 +233,92 @@ class PointObserver {
   }
 
  private:
-  PtqOptions options_;
   MinMaxObserver min_max_;
   HistogramObserver histogram_;
 };
 
-inline bool is_activation(nn::LayerKind k) noexcept {
-  return k == nn::LayerKind::relu || k == nn::LayerKind::relu6;
-}
+// The float model run over calibration batches: observers at every point, the mean of each
+// conv / linear layer's GEMM input rows (for bias correction), and the first batch's float
+// values at the points, in model order, for the SQNR report.
+class Calibrator {
+ public:
+  explicit Calibrator(bool bias_correction) : bias_correction_(bias_correction) {}
 
-// The layer after `i`, or nullptr.
-inline const nn::Layer* next_layer(const nn::Sequential& model, std::size_t i) noexcept {
-  return i + 1 < model.size() ? &model[i + 1] : nullptr;
-}
-inline const nn::FakeQuantize* fake_quantize_after(const nn::Sequential& model, std::size_t i) {
-  const nn::Layer* next = next_layer(model, i);
-  return next != nullptr && next->kind() == nn::LayerKind::fake_quantize
-             ? static_cast<const nn::FakeQuantize*>(next)
-             : nullptr;
-}
+  // Runs `chain` (`top`: the model itself, whose last layer dequantizes) on x.
+  Tensor<float> run(nn::Sequential& chain, Tensor<float> x, bool top, bool keep) {
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      nn::Layer& layer = chain[i];
+      const nn::LayerKind k = layer.kind();
+      if (bias_correction_ && nn::has_weights(k)) add_input(layer, x);
+      if (k == nn::LayerKind::residual) {
+        auto& r = static_cast<nn::Residual&>(layer);
+        // Body first: the points are numbered in that order.
+        const Tensor<float> body = run(r.body(), x, false, keep);
+        x = nn::add(body, run(r.shortcut(), x, false, keep));
+      } else {
+        x = layer.forward(x, false);
+      }
+      const bool point = requantizes(k) ? point_layer(chain, i) == i && !(top && i + 1 == chain.size())
+                                        : is_activation(k);
+      if (point) {
+        observers_[&layer].observe(x);
+        if (keep) float_points.push_back(x);
+      }
+    }
+    return x;
+  }
+
+  Range range(const nn::Layer& point, const PtqOptions& o) const {
+    return observers_.at(&point).range(o);
+  }
+
+  // Mean of each input column of a layer's GEMM (empty without bias correction).
+  std::vector<double> input_mean(const nn::Layer& layer) const {
+    const auto it = inputs_.find(&layer);
+    if (it == inputs_.end()) return {};
+    std::vector<double> mean = it->second.sums;
+    for (double& v : mean) v /= static_cast<double>(std::max<std::size_t>(it->second.rows, 1));
+    return mean;
+  }
+
+  std::vector<Tensor<float>> float_points;
+
+ private:
+  struct InputSums {
+    std::vector<double> sums;
+    std::size_t rows = 0;
+  };
+
+  void add_input(const nn::Layer& layer, const Tensor<float>& x) {
+    InputSums& in = inputs_[&layer];
+    std::vector<float> columns;
+    const float* rows = x.data.data();
+    std::size_t row_count = x.dims.empty() ? 0 : x.dims[0];
+    std::size_t depth = static_cast<const nn::MatmulLayer&>(layer).depth();
+    if (layer.kind() != nn::LayerKind::linear) {
+      // A conv's GEMM reads im2col rows; a depthwise filter reads its own channel's window,
+      // so its means are per (tap, channel): the im2col columns, in the [k * k, C] layout of
+      // its weights.
+      const ImageWindows g = layer.kind() == nn::LayerKind::conv2d
+                                 ? static_cast<const nn::Conv2d&>(layer).windows(x.dims)
+                                 : static_cast<const nn::DepthwiseConv2d&>(layer).windows(x.dims);
+      columns.resize(g.rows() * g.depth());
+      im2col(g, x.data.data(), 0.0f, columns.data());
+      rows = columns.data();
+      row_count = g.rows();
+      depth = g.depth();
+    }
+    in.sums.resize(depth, 0.0);
+    for (std::size_t r = 0; r < row_count; ++r) {
+      for (std::size_t k = 0; k < depth; ++k) in.sums[k] += rows[r * depth + k];
+    }
+    in.rows += row_count;
+  }
+
+  bool bias_correction_;
+  std::map<const nn::Layer*, PointObserver> observers_;
+  std::map<const nn::Layer*, InputSums> inputs_;
+};
 
 // Per-channel (or per-tensor) scales of [depth, out] weights under the options.
 inline std::vector<float> weight_scales(const nn::MatmulLayer& l, const PtqOptions& o, int qmax) {
@@ -241,6 +396,117 @@ inline nn::QuantizedMatmul quantize_weights(const nn::MatmulLayer& l, int bits,
   return m;
 }
 
+// Sets the clamp of a step whose output point is `out` for the activation fused after chain[i]
+// (none: the whole uint8 range).
+inline void fused_clamp(const nn::Sequential& chain, std::size_t i, QuantParams out,
+                        int32_t& clamp_min, int32_t& clamp_max) {
+  clamp_min = 0;
+  clamp_max = 255;
+  if (point_layer(chain, i) == i) return;
+  clamp_min = out.zero_point;
+  if (chain[i + 1].kind() == nn::LayerKind::relu6) {
+    const double six = std::nearbyint(6.0 / double{out.scale}) + out.zero_point;
+    clamp_max = static_cast<int32_t>(std::min(255.0, six));
+  }
+}
+
+// Builds the quantized steps of a calibrated float model, chain by chain.
+class Converter {
+ public:
+  Converter(const PtqOptions& options, const Calibrator& calibrator, PtqResult& result)
+      : options_(options), calibrator_(calibrator), result_(result) {}
+
+  QuantParams point(const std::string& name, Range r) {
+    const QuantParams p = choose_params<uint8_t>(r.min, r.max);
+    result_.points.push_back({name, r, p});
+    return p;
+  }
+
+  // Appends the steps of `chain` to `steps`; `current` goes in as the parameters of the chain's
+  // input and comes out as those of its output.
+  void convert(const nn::Sequential& chain, bool top, const std::string& prefix,
+               QuantParams& current, std::vector<nn::QuantizedStep>& steps) {
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      const nn::Layer& layer = chain[i];
+      const std::string name = layer_name(prefix, layer, i);
+      switch (layer.kind()) {
+        case nn::LayerKind::max_pool2d: {
+          const auto& p = static_cast<const nn::MaxPool2d&>(layer);
+          steps.emplace_back(nn::QuantizedMaxPool{p.kernel(), p.stride()});
+          break;
+        }
+        case nn::LayerKind::avg_pool2d: {
+          const auto& p = static_cast<const nn::AvgPool2d&>(layer);
+          steps.emplace_back(nn::QuantizedAvgPool{p.kernel(), p.stride(), p.padding(),
+                                                  p.count_include_pad(), current.zero_point});
+          break;
+        }
+        case nn::LayerKind::flatten:
+          steps.emplace_back(nn::QuantizedFlatten{});
+          break;
+        case nn::LayerKind::global_avg_pool2d:
+          steps.emplace_back(nn::QuantizedGlobalAvgPool{});
+          break;
+        case nn::LayerKind::residual: {
+          const auto& r = static_cast<const nn::Residual&>(layer);
+          nn::QuantizedResidual q;
+          q.body_output = q.shortcut_output = current;
+          convert(r.body(), false, name + ".body.", q.body_output, q.body);
+          convert(r.shortcut(), false, name + ".shortcut.", q.shortcut_output, q.shortcut);
+          q.output = output_point(chain, i, name);
+          fused_clamp(chain, i, q.output, q.clamp_min, q.clamp_max);
+          nn::set_add_params(q);
+          current = q.output;
+          steps.emplace_back(std::move(q));
+          break;
+        }
+        case nn::LayerKind::linear:
+        case nn::LayerKind::conv2d:
+        case nn::LayerKind::depthwise_conv2d:
+          steps.emplace_back(matmul(chain, i, name, top && i + 1 == chain.size(), current));
+          break;
+        default:
+          break;  // an activation or fake quantization, handled with the layer before it
+      }
+    }
+  }
+
+ private:
+  QuantParams output_point(const nn::Sequential& chain, std::size_t i, const std::string& name) {
+    const std::size_t out = point_layer(chain, i);
+    const nn::FakeQuantize* fq = fake_quantize_after(chain, out);
+    return point(name, fq != nullptr ? fq->range()
+                                     : calibrator_.range(chain[out], options_.for_layer(name)));
+  }
+
+  nn::QuantizedMatmul matmul(const nn::Sequential& chain, std::size_t i, const std::string& name,
+                             bool last, QuantParams& current) {
+    const auto& layer = static_cast<const nn::MatmulLayer&>(chain[i]);
+    const PtqOptions o = options_.for_layer(name);
+    const nn::WeightFakeQuant* trained = layer.weight_fake_quant();
+    const int bits = trained != nullptr ? trained->bits() : o.weight_bits;
+    if (bits != 8 && bits != 4)
+      fail(Errc::invalid_argument, "quantize_model: weight bits must be 8 or 4");
+    std::vector<float> scales = trained != nullptr ? trained->scales().value
+                                                   : weight_scales(layer, o, qmax_of_bits(bits));
+    nn::QuantizedMatmul m = quantize_weights(layer, bits, std::move(scales), current,
+                                             calibrator_.input_mean(layer));
+    m.name = name;
+    m.dequantize = last;
+    if (!last) {
+      m.output = output_point(chain, i, name);
+      fused_clamp(chain, i, m.output, m.clamp_min, m.clamp_max);
+      current = m.output;
+    }
+    nn::set_multipliers(m);
+    return m;
+  }
+
+  const PtqOptions& options_;
+  const Calibrator& calibrator_;
+  PtqResult& result_;
+};
+
 }  // namespace detail
 
 // Signal-to-quantization-noise ratio of `test` against `reference`, in dB.
@@ -256,9 +522,10 @@ inline double sqnr_db(const std::vector<float>& reference, const std::vector<flo
 }
 
 // Quantizes `model` with activation ranges observed on `calibration`. Supported chains: conv or
-// linear layers each optionally followed by ReLU / ReLU6, max pooling and flattening between
-// them, a conv or linear layer last. A model prepared for QAT (calib/qat.hpp) carries its own
-// ranges and weight scales in its fake-quantization layers, which take precedence.
+// linear layers each optionally followed by ReLU / ReLU6, pooling and flattening between them,
+// residual blocks (optionally followed by ReLU / ReLU6) whose branches are such chains, and a
+// conv or linear layer last. A model prepared for QAT (calib/qat.hpp) carries its own ranges and
+// weight scales in its fake-quantization layers, which take precedence.
 inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& calibration,
                                 const PtqOptions& options) {
   if (options.weight_bits != 8 && options.weight_bits != 4) {
@@ -268,58 +535,10 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
   if (count == 0 || !nn::has_weights(model[count - 1].kind())) {
     fail(Errc::invalid_argument, "quantize_model: the model must end with a conv or linear layer");
   }
-  // Quantization points: the input, and after layer i when layer i ends a conv/linear group
-  // (the layer itself or its activation) that is not the last layer.
-  std::vector<bool> point_after(count, false);
-  for (std::size_t i = 0; i + 1 < count; ++i) {
-    const nn::LayerKind k = model[i].kind();
-    if (nn::has_weights(k)) {
-      point_after[detail::is_activation(model[i + 1].kind()) ? i + 1 : i] = true;
-    } else if (detail::is_activation(k) && (i == 0 || !nn::has_weights(model[i - 1].kind()))) {
-      fail(Errc::invalid_argument, "quantize_model: a ReLU must follow a conv or linear layer");
-    }
-  }
-  detail::PointObserver input_observer(options);
-  std::vector<detail::PointObserver> observers(count, detail::PointObserver(options));
-  // Per conv / linear layer, the sums of its GEMM's input rows (im2col columns for a conv), for
-  // bias correction.
-  std::vector<std::vector<double>> input_sums(count);
-  std::vector<std::size_t> input_rows(count, 0);
-  const auto add_input = [&](std::size_t i, const Tensor<float>& x) {
-    std::vector<float> columns;
-    const float* rows = x.data.data();
-    std::size_t row_count = x.dims.empty() ? 0 : x.dims[0];
-    if (model[i].kind() == nn::LayerKind::depthwise_conv2d) {
-      // Each channel's filter sees its own channel's window: the means per (tap, channel) are
-      // the im2col column means, the [k * k, C] layout of the weights.
-      const ImageWindows g = static_cast<const nn::DepthwiseConv2d&>(model[i]).windows(x.dims);
-      columns.resize(g.rows() * g.depth());
-      im2col(g, x.data.data(), 0.0f, columns.data());
-      input_sums[i].resize(g.depth(), 0.0);
-      for (std::size_t r = 0; r < g.rows(); ++r) {
-        for (std::size_t k = 0; k < g.depth(); ++k) input_sums[i][k] += columns[r * g.depth() + k];
-      }
-      input_rows[i] += g.rows();
-      return;
-    }
-    if (model[i].kind() == nn::LayerKind::conv2d) {
-      const ImageWindows g = static_cast<const nn::Conv2d&>(model[i]).windows(x.dims);
-      columns.resize(g.rows() * g.depth());
-      im2col(g, x.data.data(), 0.0f, columns.data());
-      rows = columns.data();
-      row_count = g.rows();
-    }
-    const std::size_t depth = static_cast<const nn::MatmulLayer&>(model[i]).depth();
-    input_sums[i].resize(depth, 0.0);
-    for (std::size_t r = 0; r < row_count; ++r) {
-      for (std::size_t k = 0; k < depth; ++k) input_sums[i][k] += rows[r * depth + k];
-    }
-    input_rows[i] += row_count;
-  };
-  // The first batch's float outputs at the points and at the end, for the SQNR report.
-  Tensor<float> first_batch;
-  std::vector<Tensor<float>> float_points;
-  Tensor<float> float_logits;
+  detail::check_chain(model);
+  detail::PointObserver input_observer;
+  detail::Calibrator calibrator(options.bias_correction);
+  Tensor<float> first_batch, float_logits;
   std::vector<std::size_t> indices(calibration.size());
   for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
   for (std::size_t first = 0; first < calibration.size(); first += options.batch_size) {
@@ -327,79 +546,19 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
     Tensor<float> x = calibration.batch(&indices[first], n);
     if (first == 0) first_batch = x;
     input_observer.observe(x);
-    for (std::size_t i = 0; i < count; ++i) {
-      if (options.bias_correction && nn::has_weights(model[i].kind())) add_input(i, x);
-      x = model[i].forward(x, false);
-      if (point_after[i]) {
-        observers[i].observe(x);
-        if (first == 0) float_points.push_back(x);
-      }
-    }
-    if (first == 0) float_logits = x;
+    x = calibrator.run(model, std::move(x), true, first == 0);
+    if (first == 0) float_logits = std::move(x);
   }
 
   PtqResult result;
-  const auto point = [&](const std::string& name, Range r) {
-    const QuantParams p = choose_params<uint8_t>(r.min, r.max);
-    result.points.push_back({name, r, p});
-    return p;
-  };
+  detail::Converter converter(options, calibrator, result);
   const bool input_fake_quantized = model[0].kind() == nn::LayerKind::fake_quantize;
-  result.model.input =
-      point("input", input_fake_quantized ? static_cast<const nn::FakeQuantize&>(model[0]).range()
-                                          : input_observer.range());
+  result.model.input = converter.point(
+      "input", input_fake_quantized ? static_cast<const nn::FakeQuantize&>(model[0]).range()
+                                    : input_observer.range(options.for_layer("input")));
   QuantParams current = result.model.input;
-  for (std::size_t i = 0; i < count; ++i) {
-    const nn::LayerKind k = model[i].kind();
-    if (k == nn::LayerKind::max_pool2d) {
-      const auto& p = static_cast<const nn::MaxPool2d&>(model[i]);
-      result.model.steps.emplace_back(nn::QuantizedMaxPool{p.kernel(), p.stride()});
-      continue;
-    }
-    if (k == nn::LayerKind::flatten) {
-      result.model.steps.emplace_back(nn::QuantizedFlatten{});
-      continue;
-    }
-    if (k == nn::LayerKind::global_avg_pool2d) {
-      result.model.steps.emplace_back(nn::QuantizedGlobalAvgPool{});
-      continue;
-    }
-    if (!nn::has_weights(k)) continue;  // an activation or fake quantization, handled here
-    const auto& layer = static_cast<const nn::MatmulLayer&>(model[i]);
-    const nn::WeightFakeQuant* trained = layer.weight_fake_quant();
-    const int bits = trained != nullptr ? trained->bits() : options.weight_bits;
-    if (bits != 8 && bits != 4)
-      fail(Errc::invalid_argument, "quantize_model: weight bits must be 8 or 4");
-    std::vector<float> scales =
-        trained != nullptr ? trained->scales().value
-                           : detail::weight_scales(layer, options, detail::qmax_of_bits(bits));
-    std::vector<double> mean = std::move(input_sums[i]);
-    for (double& v : mean) v /= static_cast<double>(std::max<std::size_t>(input_rows[i], 1));
-    nn::QuantizedMatmul m = detail::quantize_weights(layer, bits, std::move(scales), current, mean);
-    m.name = (k == nn::LayerKind::linear ? "linear"
-              : m.depthwise              ? "dwconv"
-                                         : "conv") +
-             std::to_string(i);
-    if (i + 1 == count) {
-      m.dequantize = true;
-      nn::set_multipliers(m);
-    } else {
-      const nn::Layer* next = detail::next_layer(model, i);
-      const bool fused = detail::is_activation(next->kind());
-      const std::size_t out_layer = fused ? i + 1 : i;
-      const nn::FakeQuantize* fq = detail::fake_quantize_after(model, out_layer);
-      m.output = point(m.name, fq != nullptr ? fq->range() : observers[out_layer].range());
-      nn::set_multipliers(m);
-      m.clamp_min = fused ? m.output.zero_point : 0;
-      m.clamp_max = 255;
-      if (fused && next->kind() == nn::LayerKind::relu6) {
-        const double six = std::nearbyint(6.0 / double{m.output.scale}) + m.output.zero_point;
-        m.clamp_max = static_cast<int32_t>(std::min(255.0, six));
-      }
-      current = m.output;
-    }
-    result.model.steps.emplace_back(std::move(m));
-  }
+  converter.convert(model, true, "", current, result.model.steps);
+
   if (!first_batch.empty()) {
     std::size_t at = 0;
     const Tensor<float> logits =
@@ -408,8 +567,8 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
           for (std::size_t i = 0; i < real.size(); ++i) {
             real[i] = static_cast<float>(codes.data[i] - p.zero_point) * p.scale;
           }
-          if (at < float_points.size()) {
-            result.points[at + 1].sqnr_db = sqnr_db(float_points[at].data, real);
+          if (at < calibrator.float_points.size()) {
+            result.points[at + 1].sqnr_db = sqnr_db(calibrator.float_points[at].data, real);
           }
           ++at;
         });

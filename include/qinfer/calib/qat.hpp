@@ -22,6 +22,67 @@
 
 namespace qinfer::calib {
 
+namespace detail {
+
+// PTQ's weight steps in model order: each block's body, then its shortcut.
+inline void collect_matmuls(const std::vector<nn::QuantizedStep>& steps,
+                            std::vector<const nn::QuantizedMatmul*>& out) {
+  for (const nn::QuantizedStep& step : steps) {
+    if (const auto* m = std::get_if<nn::QuantizedMatmul>(&step)) {
+      out.push_back(m);
+    } else if (const auto* r = std::get_if<nn::QuantizedResidual>(&step)) {
+      collect_matmuls(r->body, out);
+      collect_matmuls(r->shortcut, out);
+    }
+  }
+}
+
+// Walks the chains in the order PTQ numbered its points and weight steps.
+class QatPreparer {
+ public:
+  explicit QatPreparer(const PtqResult& ptq) : ptq_(ptq) { collect_matmuls(ptq.model.steps, matmuls_); }
+
+  void prepare(nn::Sequential& chain) {
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      const nn::LayerKind k = chain[i].kind();
+      if (k == nn::LayerKind::residual) {
+        auto& r = static_cast<nn::Residual&>(chain[i]);
+        prepare(r.body());
+        prepare(r.shortcut());
+      } else if (nn::has_weights(k)) {
+        auto& layer = static_cast<nn::MatmulLayer&>(chain[i]);
+        const nn::QuantizedMatmul& m = *matmuls_.at(next_matmul_++);
+        layer.set_weight_fake_quant(
+            std::make_unique<nn::WeightFakeQuant>(m.bits, layer.depth(), m.weight_scales));
+        if (m.dequantize) continue;
+      } else {
+        continue;
+      }
+      const std::size_t after = point_layer(chain, i);
+      chain.insert<nn::FakeQuantize>(after + 1, ptq_.points.at(next_point_++).range);
+      i = after + 1;
+    }
+  }
+
+ private:
+  const PtqResult& ptq_;
+  std::vector<const nn::QuantizedMatmul*> matmuls_;
+  std::size_t next_matmul_ = 0, next_point_ = 1;  // point 0 is the input
+};
+
+inline void freeze(nn::Sequential& chain) {
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    if (chain[i].kind() == nn::LayerKind::fake_quantize) {
+      static_cast<nn::FakeQuantize&>(chain[i]).freeze();
+    } else if (chain[i].kind() == nn::LayerKind::residual) {
+      freeze(static_cast<nn::Residual&>(chain[i]).body());
+      freeze(static_cast<nn::Residual&>(chain[i]).shortcut());
+    }
+  }
+}
+
+}  // namespace detail
+
 inline void prepare_qat(nn::Sequential& model, const train::Dataset& calibration,
                         const PtqOptions& options) {
   for (std::size_t i = 0; i < model.size(); ++i) {
@@ -29,34 +90,13 @@ inline void prepare_qat(nn::Sequential& model, const train::Dataset& calibration
       fail(Errc::invalid_argument, "prepare_qat: the model is already prepared");
     }
   }
-  // PTQ finds the starting ranges and scales: the points in model order, the weights per layer.
+  // PTQ finds the starting ranges and scales.
   const PtqResult ptq = quantize_model(model, calibration, options);
-  std::vector<const nn::QuantizedMatmul*> matmuls;
-  for (const nn::QuantizedStep& step : ptq.model.steps) {
-    if (const auto* m = std::get_if<nn::QuantizedMatmul>(&step)) matmuls.push_back(m);
-  }
-  std::size_t next_matmul = 0, next_point = 1;
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    if (!nn::has_weights(model[i].kind())) continue;
-    auto& layer = static_cast<nn::MatmulLayer&>(model[i]);
-    const nn::QuantizedMatmul& m = *matmuls[next_matmul++];
-    layer.set_weight_fake_quant(
-        std::make_unique<nn::WeightFakeQuant>(m.bits, layer.depth(), m.weight_scales));
-    if (m.dequantize) continue;
-    const bool fused = i + 1 < model.size() && detail::is_activation(model[i + 1].kind());
-    const std::size_t after = fused ? i + 1 : i;
-    model.insert<nn::FakeQuantize>(after + 1, ptq.points[next_point++].range);
-    i = after + 1;
-  }
+  detail::QatPreparer(ptq).prepare(model);
   model.insert<nn::FakeQuantize>(0, ptq.points[0].range);
 }
 
 // Stops the activation observers: the ranges stay where training left them.
-inline void freeze_qat(nn::Sequential& model) {
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    if (model[i].kind() == nn::LayerKind::fake_quantize)
-      static_cast<nn::FakeQuantize&>(model[i]).freeze();
-  }
-}
+inline void freeze_qat(nn::Sequential& model) { detail::freeze(model); }
 
 }  // namespace qinfer::calib

@@ -4,7 +4,8 @@
 //
 //   "QINFERM\0"  magic (8 bytes)          u32 version (1)         u32 step count
 //   f32 input scale, i32 input zero point
-//   per step: u8 kind (0 conv/linear, 1 max pool, 2 flatten, 3 global average pool), then
+//   per step: u8 kind (0 conv/linear, 1 max pool, 2 flatten, 3 global average pool,
+//             4 average pool, 5 residual block), then
 //     conv/linear: u8 weight bits (8 or 4), u8 dequantize (0/1), u16 flags (bit 0: depthwise),
 //                  u32 kernel (0: linear), stride, padding, in channels, out channels,
 //                  u64 depth (rows of the weights),
@@ -14,6 +15,11 @@
 //                  weight codes [depth, out] row-major: int8 bytes, or at 4 bits two codes per
 //                  byte (low nibble first, two's complement)
 //     max pool:    u32 kernel, u32 stride
+//     average pool: u32 kernel, stride, padding, u8 count_include_pad (0/1), i32 zero point
+//     residual:    u32 body step count, u32 shortcut step count (0: identity),
+//                  f32 scale + i32 zero point of the body's output, the shortcut's output and
+//                  the sum, i32 clamp min, i32 clamp max, then the body's steps and the
+//                  shortcut's steps, nested at most 16 deep
 //   u32 CRC-32 (IEEE 802.3, as zlib's crc32) of every byte before it
 //
 // Weights are stored as codes, not in a kernel's packed layout: the file does not depend on the
@@ -64,8 +70,16 @@ inline uint32_t crc32(Span<const uint8_t> bytes, uint32_t crc = 0) noexcept {
 
 namespace detail {
 
-enum class StepKind : uint8_t { matmul = 0, max_pool = 1, flatten = 2, global_avg_pool = 3 };
+enum class StepKind : uint8_t {
+  matmul = 0,
+  max_pool = 1,
+  flatten = 2,
+  global_avg_pool = 3,
+  avg_pool = 4,
+  residual = 5
+};
 inline constexpr uint16_t flag_depthwise = 1;
+inline constexpr int max_nesting = 16;
 
 class ByteWriter {
  public:
@@ -200,6 +214,91 @@ inline Status read_matmul(ByteReader& r, nn::QuantizedMatmul& m) {
   return {};
 }
 
+inline Status read_params(ByteReader& r, QuantParams& p) {
+  if (!r.get(p.scale) || !r.get(p.zero_point)) return truncated();
+  return check_params(p.scale, p.zero_point);
+}
+
+// `count` steps into `steps`; `top`: the model's own chain, whose last step dequantizes.
+inline Status read_steps(ByteReader& r, uint32_t count, int depth, bool top,
+                         std::vector<nn::QuantizedStep>& steps) {
+  if (depth > max_nesting) return {Errc::invalid_argument, "model file: blocks nested too deep"};
+  if (count > r.left()) return truncated();  // every step takes at least one byte
+  for (uint32_t i = 0; i < count; ++i) {
+    uint8_t kind = 0;
+    if (!r.get(kind)) return truncated();
+    switch (static_cast<StepKind>(kind)) {
+      case StepKind::matmul: {
+        nn::QuantizedMatmul m;
+        if (auto s = read_matmul(r, m); !s) return s;
+        if (m.dequantize != (top && i + 1 == count)) {
+          return {Errc::invalid_argument, "model file: only the last step dequantizes"};
+        }
+        m.name = (m.kernel == 0 ? "linear" : m.depthwise ? "dwconv" : "conv") + std::to_string(i);
+        steps.emplace_back(std::move(m));
+        break;
+      }
+      case StepKind::max_pool: {
+        uint32_t kernel = 0, stride = 0;
+        if (!r.get(kernel) || !r.get(stride)) return truncated();
+        if (kernel == 0 || stride == 0)
+          return {Errc::invalid_argument, "model file: zero pool window"};
+        steps.emplace_back(nn::QuantizedMaxPool{kernel, stride});
+        break;
+      }
+      case StepKind::avg_pool: {
+        uint32_t kernel = 0, stride = 0, padding = 0;
+        uint8_t include_pad = 0;
+        int32_t zero_point = 0;
+        if (!r.get(kernel) || !r.get(stride) || !r.get(padding) || !r.get(include_pad) ||
+            !r.get(zero_point)) {
+          return truncated();
+        }
+        if (kernel == 0 || stride == 0 || padding >= kernel || include_pad > 1) {
+          return {Errc::invalid_argument, "model file: bad average pool window"};
+        }
+        if (zero_point < 0 || zero_point > 255) {
+          return {Errc::invalid_zero_point, "model file: a zero point lies outside uint8"};
+        }
+        steps.emplace_back(
+            nn::QuantizedAvgPool{kernel, stride, padding, include_pad == 1, zero_point});
+        break;
+      }
+      case StepKind::flatten:
+        steps.emplace_back(nn::QuantizedFlatten{});
+        break;
+      case StepKind::global_avg_pool:
+        steps.emplace_back(nn::QuantizedGlobalAvgPool{});
+        break;
+      case StepKind::residual: {
+        nn::QuantizedResidual q;
+        uint32_t body = 0, shortcut = 0;
+        if (!r.get(body) || !r.get(shortcut)) return truncated();
+        for (QuantParams* p : {&q.body_output, &q.shortcut_output, &q.output}) {
+          if (auto s = read_params(r, *p); !s) return s;
+        }
+        if (!r.get(q.clamp_min) || !r.get(q.clamp_max)) return truncated();
+        if (q.clamp_min < 0 || q.clamp_max > 255 || q.clamp_min > q.clamp_max) {
+          return {Errc::invalid_argument, "model file: clamp bounds outside uint8"};
+        }
+        if (body == 0) return {Errc::invalid_argument, "model file: a residual body is empty"};
+        if (auto s = read_steps(r, body, depth + 1, false, q.body); !s) return s;
+        if (auto s = read_steps(r, shortcut, depth + 1, false, q.shortcut); !s) return s;
+        try {
+          nn::set_add_params(q);
+        } catch (const Error& e) {
+          return e.status();
+        }
+        steps.emplace_back(std::move(q));
+        break;
+      }
+      default:
+        return {Errc::invalid_argument, "model file: unknown step kind"};
+    }
+  }
+  return {};
+}
+
 inline Status read_model(Span<const uint8_t> bytes, nn::QuantizedSequential& model) {
   constexpr std::size_t crc_size = 4;
   if (bytes.size() < sizeof model_magic + crc_size ||
@@ -213,48 +312,77 @@ inline Status read_model(Span<const uint8_t> bytes, nn::QuantizedSequential& mod
     return {Errc::invalid_argument, "model file: CRC-32 mismatch (corrupted)"};
   ByteReader r(body.subspan(sizeof model_magic, body.size() - sizeof model_magic));
   uint32_t version = 0, steps = 0;
-  if (!r.get(version) || !r.get(steps) || !r.get(model.input.scale) ||
-      !r.get(model.input.zero_point)) {
-    return truncated();
-  }
+  if (!r.get(version) || !r.get(steps)) return truncated();
   if (version != model_version) return {Errc::invalid_argument, "model file: unsupported version"};
-  if (auto s = check_params(model.input.scale, model.input.zero_point); !s) return s;
-  if (steps > r.left()) return truncated();  // every step takes at least one byte
-  for (uint32_t i = 0; i < steps; ++i) {
-    uint8_t kind = 0;
-    if (!r.get(kind)) return truncated();
-    switch (static_cast<StepKind>(kind)) {
-      case StepKind::matmul: {
-        nn::QuantizedMatmul m;
-        if (auto s = read_matmul(r, m); !s) return s;
-        if (m.dequantize != (i + 1 == steps)) {
-          return {Errc::invalid_argument, "model file: only the last step dequantizes"};
-        }
-        m.name = (m.kernel == 0 ? "linear" : m.depthwise ? "dwconv" : "conv") + std::to_string(i);
-        model.steps.emplace_back(std::move(m));
-        break;
+  if (auto s = read_params(r, model.input); !s) return s;
+  if (auto s = read_steps(r, steps, 0, true, model.steps); !s) return s;
+  if (r.left() != 0) return {Errc::invalid_argument, "model file: bytes after the last step"};
+  if (model.steps.empty() || !std::holds_alternative<nn::QuantizedMatmul>(model.steps.back())) {
+    return {Errc::invalid_argument, "model file: the last step must be a dequantizing layer"};
+  }
+  return {};
+}
+
+inline void write_matmul(ByteWriter& w, const nn::QuantizedMatmul& m) {
+  w.put(static_cast<uint8_t>(m.bits));
+  w.put(static_cast<uint8_t>(m.dequantize ? 1 : 0));
+  w.put(static_cast<uint16_t>(m.depthwise ? flag_depthwise : 0));
+  for (std::size_t g : {m.kernel, m.stride, m.padding, m.in_channels, m.out_channels}) {
+    w.put(static_cast<uint32_t>(g));
+  }
+  w.put(static_cast<uint64_t>(m.weight_codes.size() / m.out_channels));
+  w.put(m.input.scale);
+  w.put(m.input.zero_point);
+  w.put(m.output.scale);
+  w.put(m.output.zero_point);
+  w.put(m.clamp_min);
+  w.put(m.clamp_max);
+  for (float s : m.weight_scales) w.put(s);
+  for (int32_t b : m.bias) w.put(b);
+  if (m.bits == 8) {
+    w.put_bytes(m.weight_codes.data(), m.weight_codes.size());
+    return;
+  }
+  for (std::size_t i = 0; i < m.weight_codes.size(); i += 2) {
+    const auto low = static_cast<uint8_t>(m.weight_codes[i] & 0x0f);
+    const auto high = static_cast<uint8_t>(
+        i + 1 < m.weight_codes.size() ? (m.weight_codes[i + 1] & 0x0f) << 4 : 0);
+    w.put(static_cast<uint8_t>(low | high));
+  }
+}
+
+inline void write_steps(ByteWriter& w, const std::vector<nn::QuantizedStep>& steps) {
+  for (const nn::QuantizedStep& step : steps) {
+    if (const auto* m = std::get_if<nn::QuantizedMatmul>(&step)) {
+      w.put(static_cast<uint8_t>(StepKind::matmul));
+      write_matmul(w, *m);
+    } else if (const auto* p = std::get_if<nn::QuantizedMaxPool>(&step)) {
+      w.put(static_cast<uint8_t>(StepKind::max_pool));
+      w.put(static_cast<uint32_t>(p->kernel));
+      w.put(static_cast<uint32_t>(p->stride));
+    } else if (const auto* a = std::get_if<nn::QuantizedAvgPool>(&step)) {
+      w.put(static_cast<uint8_t>(StepKind::avg_pool));
+      for (std::size_t g : {a->kernel, a->stride, a->padding}) w.put(static_cast<uint32_t>(g));
+      w.put(static_cast<uint8_t>(a->count_include_pad ? 1 : 0));
+      w.put(a->zero_point);
+    } else if (const auto* r = std::get_if<nn::QuantizedResidual>(&step)) {
+      w.put(static_cast<uint8_t>(StepKind::residual));
+      w.put(static_cast<uint32_t>(r->body.size()));
+      w.put(static_cast<uint32_t>(r->shortcut.size()));
+      for (const QuantParams& params : {r->body_output, r->shortcut_output, r->output}) {
+        w.put(params.scale);
+        w.put(params.zero_point);
       }
-      case StepKind::max_pool: {
-        uint32_t kernel = 0, stride = 0;
-        if (!r.get(kernel) || !r.get(stride)) return truncated();
-        if (kernel == 0 || stride == 0)
-          return {Errc::invalid_argument, "model file: zero pool window"};
-        model.steps.emplace_back(nn::QuantizedMaxPool{kernel, stride});
-        break;
-      }
-      case StepKind::flatten:
-        model.steps.emplace_back(nn::QuantizedFlatten{});
-        break;
-      case StepKind::global_avg_pool:
-        model.steps.emplace_back(nn::QuantizedGlobalAvgPool{});
-        break;
-      default:
-        return {Errc::invalid_argument, "model file: unknown step kind"};
+      w.put(r->clamp_min);
+      w.put(r->clamp_max);
+      write_steps(w, r->body);
+      write_steps(w, r->shortcut);
+    } else if (std::holds_alternative<nn::QuantizedGlobalAvgPool>(step)) {
+      w.put(static_cast<uint8_t>(StepKind::global_avg_pool));
+    } else {
+      w.put(static_cast<uint8_t>(StepKind::flatten));
     }
   }
-  if (r.left() != 0) return {Errc::invalid_argument, "model file: bytes after the last step"};
-  if (model.steps.empty()) return {Errc::invalid_argument, "model file: no steps"};
-  return {};
 }
 
 }  // namespace detail
@@ -266,44 +394,7 @@ inline std::vector<uint8_t> save_model(const nn::QuantizedSequential& model) {
   w.put(static_cast<uint32_t>(model.steps.size()));
   w.put(model.input.scale);
   w.put(model.input.zero_point);
-  for (const nn::QuantizedStep& step : model.steps) {
-    if (const auto* m = std::get_if<nn::QuantizedMatmul>(&step)) {
-      w.put(static_cast<uint8_t>(detail::StepKind::matmul));
-      w.put(static_cast<uint8_t>(m->bits));
-      w.put(static_cast<uint8_t>(m->dequantize ? 1 : 0));
-      w.put(static_cast<uint16_t>(m->depthwise ? detail::flag_depthwise : 0));
-      for (std::size_t g : {m->kernel, m->stride, m->padding, m->in_channels, m->out_channels}) {
-        w.put(static_cast<uint32_t>(g));
-      }
-      w.put(static_cast<uint64_t>(m->weight_codes.size() / m->out_channels));
-      w.put(m->input.scale);
-      w.put(m->input.zero_point);
-      w.put(m->output.scale);
-      w.put(m->output.zero_point);
-      w.put(m->clamp_min);
-      w.put(m->clamp_max);
-      for (float s : m->weight_scales) w.put(s);
-      for (int32_t b : m->bias) w.put(b);
-      if (m->bits == 8) {
-        w.put_bytes(m->weight_codes.data(), m->weight_codes.size());
-      } else {
-        for (std::size_t i = 0; i < m->weight_codes.size(); i += 2) {
-          const auto low = static_cast<uint8_t>(m->weight_codes[i] & 0x0f);
-          const auto high = static_cast<uint8_t>(
-              i + 1 < m->weight_codes.size() ? (m->weight_codes[i + 1] & 0x0f) << 4 : 0);
-          w.put(static_cast<uint8_t>(low | high));
-        }
-      }
-    } else if (const auto* p = std::get_if<nn::QuantizedMaxPool>(&step)) {
-      w.put(static_cast<uint8_t>(detail::StepKind::max_pool));
-      w.put(static_cast<uint32_t>(p->kernel));
-      w.put(static_cast<uint32_t>(p->stride));
-    } else if (std::holds_alternative<nn::QuantizedGlobalAvgPool>(step)) {
-      w.put(static_cast<uint8_t>(detail::StepKind::global_avg_pool));
-    } else {
-      w.put(static_cast<uint8_t>(detail::StepKind::flatten));
-    }
-  }
+  detail::write_steps(w, model.steps);
   w.put(crc32(w.bytes()));
   return std::move(w.bytes());
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // A float model's weights in PyTorch's names and layouts, through safetensors. The conv and
-// linear layers of a Sequential take names in order (e.g. conv1, conv2, fc1, fc2), each with
+// linear layers of a Sequential take names in order (e.g. conv1, conv2, fc1, fc2; inside a
+// residual block, the body's layers and then the shortcut's), each with
 // "<name>.weight" and "<name>.bias". Layouts are converted once, on load and on save:
 //
 // - Conv2d: PyTorch OIHW <-> our HWIO ([kh, kw, in, out]);
@@ -21,27 +22,30 @@
 #include "qinfer/nn/conv2d.hpp"
 #include "qinfer/nn/depthwise.hpp"
 #include "qinfer/nn/linear.hpp"
+#include "qinfer/nn/residual.hpp"
 #include "qinfer/nn/sequential.hpp"
 
 namespace qinfer::io {
 
 namespace detail {
 
-// For each conv / linear layer in order: the layer and, for a Linear fed by a Flatten of an
-// [H, W, C] image, that image's dims (empty otherwise). `input_dims` is one example's shape.
-inline std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> matmul_layers(
-    nn::Sequential& model, const std::vector<std::size_t>& input_dims) {
-  std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> out;
-  std::vector<std::size_t> dims{1};
-  dims.insert(dims.end(), input_dims.begin(), input_dims.end());
-  std::size_t count = 1;
-  for (std::size_t d : dims) count *= d;
-  Tensor<float> x(dims, std::vector<float>(count));
+using MatmulLayers = std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>>;
+
+// Appends each conv / linear layer of `chain` in order (a residual block's body, then its
+// shortcut) and, for a Linear fed by a Flatten of an [H, W, C] image, that image's dims (empty
+// otherwise). Returns the chain's output for x.
+inline Tensor<float> collect_matmul_layers(nn::Sequential& chain, Tensor<float> x,
+                                           MatmulLayers& out) {
   std::vector<std::size_t> flattened;  // the image dims of the last Flatten, until a Linear
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    nn::Layer& layer = model[i];
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    nn::Layer& layer = chain[i];
     if (layer.kind() == nn::LayerKind::flatten && x.rank() == 4) {
       flattened.assign(x.dims.begin() + 1, x.dims.end());
+    }
+    if (layer.kind() == nn::LayerKind::residual) {
+      auto& r = static_cast<nn::Residual&>(layer);
+      collect_matmul_layers(r.body(), x, out);
+      collect_matmul_layers(r.shortcut(), x, out);
     }
     if (nn::has_weights(layer.kind())) {
       out.emplace_back(static_cast<nn::MatmulLayer*>(&layer), layer.kind() == nn::LayerKind::linear
@@ -51,6 +55,17 @@ inline std::vector<std::pair<nn::MatmulLayer*, std::vector<std::size_t>>> matmul
     }
     x = layer.forward(x, false);
   }
+  return x;
+}
+
+// The conv / linear layers of `model` for one example of shape `input_dims`.
+inline MatmulLayers matmul_layers(nn::Sequential& model, const std::vector<std::size_t>& input_dims) {
+  std::vector<std::size_t> dims{1};
+  dims.insert(dims.end(), input_dims.begin(), input_dims.end());
+  std::size_t count = 1;
+  for (std::size_t d : dims) count *= d;
+  MatmulLayers out;
+  collect_matmul_layers(model, Tensor<float>(dims, std::vector<float>(count)), out);
   return out;
 }
 

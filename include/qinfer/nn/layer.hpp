@@ -45,9 +45,11 @@ enum class LayerKind {
   relu,
   relu6,
   max_pool2d,
+  avg_pool2d,
   global_avg_pool2d,
   flatten,
-  fake_quantize
+  fake_quantize,
+  residual
 };
 
 class Layer {
@@ -67,7 +69,7 @@ class Layer {
   virtual void initialize(std::mt19937& /*rng*/) {}
 
   // Where the layer's GEMMs split their work (serial by default).
-  void set_executor(ParallelForHook executor) noexcept { executor_ = executor; }
+  virtual void set_executor(ParallelForHook executor) { executor_ = executor; }
 
  protected:
   ParallelForHook executor_;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // An int8 model: a chain of quantized steps on uint8 activations, from a float input (quantized
-// at the boundary) to float logits (the last step dequantizes in its output stage). Built by
+// at the boundary) to float logits (the last step dequantizes in its output stage). Residual
+// blocks nest chains inside a step. Built by
 // calib::quantize_model from a float nn::Sequential; every convolution and linear layer runs on
 // the packed int8 GEMM (ops/gemm.hpp) with its bias, requantization and fused ReLU / ReLU6 in
 // the output stage, so the model follows the scalar reference bit for bit on every ISA path.
@@ -30,6 +31,7 @@
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/quantizer.hpp"
 #include "qinfer/reference/conv.hpp"
+#include "qinfer/reference/elementwise.hpp"
 #include "qinfer/reference/pool.hpp"
 #include "qinfer/runtime/parallel.hpp"
 
@@ -109,14 +111,44 @@ struct QuantizedMaxPool {
   std::size_t kernel = 2, stride = 2;
 };
 
+// The rounded mean of each window's codes, in the input's parameters (the mean commutes with the
+// affine map); with count_include_pad, padded taps hold the input's zero point (real 0.0).
+struct QuantizedAvgPool {
+  std::size_t kernel = 2, stride = 2, padding = 0;
+  bool count_include_pad = true;
+  int32_t zero_point = 0;  // of the input
+};
+
 struct QuantizedFlatten {};
 
 // [N, H, W, C] codes to [N, C]: the rounded mean of each channel's codes, in the input's
-// parameters (the mean commutes with the affine map).
+// parameters.
 struct QuantizedGlobalAvgPool {};
 
-using QuantizedStep =
-    std::variant<QuantizedMatmul, QuantizedMaxPool, QuantizedFlatten, QuantizedGlobalAvgPool>;
+struct QuantizedStep;
+
+// body(x) + shortcut(x) (an empty shortcut is x itself), each branch a chain of steps that ends
+// in its own parameters, added with the reference's integer add into `output`, with a following
+// ReLU / ReLU6 fused into the clamp.
+struct QuantizedResidual {
+  std::vector<QuantizedStep> body, shortcut;
+  QuantParams body_output, shortcut_output, output;
+  int32_t clamp_min = 0, clamp_max = 255;
+  reference::AddParams add;  // derived from the above by set_add_params
+};
+
+// Derives r.add from r's parameters; fails on invalid parameters or when a ratio of scales is
+// out of the fixed-point multiplier's reach.
+inline void set_add_params(QuantizedResidual& r) {
+  r.add = reference::make_add_params<uint8_t>(r.body_output, r.shortcut_output, r.output,
+                                              {r.clamp_min, r.clamp_max});
+}
+
+// A variant that can hold a residual block, whose branches are steps themselves.
+struct QuantizedStep : std::variant<QuantizedMatmul, QuantizedMaxPool, QuantizedAvgPool,
+                                    QuantizedFlatten, QuantizedGlobalAvgPool, QuantizedResidual> {
+  using variant::variant;
+};
 
 struct NoOutputObserver {
   void operator()(const Tensor<uint8_t>& /*codes*/, QuantParams /*params*/) const noexcept {}
@@ -128,7 +160,8 @@ class QuantizedSequential {
   std::vector<QuantizedStep> steps;
 
   // Logits of a float batch ([N, H, W, C] or [N, F]).
-  // With `on_output`, called as on_output(codes, params) after each requantizing step, so that
+  // With `on_output`, called as on_output(codes, params) after each requantizing step and each
+  // residual add, in model order (a block's body, then its shortcut, then its add), so that
   // calibration reports can compare every quantized layer output with float.
   template <class OnOutput = NoOutputObserver>
   Tensor<float> forward(const Tensor<float>& x, ParallelForHook executor = {},
@@ -137,7 +170,34 @@ class QuantizedSequential {
     Tensor<uint8_t> q(x.dims, std::vector<uint8_t>(x.size()));
     quantizer.quantize(x.data, q.data);
     Tensor<float> logits;
-    for (const QuantizedStep& step : steps) {
+    run_steps(steps, q, logits, executor, on_output);
+    if (logits.dims.empty())
+      fail(Errc::invalid_argument, "QuantizedSequential: no dequantizing last step");
+    return logits;
+  }
+
+  // Bytes of the weights as stored (codes at their bit width, scales, bias).
+  std::size_t weight_bytes() const noexcept { return weight_bytes(steps); }
+
+ private:
+  static std::size_t weight_bytes(const std::vector<QuantizedStep>& chain) noexcept {
+    std::size_t bytes = 0;
+    for (const QuantizedStep& step : chain) {
+      if (const auto* m = std::get_if<QuantizedMatmul>(&step)) {
+        bytes += (m->weight_codes.size() * static_cast<std::size_t>(m->bits) + 7) / 8;
+        bytes += m->out_channels * (sizeof(float) + sizeof(int32_t));
+      } else if (const auto* r = std::get_if<QuantizedResidual>(&step)) {
+        bytes += weight_bytes(r->body) + weight_bytes(r->shortcut);
+      }
+    }
+    return bytes;
+  }
+
+  // Runs `chain` on q; a dequantizing step writes `logits` instead.
+  template <class OnOutput>
+  static void run_steps(const std::vector<QuantizedStep>& chain, Tensor<uint8_t>& q,
+                        Tensor<float>& logits, ParallelForHook executor, OnOutput& on_output) {
+    for (const QuantizedStep& step : chain) {
       if (const auto* m = std::get_if<QuantizedMatmul>(&step)) {
         if (m->dequantize) {
           logits = run_dequantizing(*m, q, executor);
@@ -145,8 +205,21 @@ class QuantizedSequential {
           q = run(*m, q, executor);
           on_output(static_cast<const Tensor<uint8_t>&>(q), m->output);
         }
+      } else if (const auto* r = std::get_if<QuantizedResidual>(&step)) {
+        Tensor<uint8_t> body = q;
+        run_steps(r->body, body, logits, executor, on_output);
+        run_steps(r->shortcut, q, logits, executor, on_output);
+        if (body.dims != q.dims) {
+          fail(Errc::shape_mismatch, "QuantizedSequential: a residual's branches differ in shape");
+        }
+        for (std::size_t i = 0; i < q.size(); ++i) {
+          q.data[i] = reference::add_one<uint8_t>(r->add, body.data[i], q.data[i]);
+        }
+        on_output(static_cast<const Tensor<uint8_t>&>(q), r->output);
       } else if (const auto* p = std::get_if<QuantizedMaxPool>(&step)) {
         q = run(*p, q);
+      } else if (const auto* a = std::get_if<QuantizedAvgPool>(&step)) {
+        q = run(*a, q);
       } else if (std::holds_alternative<QuantizedGlobalAvgPool>(step)) {
         q = global_average(q);
       } else {
@@ -154,24 +227,8 @@ class QuantizedSequential {
         q.dims = {n, n == 0 ? 0 : q.size() / n};
       }
     }
-    if (logits.dims.empty())
-      fail(Errc::invalid_argument, "QuantizedSequential: no dequantizing last step");
-    return logits;
   }
 
-  // Bytes of the weights as stored (codes at their bit width, scales, bias).
-  std::size_t weight_bytes() const noexcept {
-    std::size_t bytes = 0;
-    for (const QuantizedStep& step : steps) {
-      if (const auto* m = std::get_if<QuantizedMatmul>(&step)) {
-        bytes += (m->weight_codes.size() * static_cast<std::size_t>(m->bits) + 7) / 8;
-        bytes += m->out_channels * (sizeof(float) + sizeof(int32_t));
-      }
-    }
-    return bytes;
-  }
-
- private:
   // The GEMM's A operand of one step: the uint8 batch itself (linear, 1x1) or its im2col.
   struct Operand {
     std::vector<uint8_t> columns;
@@ -266,6 +323,29 @@ class QuantizedSequential {
     Tensor<float> y(o.out_dims, std::vector<float>(o.a.rows * m.out_channels));
     gemm(o.a, m.input.zero_point, m.weights, DequantizeFloat{m.multipliers},
          row_major(y.data.data(), o.a.rows, m.out_channels), executor);
+    return y;
+  }
+
+  static Tensor<uint8_t> run(const QuantizedAvgPool& p, const Tensor<uint8_t>& x) {
+    if (x.rank() != 4) {
+      fail(Errc::shape_mismatch, "QuantizedSequential: average pool input must be [N, H, W, C]");
+    }
+    reference::Pool2dShape shape;
+    shape.batch = x.dims[0];
+    shape.channels = x.dims[3];
+    shape.h = {x.dims[1], p.kernel, p.stride, 1, p.padding, p.padding};
+    shape.w = {x.dims[2], p.kernel, p.stride, 1, p.padding, p.padding};
+    shape.count_include_pad = p.count_include_pad;
+    shape.zero_point = p.zero_point;
+    if (auto s = shape.h.check("QuantizedSequential: average pool window does not fit"); !s) {
+      fail(s);
+    }
+    if (auto s = shape.w.check("QuantizedSequential: average pool window does not fit"); !s) {
+      fail(s);
+    }
+    Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
+    y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
+    reference::avg_pool2d<uint8_t>(shape, x.data, y.data);
     return y;
   }
 

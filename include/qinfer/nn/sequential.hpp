@@ -59,6 +59,9 @@ class Sequential {
   }
   void initialize(uint32_t seed) {
     std::mt19937 rng(seed);
+    initialize(rng);
+  }
+  void initialize(std::mt19937& rng) {
     for (auto& layer : layers_) layer->initialize(rng);
   }
 
