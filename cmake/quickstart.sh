@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user
           g++-aarch64-linux-gnu dataset-fashion-mnist zlib1g-dev libclang-rt-14-dev)
+# PyTorch itself, for the test that a model trained in PyTorch gives PyTorch's outputs here.
+if [ "${1:-}" = test ]; then packages+=(python3-torch); fi
 
 missing=()
 for package in "${packages[@]}"; do

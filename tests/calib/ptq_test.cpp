@@ -222,6 +222,9 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
   CHECK(std::get<nn::QuantizedMatmul>(down.shortcut[0]).bits == 4);
   CHECK(std::get<nn::QuantizedMatmul>(down.body[0]).bits == 8);
   CHECK(std::get<nn::QuantizedMatmul>(q.model.steps.back()).bits == 8);
+  PtqOptions typo;
+  typo.layers["res4.shortcut.conv1"].weight_bits = 4;
+  CHECK_THROWS_AS(quantize_model(model, calibration, typo), Error);
 
   prepare_qat(model, calibration, plain);
   // Fake quantizers: the input, the stem, each add, and every conv output inside the blocks.

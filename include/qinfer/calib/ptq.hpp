@@ -416,6 +416,18 @@ class Converter {
   Converter(const PtqOptions& options, const Calibrator& calibrator, PtqResult& result)
       : options_(options), calibrator_(calibrator), result_(result) {}
 
+  // Fails if PtqOptions::layers names a layer the model does not have (a typo would otherwise
+  // pass silently).
+  void check_layer_options() const {
+    for (const auto& entry : options_.layers) {
+      if (entry.first != "input" &&
+          std::find(names_.begin(), names_.end(), entry.first) == names_.end()) {
+        fail(Errc::invalid_argument,
+             "quantize_model: PtqOptions::layers names a layer the model does not have");
+      }
+    }
+  }
+
   QuantParams point(const std::string& name, Range r) {
     const QuantParams p = choose_params<uint8_t>(r.min, r.max);
     result_.points.push_back({name, r, p});
@@ -429,6 +441,7 @@ class Converter {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       const nn::Layer& layer = chain[i];
       const std::string name = layer_name(prefix, layer, i);
+      names_.push_back(name);
       switch (layer.kind()) {
         case nn::LayerKind::max_pool2d: {
           const auto& p = static_cast<const nn::MaxPool2d&>(layer);
@@ -505,6 +518,7 @@ class Converter {
   const PtqOptions& options_;
   const Calibrator& calibrator_;
   PtqResult& result_;
+  std::vector<std::string> names_;
 };
 
 }  // namespace detail
@@ -558,6 +572,7 @@ inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& cal
                                     : input_observer.range(options.for_layer("input")));
   QuantParams current = result.model.input;
   converter.convert(model, true, "", current, result.model.steps);
+  converter.check_layer_options();
 
   if (!first_batch.empty()) {
     std::size_t at = 0;
