@@ -258,6 +258,38 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
   CHECK(same >= 194);
 }
 
+TEST_CASE("prepare_ptq, calibrate batch by batch, convert: the same model as quantize_model",
+          "[calib][ptq]") {
+  nn::Sequential model;
+  build_resnet(model);
+  test::Rng rng(7);
+  const train::Dataset data{{28, 28, 1}, rng.reals(30 * 784, 0, 1), std::vector<uint8_t>(30)};
+  PtqOptions o;
+  o.batch_size = 10;
+  o.calibration = Calibration::entropy;
+  o.bias_correction = true;
+  const PtqResult whole = quantize_model(model, data, o);
+
+  PtqSession session = prepare_ptq(model, o);
+  CHECK_THROWS_AS(session.convert(), Error);
+  for (std::size_t first = 0; first < 30; first += 10) {
+    std::vector<std::size_t> indices(10);
+    for (std::size_t i = 0; i < 10; ++i) indices[i] = first + i;
+    session.calibrate(data.batch(indices.data(), indices.size()));
+  }
+  const PtqResult stepwise = session.convert();
+  REQUIRE(stepwise.points.size() == whole.points.size());
+  for (std::size_t p = 0; p < whole.points.size(); ++p) {
+    CHECK(stepwise.points[p].range.min == whole.points[p].range.min);
+    CHECK(stepwise.points[p].range.max == whole.points[p].range.max);
+    CHECK(stepwise.points[p].sqnr_db == whole.points[p].sqnr_db);
+  }
+  std::vector<std::size_t> all(30);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const Tensor<float> x = data.batch(all.data(), all.size());
+  CHECK(stepwise.model.forward(x).data == whole.model.forward(x).data);
+}
+
 TEST_CASE("MSE weight ranges lose less than max-abs at 4 bits", "[calib][ptq]") {
   test::Rng rng(6);
   // A Gaussian-like channel with one outlier: max|w| spends the 15 levels on the outlier.

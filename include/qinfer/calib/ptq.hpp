@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qinfer/calib/observer.hpp"
@@ -535,61 +536,97 @@ inline double sqnr_db(const std::vector<float>& reference, const std::vector<flo
   return 10.0 * std::log10(signal / noise);
 }
 
-// Quantizes `model` with activation ranges observed on `calibration`. Supported chains: conv or
-// linear layers each optionally followed by ReLU / ReLU6, pooling and flattening between them,
-// residual blocks (optionally followed by ReLU / ReLU6) whose branches are such chains, and a
-// conv or linear layer last. A model prepared for QAT (calib/qat.hpp) carries its own ranges and
-// weight scales in its fake-quantization layers, which take precedence.
-inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& calibration,
-                                const PtqOptions& options) {
-  if (options.weight_bits != 8 && options.weight_bits != 4) {
-    fail(Errc::invalid_argument, "quantize_model: weight_bits must be 8 or 4");
-  }
-  const std::size_t count = model.size();
-  if (count == 0 || !nn::has_weights(model[count - 1].kind())) {
-    fail(Errc::invalid_argument, "quantize_model: the model must end with a conv or linear layer");
-  }
-  detail::check_chain(model);
-  detail::PointObserver input_observer;
-  detail::Calibrator calibrator(options.bias_correction);
-  Tensor<float> first_batch, float_logits;
-  std::vector<std::size_t> indices(calibration.size());
-  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
-  for (std::size_t first = 0; first < calibration.size(); first += options.batch_size) {
-    const std::size_t n = std::min(options.batch_size, calibration.size() - first);
-    Tensor<float> x = calibration.batch(&indices[first], n);
-    if (first == 0) first_batch = x;
-    input_observer.observe(x);
-    x = calibrator.run(model, std::move(x), true, first == 0);
-    if (first == 0) float_logits = std::move(x);
+// Post-training quantization in three steps, for calibration data that arrives batch by batch:
+//
+//   calib::PtqSession session = calib::prepare_ptq(model, options);   // checks the model
+//   for (const Tensor<float>& batch : batches) session.calibrate(batch);
+//   calib::PtqResult int8 = session.convert();
+//
+// Supported chains: conv or linear layers each optionally followed by ReLU / ReLU6, pooling
+// and flattening between them, residual blocks (optionally followed by ReLU / ReLU6) whose
+// branches are such chains, and a conv or linear layer last. A model prepared for QAT
+// (calib/qat.hpp) carries its own ranges and weight scales in its fake-quantization layers,
+// which take precedence. The model must stay unchanged between the steps.
+class PtqSession {
+ public:
+  PtqSession(nn::Sequential& model, PtqOptions options)
+      : model_(model), options_(std::move(options)), calibrator_(options_.bias_correction) {
+    if (options_.weight_bits != 8 && options_.weight_bits != 4) {
+      fail(Errc::invalid_argument, "quantize_model: weight_bits must be 8 or 4");
+    }
+    const std::size_t count = model.size();
+    if (count == 0 || !nn::has_weights(model[count - 1].kind())) {
+      fail(Errc::invalid_argument,
+           "quantize_model: the model must end with a conv or linear layer");
+    }
+    detail::check_chain(model);
   }
 
-  PtqResult result;
-  detail::Converter converter(options, calibrator, result);
-  const bool input_fake_quantized = model[0].kind() == nn::LayerKind::fake_quantize;
-  result.model.input = converter.point(
-      "input", input_fake_quantized ? static_cast<const nn::FakeQuantize&>(model[0]).range()
-                                    : input_observer.range(options.for_layer("input")));
-  QuantParams current = result.model.input;
-  converter.convert(model, true, "", current, result.model.steps);
-  converter.check_layer_options();
+  // Observes one batch ([N, ...], the model's input) at every quantization point. The first
+  // batch is kept for the SQNR report.
+  void calibrate(const Tensor<float>& batch) {
+    const bool first = batches_ == 0;
+    if (first) first_batch_ = batch;
+    input_observer_.observe(batch);
+    Tensor<float> logits = calibrator_.run(model_, batch, true, first);
+    if (first) float_logits_ = std::move(logits);
+    ++batches_;
+  }
 
-  if (!first_batch.empty()) {
+  // The int8 model from what calibrate() observed, with a report of every point.
+  PtqResult convert() const {
+    if (batches_ == 0) fail(Errc::invalid_argument, "PtqSession: convert() before calibrate()");
+    PtqResult result;
+    detail::Converter converter(options_, calibrator_, result);
+    const bool input_fake_quantized = model_[0].kind() == nn::LayerKind::fake_quantize;
+    result.model.input = converter.point(
+        "input", input_fake_quantized ? static_cast<const nn::FakeQuantize&>(model_[0]).range()
+                                      : input_observer_.range(options_.for_layer("input")));
+    QuantParams current = result.model.input;
+    converter.convert(model_, true, "", current, result.model.steps);
+    converter.check_layer_options();
+
     std::size_t at = 0;
     const Tensor<float> logits =
-        result.model.forward(first_batch, {}, [&](const Tensor<uint8_t>& codes, QuantParams p) {
+        result.model.forward(first_batch_, {}, [&](const Tensor<uint8_t>& codes, QuantParams p) {
           std::vector<float> real(codes.size());
           for (std::size_t i = 0; i < real.size(); ++i) {
             real[i] = static_cast<float>(codes.data[i] - p.zero_point) * p.scale;
           }
-          if (at < calibrator.float_points.size()) {
-            result.points[at + 1].sqnr_db = sqnr_db(calibrator.float_points[at].data, real);
+          if (at < calibrator_.float_points.size()) {
+            result.points[at + 1].sqnr_db = sqnr_db(calibrator_.float_points[at].data, real);
           }
           ++at;
         });
-    result.points.push_back({"logits", {}, {}, sqnr_db(float_logits.data, logits.data)});
+    result.points.push_back({"logits", {}, {}, sqnr_db(float_logits_.data, logits.data)});
+    return result;
   }
-  return result;
+
+ private:
+  nn::Sequential& model_;
+  PtqOptions options_;
+  detail::PointObserver input_observer_;
+  detail::Calibrator calibrator_;
+  std::size_t batches_ = 0;
+  Tensor<float> first_batch_, float_logits_;
+};
+
+inline PtqSession prepare_ptq(nn::Sequential& model, const PtqOptions& options) {
+  return PtqSession(model, options);
+}
+
+// All three steps over a dataset, in batches of options.batch_size.
+inline PtqResult quantize_model(nn::Sequential& model, const train::Dataset& calibration,
+                                const PtqOptions& options) {
+  PtqSession session(model, options);
+  if (options.batch_size == 0) fail(Errc::invalid_argument, "quantize_model: batch_size is 0");
+  std::vector<std::size_t> indices(calibration.size());
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
+  for (std::size_t first = 0; first < calibration.size(); first += options.batch_size) {
+    const std::size_t n = std::min(options.batch_size, calibration.size() - first);
+    session.calibrate(calibration.batch(&indices[first], n));
+  }
+  return session.convert();
 }
 
 }  // namespace qinfer::calib
