@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -235,30 +236,72 @@ struct Row {
 
 using Predict = std::function<Tensor<float>(const Tensor<float>&)>;
 
-double median_seconds(const std::function<void()>& run, std::size_t repeats) {
-  std::vector<double> t(repeats);
-  for (double& s : t) {
-    const auto start = Clock::now();
-    run();
-    s = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(repeats / 2), t.end());
-  return t[repeats / 2];
+double seconds(const std::function<void()>& run) {
+  const auto start = Clock::now();
+  run();
+  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Accuracy on the test set (through `parallel`), then single-thread speed (through `serial`).
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// Single-thread speed of every row of a table, measured after all rows exist, in interleaved
+// rounds. This machine is shared, and its speed drops by up to 2x for a second or more at a
+// time (float and int8 alike; a standalone loop shows it too): rows timed one after another
+// would each catch a different share of slow periods, so their ratios would swing. Interleaved,
+// every row sees the same mixture, and the medians compare like with like.
+class SpeedTable {
+ public:
+  // Keeps a model alive until measure().
+  const nn::QuantizedSequential& keep(nn::QuantizedSequential model) {
+    int8_.push_back(std::move(model));
+    return int8_.back();
+  }
+  nn::Sequential& keep(nn::Sequential model) {
+    float_.push_back(std::move(model));
+    return float_.back();
+  }
+  void add(Predict serial) { serial_.push_back(std::move(serial)); }
+
+  // Fills each row's latency and throughput; rows[i] is the i-th add().
+  void measure(std::vector<Row>& rows, const train::Dataset& test) {
+    constexpr std::size_t rounds = 41;
+    std::vector<std::size_t> first(64);
+    for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
+    const Tensor<float> one = test.batch(first.data(), 1), batch = test.batch(first.data(), 64);
+    std::vector<std::vector<double>> latency(serial_.size()), batch_time(serial_.size());
+    for (std::size_t round = 0; round < rounds; ++round) {
+      progress_bar("timing (one thread)", round, rounds, "");
+      for (std::size_t i = 0; i < serial_.size(); ++i) {
+        serial_[i](one);  // caches warm with this row's weights, as in a steady stream
+        for (int k = 0; k < 3; ++k) latency[i].push_back(seconds([&] { serial_[i](one); }));
+        batch_time[i].push_back(seconds([&] { serial_[i](batch); }));
+      }
+    }
+    progress_bar("timing (one thread)", rounds, rounds, "");
+    for (std::size_t i = 0; i < rows.size() && i < serial_.size(); ++i) {
+      rows[i].latency_ms = 1e3 * median(latency[i]);
+      rows[i].images_per_second = 64.0 / median(batch_time[i]);
+    }
+  }
+
+ private:
+  std::deque<nn::QuantizedSequential> int8_;
+  std::deque<nn::Sequential> float_;
+  std::vector<Predict> serial_;
+};
+
+// Accuracy on the test set (through `parallel`); the single-thread predictor joins `speed`.
 Row measure(const std::string& variant, int bits, std::size_t bytes, const Predict& parallel,
-            const Predict& serial, const train::Dataset& test) {
+            Predict serial, const train::Dataset& test, SpeedTable& speed) {
   Row r{variant, bits, 0.0, bytes, 0.0, 0.0};
   r.accuracy =
       train::accuracy(parallel, test, 256, [&](std::size_t done, std::size_t total, float) {
         progress_bar(("eval " + variant).c_str(), done, total, "");
       });
-  std::vector<std::size_t> first(64);
-  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
-  const Tensor<float> one = test.batch(first.data(), 1), batch = test.batch(first.data(), 64);
-  r.latency_ms = 1e3 * median_seconds([&] { serial(one); }, 201);
-  r.images_per_second = 64.0 / median_seconds([&] { serial(batch); }, 21);
+  speed.add(std::move(serial));
   return r;
 }
 
@@ -268,25 +311,27 @@ std::size_t parameter_bytes(nn::Sequential& model) {
   return count * sizeof(float);
 }
 
-// A float model's row: accuracy through the pool, speed on the calling thread alone.
+// A float model's row: accuracy through the pool, speed on the calling thread alone. `model`
+// must outlive speed.measure().
 Row measure_float(const std::string& variant, nn::Sequential& model, ThreadPool& pool,
-                  const train::Dataset& test) {
+                  const train::Dataset& test, SpeedTable& speed) {
   const Predict parallel = [&](const Tensor<float>& x) { return model.forward(x); };
-  const Predict serial = [&](const Tensor<float>& x) {
+  Predict serial = [&model, &pool](const Tensor<float>& x) {
     model.set_executor({});
     Tensor<float> y = model.forward(x);
     model.set_executor(pool.hook());
     return y;
   };
-  return measure(variant, 32, parameter_bytes(model), parallel, serial, test);
+  return measure(variant, 32, parameter_bytes(model), parallel, std::move(serial), test, speed);
 }
 
-// An int8 model's row.
-Row measure_int8(const std::string& variant, int bits, const nn::QuantizedSequential& model,
-                 ThreadPool& pool, const train::Dataset& test) {
+// An int8 model's row; the table keeps the model.
+Row measure_int8(const std::string& variant, int bits, nn::QuantizedSequential q,
+                 ThreadPool& pool, const train::Dataset& test, SpeedTable& speed) {
+  const nn::QuantizedSequential& model = speed.keep(std::move(q));
   const Predict parallel = [&](const Tensor<float>& x) { return model.forward(x, pool.hook()); };
-  const Predict serial = [&](const Tensor<float>& x) { return model.forward(x); };
-  return measure(variant, bits, model.weight_bytes(), parallel, serial, test);
+  Predict serial = [&model](const Tensor<float>& x) { return model.forward(x); };
+  return measure(variant, bits, model.weight_bytes(), parallel, std::move(serial), test, speed);
 }
 
 // The first `count` images of a dataset (the calibration set).
@@ -426,7 +471,8 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
   if (!cache.empty()) cache = cache.substr(0, cache.rfind('.')) + "_mobilenet.safetensors";
   train_or_load(model, names, "", cache, o, train_set);
   const train::Dataset calibration = first_images(train_set, o.calibration_images);
-  std::vector<Row> rows{measure_float("fp32", model, pool, test_set)};
+  SpeedTable speed;
+  std::vector<Row> rows{measure_float("fp32", model, pool, test_set, speed)};
   struct Variant {
     const char* name;
     bool per_channel;
@@ -443,9 +489,10 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
     calib::PtqOptions p;
     p.per_channel = v.per_channel;
     p.bias_correction = v.equalize_and_correct;
-    rows.push_back(
-        measure_int8(v.name, 8, calib::quantize_model(copy, calibration, p).model, pool, test_set));
+    rows.push_back(measure_int8(v.name, 8, calib::quantize_model(copy, calibration, p).model,
+                                pool, test_set, speed));
   }
+  speed.measure(rows, test_set);
   print_table(rows);
   std::printf("(the depthwise layers run through the scalar reference convolution for now)\n");
 }
@@ -453,7 +500,8 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
 // Everything after the float model exists: PTQ, QAT, the table.
 void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
                     const train::Dataset& train_set, const train::Dataset& test_set) {
-  std::vector<Row> rows{measure_float("fp32", model, pool, test_set)};
+  SpeedTable speed;
+  std::vector<Row> rows{measure_float("fp32", model, pool, test_set, speed)};
   const train::Dataset calibration = first_images(train_set, o.calibration_images);
   struct Variant {
     const char* name;
@@ -517,7 +565,7 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
                     p.sqnr_db);
       }
     }
-    rows.push_back(measure_int8(v.name, v.options.weight_bits, q.model, pool, test_set));
+    rows.push_back(measure_int8(v.name, v.options.weight_bits, q.model, pool, test_set, speed));
   }
   // One more epoch of training from a copy of the float model: through fake quantization (QAT)
   // at 8 and 4 weight bits, and in float alone, the baseline QAT's extra epoch is judged by.
@@ -532,7 +580,7 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
       {"w4 QAT (1 epoch)", true, options(Calibration::percentile, 4, WeightRange::mse, true)},
   };
   for (const FineTune& f : fine_tunes) {
-    nn::Sequential tuned;
+    nn::Sequential& tuned = speed.keep(nn::Sequential());
     build_cnn(tuned);
     copy_parameters(model, tuned);
     tuned.set_executor(pool.hook());
@@ -540,13 +588,15 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
     train::Adam fine_tune(tuned.parameters(), o.qat_learning_rate);
     train::train_epoch(tuned, fine_tune, train_set, {64, 2, 0}, epoch_progress(f.name));
     if (!f.quantized) {
-      rows.push_back(measure_float(f.name, tuned, pool, test_set));
+      rows.push_back(measure_float(f.name, tuned, pool, test_set, speed));
       continue;
     }
     calib::freeze_qat(tuned);
     const calib::PtqResult q = calib::quantize_model(tuned, calibration, f.options);
-    rows.push_back(measure_int8(f.name, f.options.weight_bits, q.model, pool, test_set));
+    rows.push_back(
+        measure_int8(f.name, f.options.weight_bits, q.model, pool, test_set, speed));
   }
+  speed.measure(rows, test_set);
   print_table(rows);
   std::printf(
       "(bytes: weights and biases as stored; latency and throughput: medians, one thread)\n");
