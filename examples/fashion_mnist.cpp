@@ -552,6 +552,13 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
         v.options.weight_bits == 8) {
       save_and_reload(o.save_model, q.model, parameter_bytes(model), test_set);
     }
+    if (v.options.weight_bits == 4 && v.options.per_channel && !v.options.bias_correction &&
+        v.options.weight_range == WeightRange::mse) {
+      const std::size_t bytes = io::save_model(q.model).size();
+      std::printf("  a 4-bit model file (%s): %zu bytes (%.1f%% of the fp32 weights)\n", v.name,
+                  bytes,
+                  100.0 * static_cast<double>(bytes) / static_cast<double>(parameter_bytes(model)));
+    }
     if (v.options.calibration == Calibration::percentile && v.options.weight_bits == 8) {
       std::printf("  %s, per quantization point (SQNR against float on 100 calibration images):\n",
                   v.name);
