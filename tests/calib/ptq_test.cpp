@@ -303,6 +303,44 @@ TEST_CASE("MSE weight ranges lose less than max-abs at 4 bits", "[calib][ptq]") 
         0.8 * channel_error(w.data(), w.size(), 1, max_abs, 7));
 }
 
+TEST_CASE("output-MSE weight ranges follow the inputs' magnitudes", "[calib][ptq]") {
+  // Inputs 0-7 are small, 8-15 large. Every output channel has one large weight on a small
+  // input: max-abs and weight-MSE scales make room for it, output MSE clips it and keeps the
+  // levels for the weights on large inputs, which decide the output.
+  test::Rng rng(9);
+  nn::Sequential model;
+  auto& linear = model.add<nn::Linear>(16, 4);
+  std::vector<float>& w = linear.weight().value;  // [16, 4]
+  w = rng.reals(64, -0.5f, 0.5f);
+  for (std::size_t c = 0; c < 4; ++c) w[(2 * c) * 4 + c] = 3.0f;
+  train::Dataset data{{16}, rng.reals(200 * 16, -1, 1), std::vector<uint8_t>(200)};
+  for (std::size_t i = 0; i < 200; ++i) {
+    for (std::size_t k = 0; k < 8; ++k) data.values[i * 16 + k] *= 0.01f;
+  }
+  std::vector<std::size_t> all(200);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const Tensor<float> x = data.batch(all.data(), all.size());
+  const std::vector<float> reference = model.forward(x).data;
+  double sqnr[3] = {};
+  for (WeightRange rule : {WeightRange::max_abs, WeightRange::mse, WeightRange::output_mse}) {
+    PtqOptions o;
+    o.weight_bits = 4;
+    o.weight_range = rule;
+    sqnr[static_cast<int>(rule)] =
+        sqnr_db(reference, quantize_model(model, data, o).model.forward(x).data);
+  }
+  INFO("logit SQNR: max-abs " << sqnr[0] << " dB, mse " << sqnr[1] << " dB, output mse "
+                              << sqnr[2] << " dB");
+  CHECK(sqnr[2] > sqnr[1] + 3.0);
+  CHECK(sqnr[2] > sqnr[0] + 3.0);
+  // Per layer too, and the moments are collected only for what asks for them.
+  PtqOptions per_layer;
+  per_layer.weight_bits = 4;
+  per_layer.layers["linear0"].weight_range = WeightRange::output_mse;
+  CHECK(sqnr_db(reference, quantize_model(model, data, per_layer).model.forward(x).data) ==
+        sqnr[2]);
+}
+
 TEST_CASE("quantize_model rejects models it cannot map", "[calib][ptq][errors]") {
   train::Dataset data{{4}, std::vector<float>(8, 0.5f), {0, 1}};
   nn::Sequential ends_with_relu;

@@ -56,9 +56,14 @@ inline const char* calibration_name(Calibration c) noexcept {
   return "?";
 }
 
-// How a weight channel's scale is chosen: max|w| / qmax, or the clipping threshold with the
-// least squared error (it matters at 4 bits, where max|w| wastes levels on one outlier).
-enum class WeightRange { max_abs, mse };
+// How a weight channel's scale is chosen: max|w| / qmax; the clipping threshold with the least
+// squared weight error (it matters at 4 bits, where max|w| wastes levels on one outlier); or
+// the threshold with the least error in the layer's output, each weight's squared error
+// weighted by the mean square of the input it multiplies, measured on the calibration data
+// (the diagonal of E[x x^T], the Hessian of the layer's output error that AdaRound and GPTQ
+// use in full): a weight on an input that is mostly zero matters little, one on a large input
+// a lot.
+enum class WeightRange { max_abs, mse, output_mse };
 
 // What one layer may choose differently from the model-wide options; unset fields inherit.
 struct LayerOptions {
@@ -115,35 +120,37 @@ struct PtqResult {
   std::vector<PointReport> points;
 };
 
-// Symmetric codes of one weight channel (values strided by `stride`) with scale `scale`.
+// The squared error of symmetric codes with scale `scale` for one weight channel (values
+// strided by `stride`), each term weighted by importance[i * stride] when given.
 inline double channel_error(const float* w, std::size_t count, std::size_t stride, float scale,
-                            int qmax) {
+                            int qmax, const double* importance = nullptr) {
   double error = 0.0;
   for (std::size_t i = 0; i < count; ++i) {
     const float v = w[i * stride];
     const float q = std::clamp(RoundHalfToEven::round(v / scale), -static_cast<float>(qmax),
                                static_cast<float>(qmax));
     const double d = double{v} - double{q} * scale;
-    error += d * d;
+    error += (importance != nullptr ? importance[i * stride] : 1.0) * d * d;
   }
   return error;
 }
 
-// The scale of a channel under `rule`.
+// The scale of a channel under `rule`; `importance` (laid out as w) is required by
+// WeightRange::output_mse and ignored otherwise.
 inline float weight_scale(const float* w, std::size_t count, std::size_t stride, int qmax,
-                          WeightRange rule) {
+                          WeightRange rule, const double* importance = nullptr) {
   float amax = 0.0f;
   for (std::size_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(w[i * stride]));
   if (amax == 0.0f) return 1.0f;
   float best = amax / static_cast<float>(qmax);
-  if (rule == WeightRange::mse) {
-    // Thresholds from 30% to 100% of max|w| in 1% steps.
-    double best_error = channel_error(w, count, stride, best, qmax);
-    for (int percent = 30; percent < 100; ++percent) {
-      const float scale = amax * static_cast<float>(percent) / 100.0f / static_cast<float>(qmax);
-      const double e = channel_error(w, count, stride, scale, qmax);
-      if (e < best_error) best_error = e, best = scale;
-    }
+  if (rule == WeightRange::max_abs) return best;
+  if (rule == WeightRange::mse) importance = nullptr;
+  // Thresholds from 30% to 100% of max|w| in 1% steps.
+  double best_error = channel_error(w, count, stride, best, qmax, importance);
+  for (int percent = 30; percent < 100; ++percent) {
+    const float scale = amax * static_cast<float>(percent) / 100.0f / static_cast<float>(qmax);
+    const double e = channel_error(w, count, stride, scale, qmax, importance);
+    if (e < best_error) best_error = e, best = scale;
   }
   return best;
 }
@@ -238,19 +245,20 @@ class PointObserver {
   HistogramObserver histogram_;
 };
 
-// The float model run over calibration batches: observers at every point, the mean of each
-// conv / linear layer's GEMM input rows (for bias correction), and the first batch's float
-// values at the points, in model order, for the SQNR report.
+// The float model run over calibration batches: observers at every point, the mean and mean
+// square of each conv / linear layer's GEMM input columns (for bias correction and output-MSE
+// weight ranges), and the first batch's float values at the points, in model order, for the
+// SQNR report.
 class Calibrator {
  public:
-  explicit Calibrator(bool bias_correction) : bias_correction_(bias_correction) {}
+  explicit Calibrator(bool input_moments) : input_moments_(input_moments) {}
 
   // Runs `chain` (`top`: the model itself, whose last layer dequantizes) on x.
   Tensor<float> run(nn::Sequential& chain, Tensor<float> x, bool top, bool keep) {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       nn::Layer& layer = chain[i];
       const nn::LayerKind k = layer.kind();
-      if (bias_correction_ && nn::has_weights(k)) add_input(layer, x);
+      if (input_moments_ && nn::has_weights(k)) add_input(layer, x);
       if (k == nn::LayerKind::residual) {
         auto& r = static_cast<nn::Residual&>(layer);
         // Body first: the points are numbered in that order.
@@ -273,25 +281,34 @@ class Calibrator {
     return observers_.at(&point).range(o);
   }
 
-  // Mean of each input column of a layer's GEMM (empty without bias correction).
+  // Mean of each input column of a layer's GEMM (empty when not collected).
   std::vector<double> input_mean(const nn::Layer& layer) const {
-    const auto it = inputs_.find(&layer);
-    if (it == inputs_.end()) return {};
-    std::vector<double> mean = it->second.sums;
-    for (double& v : mean) v /= static_cast<double>(std::max<std::size_t>(it->second.rows, 1));
-    return mean;
+    return mean_of(layer, &InputMoments::sums);
+  }
+  // Mean square of each input column.
+  std::vector<double> input_mean_square(const nn::Layer& layer) const {
+    return mean_of(layer, &InputMoments::squares);
   }
 
   std::vector<Tensor<float>> float_points;
 
  private:
-  struct InputSums {
-    std::vector<double> sums;
+  struct InputMoments {
+    std::vector<double> sums, squares;
     std::size_t rows = 0;
   };
 
+  std::vector<double> mean_of(const nn::Layer& layer,
+                              std::vector<double> InputMoments::*moment) const {
+    const auto it = inputs_.find(&layer);
+    if (it == inputs_.end()) return {};
+    std::vector<double> mean = it->second.*moment;
+    for (double& v : mean) v /= static_cast<double>(std::max<std::size_t>(it->second.rows, 1));
+    return mean;
+  }
+
   void add_input(const nn::Layer& layer, const Tensor<float>& x) {
-    InputSums& in = inputs_[&layer];
+    InputMoments& in = inputs_[&layer];
     std::vector<float> columns;
     const float* rows = x.data.data();
     std::size_t row_count = x.dims.empty() ? 0 : x.dims[0];
@@ -310,27 +327,60 @@ class Calibrator {
       depth = g.depth();
     }
     in.sums.resize(depth, 0.0);
+    in.squares.resize(depth, 0.0);
     for (std::size_t r = 0; r < row_count; ++r) {
-      for (std::size_t k = 0; k < depth; ++k) in.sums[k] += rows[r * depth + k];
+      for (std::size_t k = 0; k < depth; ++k) {
+        const double v = rows[r * depth + k];
+        in.sums[k] += v;
+        in.squares[k] += v * v;
+      }
     }
     in.rows += row_count;
   }
 
-  bool bias_correction_;
+  bool input_moments_;
   std::map<const nn::Layer*, PointObserver> observers_;
-  std::map<const nn::Layer*, InputSums> inputs_;
+  std::map<const nn::Layer*, InputMoments> inputs_;
 };
 
-// Per-channel (or per-tensor) scales of [depth, out] weights under the options.
-inline std::vector<float> weight_scales(const nn::MatmulLayer& l, const PtqOptions& o, int qmax) {
+// Whether any layer's options need the input moments.
+inline bool needs_input_moments(const PtqOptions& o) {
+  if (o.bias_correction || o.weight_range == WeightRange::output_mse) return true;
+  for (const auto& entry : o.layers) {
+    if (entry.second.weight_range == WeightRange::output_mse) return true;
+  }
+  return false;
+}
+
+// Per-channel (or per-tensor) scales of [depth, out] weights under the options. For
+// WeightRange::output_mse, `input_mean_square` holds the mean square of each GEMM input
+// column (per (tap, channel) for a depthwise layer, as its weights are laid out).
+inline std::vector<float> weight_scales(const nn::MatmulLayer& l, const PtqOptions& o, int qmax,
+                                        const std::vector<double>& input_mean_square = {}) {
   const std::size_t depth = l.depth(), n = l.out_channels();
   const float* w = l.weight().value.data();
+  std::vector<double> importance;  // laid out as the weights, [depth, out]
+  if (o.weight_range == WeightRange::output_mse) {
+    const bool depthwise = l.kind() == nn::LayerKind::depthwise_conv2d;
+    if (input_mean_square.size() != (depthwise ? depth * n : depth)) {
+      fail(Errc::invalid_argument, "weight_scales: output_mse needs the inputs' mean squares");
+    }
+    importance.resize(depth * n);
+    for (std::size_t k = 0; k < depth; ++k) {
+      for (std::size_t c = 0; c < n; ++c)
+        importance[k * n + c] = input_mean_square[depthwise ? k * n + c : k];
+    }
+  }
+  const double* weighting = importance.empty() ? nullptr : importance.data();
   std::vector<float> scales(n);
   if (o.per_channel) {
-    for (std::size_t c = 0; c < n; ++c)
-      scales[c] = weight_scale(w + c, depth, n, qmax, o.weight_range);
+    for (std::size_t c = 0; c < n; ++c) {
+      scales[c] = weight_scale(w + c, depth, n, qmax, o.weight_range,
+                               weighting != nullptr ? weighting + c : nullptr);
+    }
   } else {
-    std::fill(scales.begin(), scales.end(), weight_scale(w, depth * n, 1, qmax, o.weight_range));
+    std::fill(scales.begin(), scales.end(),
+              weight_scale(w, depth * n, 1, qmax, o.weight_range, weighting));
   }
   return scales;
 }
@@ -501,10 +551,13 @@ class Converter {
     const int bits = trained != nullptr ? trained->bits() : o.weight_bits;
     if (bits != 8 && bits != 4)
       fail(Errc::invalid_argument, "quantize_model: weight bits must be 8 or 4");
-    std::vector<float> scales = trained != nullptr ? trained->scales().value
-                                                   : weight_scales(layer, o, qmax_of_bits(bits));
-    nn::QuantizedMatmul m = quantize_weights(layer, bits, std::move(scales), current,
-                                             calibrator_.input_mean(layer));
+    std::vector<float> scales =
+        trained != nullptr
+            ? trained->scales().value
+            : weight_scales(layer, o, qmax_of_bits(bits), calibrator_.input_mean_square(layer));
+    nn::QuantizedMatmul m =
+        quantize_weights(layer, bits, std::move(scales), current,
+                         o.bias_correction ? calibrator_.input_mean(layer) : std::vector<double>{});
     m.name = name;
     m.dequantize = last;
     if (!last) {
@@ -550,7 +603,9 @@ inline double sqnr_db(const std::vector<float>& reference, const std::vector<flo
 class PtqSession {
  public:
   PtqSession(nn::Sequential& model, PtqOptions options)
-      : model_(model), options_(std::move(options)), calibrator_(options_.bias_correction) {
+      : model_(model),
+        options_(std::move(options)),
+        calibrator_(detail::needs_input_moments(options_)) {
     if (options_.weight_bits != 8 && options_.weight_bits != 4) {
       fail(Errc::invalid_argument, "quantize_model: weight_bits must be 8 or 4");
     }
