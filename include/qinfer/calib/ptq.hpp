@@ -145,10 +145,11 @@ inline float weight_scale(const float* w, std::size_t count, std::size_t stride,
   float best = amax / static_cast<float>(qmax);
   if (rule == WeightRange::max_abs) return best;
   if (rule == WeightRange::mse) importance = nullptr;
-  // Thresholds from 30% to 100% of max|w| in 1% steps.
+  // Thresholds from 20% to 100% of max|w| in steps of 0.25%: at 4 bits the error jumps as
+  // weights cross from one level to the next, so a coarse grid can step over its minimum.
   double best_error = channel_error(w, count, stride, best, qmax, importance);
-  for (int percent = 30; percent < 100; ++percent) {
-    const float scale = amax * static_cast<float>(percent) / 100.0f / static_cast<float>(qmax);
+  for (int step = 80; step < 400; ++step) {
+    const float scale = amax * static_cast<float>(step) / 400.0f / static_cast<float>(qmax);
     const double e = channel_error(w, count, stride, scale, qmax, importance);
     if (e < best_error) best_error = e, best = scale;
   }
