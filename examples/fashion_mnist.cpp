@@ -326,8 +326,8 @@ Row measure_float(const std::string& variant, nn::Sequential& model, ThreadPool&
 }
 
 // An int8 model's row; the table keeps the model.
-Row measure_int8(const std::string& variant, int bits, nn::QuantizedSequential q,
-                 ThreadPool& pool, const train::Dataset& test, SpeedTable& speed) {
+Row measure_int8(const std::string& variant, int bits, nn::QuantizedSequential q, ThreadPool& pool,
+                 const train::Dataset& test, SpeedTable& speed) {
   const nn::QuantizedSequential& model = speed.keep(std::move(q));
   const Predict parallel = [&](const Tensor<float>& x) { return model.forward(x, pool.hook()); };
   Predict serial = [&model](const Tensor<float>& x) { return model.forward(x); };
@@ -489,8 +489,8 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
     calib::PtqOptions p;
     p.per_channel = v.per_channel;
     p.bias_correction = v.equalize_and_correct;
-    rows.push_back(measure_int8(v.name, 8, calib::quantize_model(copy, calibration, p).model,
-                                pool, test_set, speed));
+    rows.push_back(measure_int8(v.name, 8, calib::quantize_model(copy, calibration, p).model, pool,
+                                test_set, speed));
   }
   speed.measure(rows, test_set);
   print_table(rows);
@@ -602,8 +602,7 @@ void after_training(const Options& o, nn::Sequential& model, ThreadPool& pool,
     }
     calib::freeze_qat(tuned);
     const calib::PtqResult q = calib::quantize_model(tuned, calibration, f.options);
-    rows.push_back(
-        measure_int8(f.name, f.options.weight_bits, q.model, pool, test_set, speed));
+    rows.push_back(measure_int8(f.name, f.options.weight_bits, q.model, pool, test_set, speed));
   }
   speed.measure(rows, test_set);
   print_table(rows);

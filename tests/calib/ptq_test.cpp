@@ -196,16 +196,10 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
       train::accuracy([&](const Tensor<float>& x) { return q.model.forward(x); }, test_set);
   INFO("int8 accuracy " << int8);
   CHECK(int8 > fp32 - 0.02);
-  const std::vector<std::string> names{"input",
-                                       "conv0",
-                                       "res2.body.conv0",
-                                       "res2.body.conv2",
-                                       "res2",
-                                       "res4.body.conv0",
-                                       "res4.body.conv2",
-                                       "res4.shortcut.conv0",
-                                       "res4",
-                                       "logits"};
+  const std::vector<std::string> names{
+      "input", "conv0",           "res2.body.conv0", "res2.body.conv2",
+      "res2",  "res4.body.conv0", "res4.body.conv2", "res4.shortcut.conv0",
+      "res4",  "logits"};
   REQUIRE(q.points.size() == names.size());
   for (std::size_t p = 0; p < names.size(); ++p) {
     INFO(names[p] << " SQNR " << q.points[p].sqnr_db);
@@ -329,8 +323,8 @@ TEST_CASE("output-MSE weight ranges follow the inputs' magnitudes", "[calib][ptq
     sqnr[static_cast<int>(rule)] =
         sqnr_db(reference, quantize_model(model, data, o).model.forward(x).data);
   }
-  INFO("logit SQNR: max-abs " << sqnr[0] << " dB, mse " << sqnr[1] << " dB, output mse "
-                              << sqnr[2] << " dB");
+  INFO("logit SQNR: max-abs " << sqnr[0] << " dB, mse " << sqnr[1] << " dB, output mse " << sqnr[2]
+                              << " dB");
   CHECK(sqnr[2] > sqnr[1] + 3.0);
   CHECK(sqnr[2] > sqnr[0] + 3.0);
   // Per layer too, and the moments are collected only for what asks for them.

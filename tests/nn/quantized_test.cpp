@@ -148,8 +148,7 @@ TEST_CASE("a quantized average pool step computes reference::avg_pool2d exactly"
     INFO("trial " << trial << ": k " << k << " stride " << stride << " pad " << pad);
     REQUIRE(y.size() == expected.size());
     for (std::size_t i = 0; i < y.size(); ++i) {
-      REQUIRE(y.data[i] ==
-              static_cast<float>(expected[i]) - static_cast<float>(input.zero_point));
+      REQUIRE(y.data[i] == static_cast<float>(expected[i]) - static_cast<float>(input.zero_point));
     }
   }
 }
@@ -213,8 +212,7 @@ TEST_CASE("a quantized residual block adds its branches with the reference add",
   model.input = input;
   model.steps.emplace_back(bad);
   model.steps.emplace_back(identity_dequantizing(c, bad.output));
-  CHECK_THROWS_AS(model.forward(Tensor<float>({1, h, w, c}, std::vector<float>(h * w * c))),
-                  Error);
+  CHECK_THROWS_AS(model.forward(Tensor<float>({1, h, w, c}, std::vector<float>(h * w * c))), Error);
 }
 
 }  // namespace

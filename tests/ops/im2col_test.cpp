@@ -44,12 +44,13 @@ std::vector<T> naive_im2col(const ImageWindows& g, const std::vector<T>& image, 
                                 static_cast<std::size_t>(ih) < g.height.input &&
                                 static_cast<std::size_t>(iw) < g.width.input;
             for (std::size_t c = 0; c < g.channels; ++c) {
-              out.push_back(inside ? image[((n * g.height.input + static_cast<std::size_t>(ih)) *
-                                                g.width.input +
-                                            static_cast<std::size_t>(iw)) *
-                                               g.channels +
-                                           c]
-                                   : pad);
+              out.push_back(
+                  inside
+                      ? image[((n * g.height.input + static_cast<std::size_t>(ih)) * g.width.input +
+                               static_cast<std::size_t>(iw)) *
+                                  g.channels +
+                              c]
+                      : pad);
             }
           }
         }
@@ -73,8 +74,8 @@ void check_im2col(test::Rng& rng) {
     for (std::size_t i = 0; i < image.size(); ++i) image[i] = static_cast<T>(i % 251 + 1);
     std::vector<T> ours(g.rows() * g.depth());
     im2col(g, image.data(), T{0}, ours.data());
-    INFO("trial " << trial << ": kernel " << k << " stride " << stride << " dilation "
-                  << dilation << " channels " << g.channels);
+    INFO("trial " << trial << ": kernel " << k << " stride " << stride << " dilation " << dilation
+                  << " channels " << g.channels);
     REQUIRE(ours == naive_im2col(g, image, T{0}));
   }
 }

@@ -82,9 +82,10 @@ int main(int argc, char** argv) {
   const std::vector<uint8_t> pytorch = nn::predictions(Tensor<float>({n, 10}, theirs));
   std::size_t same = 0;
   for (std::size_t i = 0; i < n; ++i) same += ours[i] == pytorch[i];
-  std::printf("%zu images: largest |logit| %.3f, largest |difference| %.2e; same prediction on "
-              "%zu/%zu\n",
-              n, double{largest}, double{difference}, same, n);
+  std::printf(
+      "%zu images: largest |logit| %.3f, largest |difference| %.2e; same prediction on "
+      "%zu/%zu\n",
+      n, double{largest}, double{difference}, same, n);
   // fp32 sums in another order differ by a few ulps of the partial sums: 1e-5 of the logits'
   // size is generous, and anything wrong in a layout is off by whole units.
   const bool ok = difference <= 1e-5f * std::max(1.0f, largest) && same == n;

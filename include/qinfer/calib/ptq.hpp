@@ -268,8 +268,9 @@ class Calibrator {
       } else {
         x = layer.forward(x, false);
       }
-      const bool point = requantizes(k) ? point_layer(chain, i) == i && !(top && i + 1 == chain.size())
-                                        : is_activation(k);
+      const bool point = requantizes(k)
+                             ? point_layer(chain, i) == i && !(top && i + 1 == chain.size())
+                             : is_activation(k);
       if (point) {
         observers_[&layer].observe(x);
         if (keep) float_points.push_back(x);
@@ -493,7 +494,7 @@ class Converter {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       const nn::Layer& layer = chain[i];
       const std::string name = layer_name(prefix, layer, i);
-      names_.push_back(name);
+      if (requantizes(layer.kind())) names_.push_back(name);
       switch (layer.kind()) {
         case nn::LayerKind::max_pool2d: {
           const auto& p = static_cast<const nn::MaxPool2d&>(layer);

@@ -40,7 +40,9 @@ inline void collect_matmuls(const std::vector<nn::QuantizedStep>& steps,
 // Walks the chains in the order PTQ numbered its points and weight steps.
 class QatPreparer {
  public:
-  explicit QatPreparer(const PtqResult& ptq) : ptq_(ptq) { collect_matmuls(ptq.model.steps, matmuls_); }
+  explicit QatPreparer(const PtqResult& ptq) : ptq_(ptq) {
+    collect_matmuls(ptq.model.steps, matmuls_);
+  }
 
   void prepare(nn::Sequential& chain) {
     for (std::size_t i = 0; i < chain.size(); ++i) {
@@ -97,6 +99,8 @@ inline void prepare_qat(nn::Sequential& model, const train::Dataset& calibration
 }
 
 // Stops the activation observers: the ranges stay where training left them.
-inline void freeze_qat(nn::Sequential& model) { detail::freeze(model); }
+inline void freeze_qat(nn::Sequential& model) {
+  detail::freeze(model);
+}
 
 }  // namespace qinfer::calib

@@ -59,7 +59,8 @@ inline Tensor<float> collect_matmul_layers(nn::Sequential& chain, Tensor<float> 
 }
 
 // The conv / linear layers of `model` for one example of shape `input_dims`.
-inline MatmulLayers matmul_layers(nn::Sequential& model, const std::vector<std::size_t>& input_dims) {
+inline MatmulLayers matmul_layers(nn::Sequential& model,
+                                  const std::vector<std::size_t>& input_dims) {
   std::vector<std::size_t> dims{1};
   dims.insert(dims.end(), input_dims.begin(), input_dims.end());
   std::size_t count = 1;

@@ -117,7 +117,8 @@ class AvgPool2d final : public Layer {
   }
 
   Tensor<float> backward(const Tensor<float>& dy) override {
-    if (input_dims_.empty()) fail(Errc::shape_mismatch, "AvgPool2d: backward needs forward(x, true)");
+    if (input_dims_.empty())
+      fail(Errc::shape_mismatch, "AvgPool2d: backward needs forward(x, true)");
     const Geometry g = geometry(input_dims_);
     if (dy.size() != g.n * g.h.output() * g.w.output() * g.c) {
       fail(Errc::shape_mismatch, "AvgPool2d: gradient does not match the last forward");

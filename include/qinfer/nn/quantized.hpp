@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // An int8 model: a chain of quantized steps on uint8 activations, from a float input (quantized
-// at the boundary) to float logits (the last step dequantizes in its output stage). Residual
-// blocks nest chains inside a step. Built by
-// calib::quantize_model from a float nn::Sequential; every convolution and linear layer runs on
-// the packed int8 GEMM (ops/gemm.hpp) with its bias, requantization and fused ReLU / ReLU6 in
-// the output stage, so the model follows the scalar reference bit for bit on every ISA path.
-// Depthwise convolutions run through the scalar reference convolution itself for now.
+// at the boundary) to float logits (the last step dequantizes in its output stage); a residual
+// block is a step that holds two chains. Built by calib::quantize_model from a float
+// nn::Sequential; every convolution and linear layer runs on the packed int8 GEMM (ops/gemm.hpp)
+// with its bias, requantization and fused ReLU / ReLU6 in the output stage, so the model follows
+// the scalar reference bit for bit on every ISA path.
+// Depthwise convolutions, average pooling and residual adds run through the scalar reference
+// operators themselves for now (the vectorized ones belong to the SIMD convolution work).
 //
 // Affine uint8 activations (zero point z, scale s) and symmetric int8 weights per output
 // channel (scale w_c):

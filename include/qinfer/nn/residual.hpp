@@ -4,9 +4,11 @@
 // Sequentials inside and a ReLU after it, this is ResNet's basic block:
 //
 //   auto& block = model.add<nn::Residual>();
-//   block.body().add<nn::Conv2d>(...);  block.body().add<nn::ReLU>();  block.body().add<nn::Conv2d>(...);
-//   block.shortcut().add<nn::Conv2d>(...);   // a projection when the shape changes; else none
-//   model.add<nn::ReLU>();                   // fused into the quantized add's clamp
+//   block.body().add<nn::Conv2d>(...);
+//   block.body().add<nn::ReLU>();
+//   block.body().add<nn::Conv2d>(...);
+//   block.shortcut().add<nn::Conv2d>(...);  // a projection if the shape changes; else nothing
+//   model.add<nn::ReLU>();                  // fused into the quantized add's clamp
 //
 // The add is the model's one join, so a chain of blocks needs no general graph. Quantized, it is
 // the reference add of two uint8 tensors with their own parameters (reference/elementwise.hpp).
