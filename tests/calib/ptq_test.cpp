@@ -150,10 +150,11 @@ TEST_CASE("QAT recovers what a poor 4-bit PTQ loses", "[calib][qat]") {
 }
 
 // A small ResNet: a stem, an identity block, a downsampling block with a 1x1 projection,
-// average pooling and a classifier.
+// average pooling and a classifier; small enough to train in seconds under qemu too.
 void build_resnet(nn::Sequential& model) {
   model.add<nn::Conv2d>(nn::Conv2dOptions{1, 8, 3, 2, 1});
   model.add<nn::ReLU>();
+  model.add<nn::MaxPool2d>(2);  // 7x7
   auto& identity = model.add<nn::Residual>();
   identity.body().add<nn::Conv2d>(nn::Conv2dOptions{8, 8, 3, 1, 1});
   identity.body().add<nn::ReLU>();
@@ -165,9 +166,9 @@ void build_resnet(nn::Sequential& model) {
   down.body().add<nn::Conv2d>(nn::Conv2dOptions{16, 16, 3, 1, 1});
   down.shortcut().add<nn::Conv2d>(nn::Conv2dOptions{8, 16, 1, 2, 0});
   model.add<nn::ReLU>();
-  model.add<nn::AvgPool2d>(2, 2, 1);  // 7x7 -> 4x4, padded taps counted as zeros
+  model.add<nn::AvgPool2d>(2, 2, 1);  // 4x4 -> 3x3, padded taps counted as zeros
   model.add<nn::Flatten>();
-  model.add<nn::Linear>(4 * 4 * 16, 10);
+  model.add<nn::Linear>(3 * 3 * 16, 10);
   model.initialize(4);
 }
 
@@ -188,7 +189,7 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
   const train::Dataset calibration = fashion_mnist("train", 300);
   PtqOptions o;
   // Per-layer choices: the projection at 4 bits, the stem's output calibrated by percentile.
-  o.layers["res4.shortcut.conv0"].weight_bits = 4;
+  o.layers["res5.shortcut.conv0"].weight_bits = 4;
   o.layers["conv0"].calibration = Calibration::percentile;
   o.layers["conv0"].percentile = 99.0;
   const PtqResult q = quantize_model(model, calibration, o);
@@ -197,9 +198,9 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
   INFO("int8 accuracy " << int8);
   CHECK(int8 > fp32 - 0.02);
   const std::vector<std::string> names{
-      "input", "conv0",           "res2.body.conv0", "res2.body.conv2",
-      "res2",  "res4.body.conv0", "res4.body.conv2", "res4.shortcut.conv0",
-      "res4",  "logits"};
+      "input", "conv0",           "res3.body.conv0", "res3.body.conv2",
+      "res3",  "res5.body.conv0", "res5.body.conv2", "res5.shortcut.conv0",
+      "res5",  "logits"};
   REQUIRE(q.points.size() == names.size());
   for (std::size_t p = 0; p < names.size(); ++p) {
     INFO(names[p] << " SQNR " << q.points[p].sqnr_db);
@@ -212,12 +213,12 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
   const PtqResult defaults = quantize_model(model, calibration, plain);
   CHECK(q.points[1].range.max < defaults.points[1].range.max);
   CHECK(q.points[2].range.max == defaults.points[2].range.max);
-  const auto& down = std::get<nn::QuantizedResidual>(q.model.steps[2]);
+  const auto& down = std::get<nn::QuantizedResidual>(q.model.steps[3]);
   CHECK(std::get<nn::QuantizedMatmul>(down.shortcut[0]).bits == 4);
   CHECK(std::get<nn::QuantizedMatmul>(down.body[0]).bits == 8);
   CHECK(std::get<nn::QuantizedMatmul>(q.model.steps.back()).bits == 8);
   PtqOptions typo;
-  typo.layers["res4.shortcut.conv1"].weight_bits = 4;
+  typo.layers["res5.shortcut.conv1"].weight_bits = 4;
   CHECK_THROWS_AS(quantize_model(model, calibration, typo), Error);
 
   prepare_qat(model, calibration, plain);
