@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "fashion_mnist_cnn.hpp"
 #include "qinfer/calib/equalize.hpp"
 #include "qinfer/calib/ptq.hpp"
 #include "qinfer/calib/qat.hpp"
@@ -170,18 +171,7 @@ train::Dataset load(const std::string& dir, const std::string& split) {
   return d;
 }
 
-void build_cnn(nn::Sequential& model) {
-  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 16, 3, 1, 1});
-  model.add<nn::ReLU>();
-  model.add<nn::MaxPool2d>(2);
-  model.add<nn::Conv2d>(nn::Conv2dOptions{16, 32, 3, 1, 1});
-  model.add<nn::ReLU>();
-  model.add<nn::MaxPool2d>(2);
-  model.add<nn::Flatten>();
-  model.add<nn::Linear>(1568, 128);
-  model.add<nn::ReLU>();
-  model.add<nn::Linear>(128, 10);
-}
+using fashion_mnist::build_cnn;
 
 // Writes the int8 model file, reads it back, and checks the reloaded model predicts what the
 // model in memory predicts, image for image.
@@ -390,7 +380,7 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
 void train_or_load(nn::Sequential& model, const std::vector<std::string>& names,
                    const std::string& weights, const std::string& cache, const Options& o,
                    const train::Dataset& train_set) {
-  const std::vector<std::size_t> image{28, 28, 1};
+  const std::vector<std::size_t>& image = fashion_mnist::image_dims;
   const std::string epochs = std::to_string(o.epochs);
   const std::string source = !weights.empty() ? weights : cache;
   if (!source.empty() && std::ifstream(source).good()) {
@@ -436,7 +426,7 @@ void run(const Options& o) {
   build_cnn(model);
   model.initialize(1);
   model.set_executor(pool.hook());
-  train_or_load(model, {"conv1", "conv2", "fc1", "fc2"}, o.weights, o.cache, o, train_set);
+  train_or_load(model, fashion_mnist::pytorch_names, o.weights, o.cache, o, train_set);
   after_training(o, model, pool, train_set, test_set);
   if (o.full) run_full(o, pool, train_set, test_set);
 }

@@ -43,6 +43,23 @@ train::Dataset fashion_mnist(const std::string& split, std::size_t count) {
   return d;
 }
 
+// The first `count` examples of `data` as one batch.
+Tensor<float> first_examples(const train::Dataset& data, std::size_t count) {
+  std::vector<std::size_t> indices(count);
+  for (std::size_t i = 0; i < count; ++i) indices[i] = i;
+  return data.batch(indices.data(), count);
+}
+
+// On how many examples of x the float model and the int8 model predict the same class.
+std::size_t same_predictions(nn::Sequential& model, const nn::QuantizedSequential& int8,
+                             const Tensor<float>& x) {
+  const std::vector<uint8_t> a = nn::predictions(model.forward(x)),
+                             b = nn::predictions(int8.forward(x));
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  return same;
+}
+
 void build_cnn(nn::Sequential& model) {
   model.add<nn::Conv2d>(nn::Conv2dOptions{1, 4, 3, 2, 1});
   model.add<nn::ReLU>();
@@ -95,9 +112,7 @@ TEST_CASE("PTQ keeps a small CNN's Fashion-MNIST accuracy", "[calib][ptq]") {
     }
     CHECK(q.points[3].name == "logits");
     CHECK(q.model.weight_bytes() < 4 * (7 * 7 * 4 * 32 + 32 * 10) / 3);
-    std::vector<std::size_t> first(64);
-    for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
-    const Tensor<float> x = test_set.batch(first.data(), first.size());
+    const Tensor<float> x = first_examples(test_set, 64);
     CHECK(sqnr_db(model.forward(x).data, q.model.forward(x).data) > 20.0);
   }
   PtqOptions four_bit;
@@ -139,14 +154,7 @@ TEST_CASE("QAT recovers what a poor 4-bit PTQ loses", "[calib][qat]") {
   CHECK(qat_accuracy > ptq_accuracy);
   // The int8 model computes what the fake-quantized float model trained: same predictions on
   // nearly every image.
-  std::vector<std::size_t> first(200);
-  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
-  const Tensor<float> x = test_set.batch(first.data(), first.size());
-  const std::vector<uint8_t> a = nn::predictions(model.forward(x)),
-                             b = nn::predictions(qat.model.forward(x));
-  std::size_t same = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
-  CHECK(same >= 196);
+  CHECK(same_predictions(model, qat.model, first_examples(test_set, 200)) >= 196);
 }
 
 // A small ResNet: a stem, an identity block, a downsampling block with a 1x1 projection,
@@ -243,14 +251,7 @@ TEST_CASE("PTQ and QAT carry residual blocks and average pooling", "[calib][ptq]
       train::accuracy([&](const Tensor<float>& x) { return qat.model.forward(x); }, test_set);
   INFO("QAT int8 accuracy " << qat_accuracy);
   CHECK(qat_accuracy > fp32 - 0.02);
-  std::vector<std::size_t> first(200);
-  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
-  const Tensor<float> x = test_set.batch(first.data(), first.size());
-  const std::vector<uint8_t> a = nn::predictions(model.forward(x)),
-                             b = nn::predictions(qat.model.forward(x));
-  std::size_t same = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
-  CHECK(same >= 194);
+  CHECK(same_predictions(model, qat.model, first_examples(test_set, 200)) >= 194);
 }
 
 TEST_CASE("prepare_ptq, calibrate batch by batch, convert: the same model as quantize_model",
@@ -279,9 +280,7 @@ TEST_CASE("prepare_ptq, calibrate batch by batch, convert: the same model as qua
     CHECK(stepwise.points[p].range.max == whole.points[p].range.max);
     CHECK(stepwise.points[p].sqnr_db == whole.points[p].sqnr_db);
   }
-  std::vector<std::size_t> all(30);
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const Tensor<float> x = data.batch(all.data(), all.size());
+  const Tensor<float> x = first_examples(data, 30);
   CHECK(stepwise.model.forward(x).data == whole.model.forward(x).data);
 }
 
@@ -312,9 +311,7 @@ TEST_CASE("output-MSE weight ranges follow the inputs' magnitudes", "[calib][ptq
   for (std::size_t i = 0; i < 200; ++i) {
     for (std::size_t k = 0; k < 8; ++k) data.values[i * 16 + k] *= 0.01f;
   }
-  std::vector<std::size_t> all(200);
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const Tensor<float> x = data.batch(all.data(), all.size());
+  const Tensor<float> x = first_examples(data, 200);
   const std::vector<float> reference = model.forward(x).data;
   double sqnr[3] = {};
   for (WeightRange rule : {WeightRange::max_abs, WeightRange::mse, WeightRange::output_mse}) {

@@ -13,11 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "fashion_mnist_cnn.hpp"
 #include "qinfer/core/layout.hpp"
 #include "qinfer/io/pytorch_weights.hpp"
-#include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/loss.hpp"
-#include "qinfer/nn/pool.hpp"
 
 namespace {
 
@@ -43,17 +42,8 @@ int main(int argc, char** argv) {
   const io::Safetensors reference = io::Safetensors::parse(reference_bytes);
 
   nn::Sequential model;
-  model.add<nn::Conv2d>(nn::Conv2dOptions{1, 16, 3, 1, 1});
-  model.add<nn::ReLU>();
-  model.add<nn::MaxPool2d>(2);
-  model.add<nn::Conv2d>(nn::Conv2dOptions{16, 32, 3, 1, 1});
-  model.add<nn::ReLU>();
-  model.add<nn::MaxPool2d>(2);
-  model.add<nn::Flatten>();
-  model.add<nn::Linear>(7 * 7 * 32, 128);
-  model.add<nn::ReLU>();
-  model.add<nn::Linear>(128, 10);
-  io::load_pytorch_weights(model, weights, {"conv1", "conv2", "fc1", "fc2"}, {28, 28, 1});
+  fashion_mnist::build_cnn(model);
+  io::load_pytorch_weights(model, weights, fashion_mnist::pytorch_names, fashion_mnist::image_dims);
 
   const io::SafetensorsEntry* images = reference.find("images");
   const io::SafetensorsEntry* expected = reference.find("logits");
