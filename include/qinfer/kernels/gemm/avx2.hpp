@@ -66,7 +66,7 @@ __attribute__((target("avx2"))) void gemm_rows_seven_bit(const TA* a, std::size_
     }
     if (tail != 0) {
       accumulate(full_groups, [&](const TA* row) {
-        return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
+        return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
       });
     }
 #pragma GCC unroll 16
@@ -120,7 +120,7 @@ __attribute__((target("avx2"))) void gemm_rows_exact(const TA* a, std::size_t ld
     }
     if (tail != 0) {
       accumulate(full_groups, [&](const TA* row) {
-        return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
+        return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
       });
     }
 // hadd pairs the partial sums within 128-bit lanes as columns 0 1 4 5 | 2 3 6 7; the

@@ -59,7 +59,7 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
     const std::size_t tail_first = (groups - 1) * gemm_kr;
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
-      last[m] = activation_word<TA, 1>(a + m * lda, tail_first, mask, k - tail_first);
+      last[m] = activation_tail_word(a + m * lda, tail_first, mask, k - tail_first);
     }
   }
   for (std::size_t g = 0; g < groups; ++g) {
@@ -128,11 +128,16 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
       sum[m][1] = _mm512_sub_epi32(sum[m][1], _mm512_mullo_epi32(zb1, row_sum));
     }
   }
+  // A local copy and the panel's multipliers loaded once: stores through the 8-bit output may
+  // alias anything, so the stage read through the reference would be reloaded after each row.
+  const convert::avx512::StageLanes<Stage> stage = lanes;
+  const auto m0 = stage.multiplier(out.first_channel);
+  const auto m1 = stage.multiplier(out.first_channel + 16);
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     typename Stage::Output* row = out.c + m * out.ldc;
-    convert::avx512::store16(row, lanes(sum[m][0], out.first_channel));
-    convert::avx512::store16(row + 16, lanes(sum[m][1], out.first_channel + 16));
+    convert::avx512::store16(row, stage.apply(sum[m][0], m0));
+    convert::avx512::store16(row + 16, stage.apply(sum[m][1], m1));
   }
 }
 

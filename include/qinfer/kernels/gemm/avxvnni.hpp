@@ -54,7 +54,7 @@ __attribute__((target("avx2,avxvnni"))) void gemm_rows(const TA* a, std::size_t 
     }
     if (tail != 0) {
       accumulate(full_groups, [&](const TA* row) {
-        return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
+        return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
       });
     }
 #pragma GCC unroll 16

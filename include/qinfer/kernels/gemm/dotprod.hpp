@@ -75,7 +75,7 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void gemm_rows(const TA* a, st
 #pragma GCC unroll 16
       for (std::size_t m = 0; m < Rows; ++m) {
         a4[m] = vreinterpretq_s8_u32(
-            vdupq_n_u32(activation_word<TA, 1>(a + m * lda, first, mask, count)));
+            vdupq_n_u32(activation_tail_word(a + m * lda, first, mask, count)));
       }
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < vectors; ++v) {

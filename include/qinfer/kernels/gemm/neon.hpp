@@ -56,7 +56,7 @@ void gemm_rows(const TA* a, std::size_t lda, std::size_t k, const int8_t* panel,
     }
     if (tail != 0) {
       accumulate(full_groups, [&](const TA* row) {
-        return activation_word<TA, 1>(row, full_groups * gemm_kr, mask, tail);
+        return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
       });
     }
 #pragma GCC unroll 16
