@@ -484,7 +484,6 @@ void run_full(const Options& o, ThreadPool& pool, const train::Dataset& train_se
   }
   speed.measure(rows, test_set);
   print_table(rows);
-  std::printf("(the depthwise layers run through the scalar reference convolution for now)\n");
 }
 
 // Everything after the float model exists: PTQ, QAT, the table.

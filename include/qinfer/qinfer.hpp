@@ -27,8 +27,10 @@
 #include "qinfer/reference/pool.hpp"
 #include "qinfer/reference/window.hpp"
 
+#include "qinfer/kernels/depthwise/dispatch.hpp"
 #include "qinfer/kernels/gemm/dispatch.hpp"
 #include "qinfer/kernels/sgemm/dispatch.hpp"
+#include "qinfer/ops/depthwise.hpp"
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/ops/sgemm.hpp"
 #include "qinfer/runtime/parallel.hpp"

@@ -5,9 +5,10 @@
 // block is a step that holds two chains. Built by calib::quantize_model from a float
 // nn::Sequential; every convolution and linear layer runs on the packed int8 GEMM (ops/gemm.hpp)
 // with its bias, requantization and fused ReLU / ReLU6 in the output stage, so the model follows
-// the scalar reference bit for bit on every ISA path.
-// Depthwise convolutions, average pooling and residual adds run through the scalar reference
-// operators themselves for now (the vectorized ones belong to the SIMD convolution work).
+// the scalar reference bit for bit on every ISA path. Depthwise convolutions run on the
+// depthwise kernels (ops/depthwise.hpp); average pooling and residual adds through the scalar
+// reference operators themselves for now (their vectorized forms belong to the SIMD
+// convolution work).
 //
 // Affine uint8 activations (zero point z, scale s) and symmetric int8 weights per output
 // channel (scale w_c):
@@ -25,6 +26,7 @@
 #include "qinfer/core/matrix.hpp"
 #include "qinfer/core/tensor.hpp"
 #include "qinfer/kernels/gemm/packing.hpp"
+#include "qinfer/ops/depthwise.hpp"
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/ops/im2col.hpp"
 #include "qinfer/ops/pool.hpp"
@@ -47,11 +49,11 @@ struct QuantizedMatmul {
   std::vector<float> weight_scales;  // per output channel
   std::vector<int8_t> weight_codes;  // [depth, out], kept for the model file and reports
   std::vector<int32_t> bias;         // per output channel, in units of s_in w_c
-  // A depthwise convolution: depth = kernel^2, one filter per channel (out = in channels). It
-  // runs through the reference convolution until the SIMD depthwise kernels exist.
+  // A depthwise convolution: depth = kernel^2, one filter per channel (out = in channels), on
+  // the depthwise kernels (ops/depthwise.hpp).
   bool depthwise = false;
-  std::vector<int8_t> depthwise_filters;  // [channel, kh, kw, 1], the reference's OHWI
-  int bits = 8;                           // of the weight codes
+  PackedDepthwise depthwise_weights;
+  int bits = 8;  // of the weight codes
   QuantParams input;
   // Requantizing steps: the output's parameters and clamp; the last step dequantizes instead.
   bool dequantize = false;
@@ -70,17 +72,26 @@ inline void pack_quantized_weights(QuantizedMatmul& m, const std::vector<int32_t
   m.bias = bias;
   if (m.depthwise) {
     const std::size_t taps = m.weight_codes.size() / m.out_channels;
-    const int32_t qmax = m.bits == 8 ? 127 : 7;
-    m.depthwise_filters.resize(m.weight_codes.size());
+    std::vector<int8_t> filters(m.weight_codes.size());  // [channel, kh, kw], as packing wants
     for (std::size_t t = 0; t < taps; ++t) {
       for (std::size_t c = 0; c < m.out_channels; ++c) {
-        const int8_t code = m.weight_codes[t * m.out_channels + c];
-        if (code < -qmax || code > qmax || (m.bits != 8 && m.bits != 4)) {
-          fail(Errc::invalid_argument,
-               "QuantizedMatmul: a weight code lies outside its bits' range");
-        }
-        m.depthwise_filters[c * taps + t] = code;
+        filters[c * taps + t] = m.weight_codes[t * m.out_channels + c];
       }
+    }
+    const int32_t zero_point = 0;
+    const Span<const int32_t> zero_points(&zero_point, 1);
+    const Span<const int8_t> codes(filters);
+    if (m.kernel * m.kernel != taps) {
+      fail(Errc::shape_mismatch, "QuantizedMatmul: depthwise codes must be [kernel^2, channels]");
+    }
+    if (m.bits == 8) {
+      m.depthwise_weights = pack_depthwise<SymmetricNarrow>(m.out_channels, m.kernel, m.kernel,
+                                                            codes, zero_points, bias);
+    } else if (m.bits == 4) {
+      m.depthwise_weights = pack_depthwise<Symmetric<true, 4>>(m.out_channels, m.kernel, m.kernel,
+                                                               codes, zero_points, bias);
+    } else {
+      fail(Errc::invalid_argument, "QuantizedMatmul: weight bits must be 8 or 4");
     }
     return;
   }
@@ -274,11 +285,11 @@ class QuantizedSequential {
     return y;
   }
 
-  // A depthwise step through the reference convolution (groups = channels).
+  // A depthwise step (groups = channels).
   template <class Stage>
   static Tensor<typename Stage::Output> run_depthwise(const QuantizedMatmul& m,
-                                                      const Tensor<uint8_t>& x,
-                                                      const Stage& stage) {
+                                                      const Tensor<uint8_t>& x, const Stage& stage,
+                                                      ParallelForHook executor) {
     if (x.rank() != 4 || x.dims[3] != m.in_channels) {
       fail(Errc::shape_mismatch,
            "QuantizedSequential: depthwise input must be [N, H, W, channels]");
@@ -294,10 +305,8 @@ class QuantizedSequential {
     Tensor<typename Stage::Output> y(
         {x.dims[0], shape.h.output(), shape.w.output(), m.out_channels},
         std::vector<typename Stage::Output>(sizes.output));
-    const int32_t zero = 0;
-    reference::conv2d<uint8_t, int8_t>(shape, x.data, m.depthwise_filters,
-                                       {m.input.zero_point, Span<const int32_t>(&zero, 1), m.bias},
-                                       stage, y.data);
+    depthwise_conv2d(shape, Span<const uint8_t>(x.data), m.input.zero_point, m.depthwise_weights,
+                     stage, Span<typename Stage::Output>(y.data), executor);
     return y;
   }
 
@@ -306,7 +315,8 @@ class QuantizedSequential {
     if (m.depthwise) {
       return run_depthwise(
           m, x,
-          RequantizeFloat<uint8_t>{m.multipliers, m.output.zero_point, m.clamp_min, m.clamp_max});
+          RequantizeFloat<uint8_t>{m.multipliers, m.output.zero_point, m.clamp_min, m.clamp_max},
+          executor);
     }
     const Operand o = operand(m, x);
     Tensor<uint8_t> y(o.out_dims, std::vector<uint8_t>(o.a.rows * m.out_channels));
@@ -319,7 +329,7 @@ class QuantizedSequential {
 
   static Tensor<float> run_dequantizing(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
                                         ParallelForHook executor) {
-    if (m.depthwise) return run_depthwise(m, x, DequantizeFloat{m.multipliers});
+    if (m.depthwise) return run_depthwise(m, x, DequantizeFloat{m.multipliers}, executor);
     const Operand o = operand(m, x);
     Tensor<float> y(o.out_dims, std::vector<float>(o.a.rows * m.out_channels));
     gemm(o.a, m.input.zero_point, m.weights, DequantizeFloat{m.multipliers},

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Depthwise convolution (ops/depthwise.hpp) on every depthwise layer shape of MobileNetV2 at
+// 224x224 (all 3x3, padding 1), batch 1, in GOPS (2 ops per multiply-add), uint8 activations
+// and int8 weights requantized to uint8 with per-channel float multipliers. In the same binary,
+// when oneDNN was found: oneDNN 2.6's int8 grouped convolution (u8 x s8 -> u8, NHWC, per-channel
+// output scales, weights in its preferred format) and its fp32 one on the same layers.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qinfer/ops/depthwise.hpp"
+
+#if QINFER_BENCH_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace {
+
+struct Layer {
+  std::size_t size, channels, stride;
+};
+
+// MobileNetV2's depthwise layers: input size, channels, stride.
+const Layer layers[] = {{112, 32, 1}, {112, 96, 2}, {56, 144, 1}, {56, 144, 2}, {28, 192, 1},
+                        {28, 192, 2}, {14, 384, 1}, {14, 576, 1}, {14, 576, 2}, {7, 960, 1}};
+
+std::string name_of(const Layer& l) {
+  return std::to_string(l.size) + "x" + std::to_string(l.size) + "x" + std::to_string(l.channels) +
+         "/s" + std::to_string(l.stride);
+}
+
+qinfer::reference::Conv2dShape shape_of(const Layer& l) {
+  return {1,
+          l.channels,
+          l.channels,
+          l.channels,
+          {l.size, 3, l.stride, 1, 1, 1},
+          {l.size, 3, l.stride, 1, 1, 1}};
+}
+
+void set_gops(benchmark::State& state, const Layer& l) {
+  const qinfer::reference::Conv2dShape s = shape_of(l);
+  const double macs = double(s.h.output() * s.w.output() * l.channels * 9);
+  state.counters["GOPS"] = benchmark::Counter(
+      2.0 * macs, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+template <class T>
+std::vector<T> random_codes(std::size_t count, int lo, int hi) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<T> v(count);
+  for (T& x : v) x = static_cast<T>(d(rng));
+  return v;
+}
+
+void qinfer_depthwise(benchmark::State& state, qinfer::Isa path, Layer l) {
+  const std::optional<qinfer::Isa> previous = qinfer::set_isa_cap(path);
+  const qinfer::reference::Conv2dShape s = shape_of(l);
+  const std::vector<uint8_t> x = random_codes<uint8_t>(l.size * l.size * l.channels, 0, 255);
+  const std::vector<int8_t> w = random_codes<int8_t>(9 * l.channels, -127, 127);
+  const std::vector<int32_t> zero{0}, bias = random_codes<int32_t>(l.channels, -1000, 1000);
+  const qinfer::PackedDepthwise packed = qinfer::pack_depthwise<qinfer::SymmetricNarrow>(
+      l.channels, 3, 3, qinfer::Span<const int8_t>(w), qinfer::Span<const int32_t>(zero),
+      qinfer::Span<const int32_t>(bias));
+  const std::vector<float> multipliers(l.channels, 1e-3f);
+  const qinfer::RequantizeFloat<uint8_t> stage{multipliers, 3};
+  std::vector<uint8_t> y(s.h.output() * s.w.output() * l.channels);
+  std::vector<int32_t> workspace(qinfer::depthwise_workspace_size(l.channels));
+  for (auto _ : state) {
+    qinfer::depthwise_conv2d(s, qinfer::Span<const uint8_t>(x), 5, packed, stage,
+                             qinfer::Span<uint8_t>(y), qinfer::Span<int32_t>(workspace));
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, l);
+  state.SetLabel(qinfer::depthwise_kernel<uint8_t>(qinfer::active_isa()).name);
+  qinfer::set_isa_cap(previous);
+}
+
+#if QINFER_BENCH_ONEDNN
+void onednn_depthwise(benchmark::State& state, Layer l, bool int8) {
+  using dnnl::memory;
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const qinfer::reference::Conv2dShape s = shape_of(l);
+  const auto c = static_cast<memory::dim>(l.channels), size = static_cast<memory::dim>(l.size),
+             out = static_cast<memory::dim>(s.h.output()),
+             stride = static_cast<memory::dim>(l.stride);
+  const auto act = int8 ? memory::data_type::u8 : memory::data_type::f32;
+  const auto wei = int8 ? memory::data_type::s8 : memory::data_type::f32;
+  const memory::desc src_md({1, c, size, size}, act, memory::format_tag::nhwc);
+  const memory::desc dst_md({1, c, out, out}, act, memory::format_tag::nhwc);
+  const memory::desc wei_user_md({c, 1, 1, 3, 3}, wei, memory::format_tag::goihw);
+  const memory::desc wei_any({c, 1, 1, 3, 3}, wei, memory::format_tag::any);
+  dnnl::primitive_attr attr;
+  if (int8) attr.set_output_scales(2, std::vector<float>(l.channels, 1e-3f));
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                             dnnl::algorithm::convolution_direct, src_md, wei_any,
+                                             dst_md, {stride, stride}, {1, 1}, {1, 1});
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+  const std::size_t elem = int8 ? 1 : 4;
+  std::vector<uint8_t> x(l.size * l.size * l.channels * elem, 1), w(9 * l.channels * elem, 1),
+      y(s.h.output() * s.w.output() * l.channels * elem);
+  memory src(src_md, engine, x.data()), dst(dst_md, engine, y.data()),
+      w_user(wei_user_md, engine, w.data());
+  memory w_mem(pd.weights_desc(), engine);
+  dnnl::reorder(w_user, w_mem).execute(stream, w_user, w_mem);
+  const dnnl::convolution_forward conv(pd);
+  for (auto _ : state) {
+    conv.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  }
+  set_gops(state, l);
+  state.SetLabel(pd.impl_info_str());
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (const Layer& l : layers) {
+    const std::string name = name_of(l);
+    for (qinfer::Isa path : qinfer::all_isas) {
+      if (!qinfer::cpu_features().supports(path)) continue;
+      const auto kernel = qinfer::depthwise_kernel<uint8_t>(path);
+      // Levels that share a kernel run it once, under the lowest level's name.
+      if (kernel.isa != path) continue;
+      benchmark::RegisterBenchmark(
+          ("depthwise/" + std::string(qinfer::isa_name(path)) + "/" + name).c_str(),
+          qinfer_depthwise, path, l);
+    }
+#if QINFER_BENCH_ONEDNN
+    benchmark::RegisterBenchmark(("onednn_int8/" + name).c_str(), onednn_depthwise, l, true);
+    benchmark::RegisterBenchmark(("onednn_fp32/" + name).c_str(), onednn_depthwise, l, false);
+#endif
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The depthwise dispatch table: the kernel of each instruction-set level.
+#pragma once
+
+#include "qinfer/core/cpu.hpp"
+#include "qinfer/kernels/depthwise/avx2.hpp"
+#include "qinfer/kernels/depthwise/avx512.hpp"
+#include "qinfer/kernels/depthwise/neon.hpp"
+#include "qinfer/kernels/depthwise/scalar.hpp"
+
+namespace qinfer {
+
+// The depthwise kernel at level `isa` (normally active_isa()), which the CPU must support.
+// AVX-VNNI runs the AVX2 kernel and the Arm levels above NEON the NEON kernel: their new
+// instructions multiply bytes, and these kernels multiply int16.
+template <class TA>
+DepthwiseKernel<TA> depthwise_kernel(Isa isa) noexcept {
+#if QINFER_X86
+  if (is_x86_isa(isa)) {
+    if (isa >= Isa::avx512vnni) return kernels::avx512::depthwise_kernel<TA>();
+    return kernels::avx2::depthwise_kernel<TA>();
+  }
+#elif defined(__aarch64__)
+  if (is_arm_isa(isa)) return kernels::neon::depthwise_kernel<TA>();
+#endif
+  static_cast<void>(isa);
+  return kernels::scalar::depthwise_kernel<TA>();
+}
+
+}  // namespace qinfer

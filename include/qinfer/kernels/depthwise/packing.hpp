@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Depthwise weights packed once for the depthwise kernels of every path (kernels/depthwise/).
+//
+// A depthwise convolution has one small filter per channel (groups == channels, multiplier 1),
+// so the kernels vectorize over channels, which are contiguous in NHWC, and loop over taps.
+// Each product pairs an activation code (0..255) with a weight minus its zero point
+// (-255..255): both fit int16, and two taps summed fit int32, which is what vpmaddwd, vpdpwssd
+// and vmlal_s16 compute. The layout "pairs" stores taps two by two: for tap pair p and channel c
+// the two int16 weights (w'[2p][c], w'[2p+1][c]) sit side by side, one 32-bit lane per channel,
+// channels padded to whole vectors of depthwise_cr. An odd tap count gets a zero last weight.
+//
+// The activation zero point never enters the inner loop. Padding taps hold the zero point, so
+//   sum_t (x_t - zx) w'_t = sum_t x_t w'_t - zx sum_t w'_t
+// over all taps, and the driver starts each channel from bias - zx colsum(w'), exact modulo
+// 2^32 like the reference's accumulator. x is the activation as stored (int8 or uint8), so
+// both fit the int16 products without any code shift.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "qinfer/core/aligned.hpp"
+#include "qinfer/core/error.hpp"
+#include "qinfer/core/shape.hpp"
+#include "qinfer/core/span.hpp"
+#include "qinfer/quant/params.hpp"
+#include "qinfer/reference/conv.hpp"
+#include "qinfer/reference/gemm.hpp"
+
+namespace qinfer {
+
+// Channels per packed vector: the 16 int32 lanes of a zmm register.
+inline constexpr std::size_t depthwise_cr = 16;
+
+struct PackedDepthwise {
+  std::size_t channels = 0;
+  std::size_t kernel_h = 0, kernel_w = 0;
+  std::size_t pairs = 0;             // ceil(kernel_h * kernel_w / 2)
+  std::size_t padded_channels = 0;   // channels rounded up to depthwise_cr
+  AlignedVector<int16_t> data;       // [pairs][padded_channels][2]
+  std::vector<int32_t> weight_sums;  // per channel: sum_t w'[t][c] (modulo 2^32)
+  std::vector<int32_t> bias;         // per channel
+
+  std::size_t taps() const noexcept { return kernel_h * kernel_w; }
+  // int16 elements from one tap pair to the next.
+  std::size_t pair_stride() const noexcept { return 2 * padded_channels; }
+};
+
+// Packs depthwise weights given as the reference convolution's OHWI with one input channel per
+// group ([channels, kernel_h, kernel_w], ONNX's [C, 1, kh, kw] in memory), with zero points and
+// bias of 0, 1 or `channels` entries. Scheme is the weights' quantizer scheme (quant/params.hpp),
+// checked as pack_weights() checks it.
+template <class Scheme = Affine, class TW>
+Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_h,
+                                       std::size_t kernel_w, Span<const TW> weights,
+                                       Span<const int32_t> zero_points, Span<const int32_t> bias) {
+  static_assert(reference::is_quantized_8bit<TW>, "pack_depthwise: weights must be 8-bit");
+  constexpr int32_t qmin = Scheme::template qmin<TW>, qmax = Scheme::template qmax<TW>;
+  std::size_t taps = 0, count = 0;
+  if (channels == 0 || kernel_h == 0 || kernel_w == 0) {
+    return fail<PackedDepthwise>(Errc::invalid_argument,
+                                 "pack_depthwise: channels and kernel must be > 0");
+  }
+  if (!checked_mul(kernel_h, kernel_w, taps) || !checked_mul(taps, channels, count)) {
+    return fail<PackedDepthwise>(Errc::size_overflow, "pack_depthwise: weights size overflows");
+  }
+  if (weights.size() != count) {
+    return fail<PackedDepthwise>(Errc::shape_mismatch,
+                                 "pack_depthwise: weights must be [channels, kernel_h, kernel_w]");
+  }
+  if (auto s = reference::detail::check_offsets<uint8_t, TW>({0, zero_points, bias}, channels);
+      !s) {
+    return fail<PackedDepthwise>(s);
+  }
+  for (const int32_t zp : zero_points) {
+    if (!Scheme::template check<TW>({1.0f, zp})) {
+      return fail<PackedDepthwise>(Errc::invalid_zero_point,
+                                   "pack_depthwise: a zero point does not fit the weights' scheme");
+    }
+  }
+  PackedDepthwise p;
+  p.channels = channels;
+  p.kernel_h = kernel_h;
+  p.kernel_w = kernel_w;
+  p.pairs = (taps + 1) / 2;
+  p.padded_channels = (channels + depthwise_cr - 1) / depthwise_cr * depthwise_cr;
+  std::size_t elements = 0;
+  if (!checked_mul(p.pairs, p.pair_stride(), elements)) {
+    return fail<PackedDepthwise>(Errc::size_overflow, "pack_depthwise: packed size overflows");
+  }
+  p.data.assign(elements, 0);
+  p.weight_sums.assign(channels, 0);
+  p.bias.assign(channels, 0);
+  for (std::size_t c = 0; c < channels; ++c) {
+    const int32_t zw = broadcast_at(zero_points, c);
+    uint32_t sum = 0;
+    for (std::size_t t = 0; t < taps; ++t) {
+      const int32_t value = weights[c * taps + t];
+      if (value < qmin || value > qmax) {
+        return fail<PackedDepthwise>(
+            Errc::invalid_argument,
+            "pack_depthwise: a weight code lies outside its scheme's range");
+      }
+      const int32_t centered = value - zw;
+      p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2] = static_cast<int16_t>(centered);
+      sum += static_cast<uint32_t>(centered);
+    }
+    p.weight_sums[c] = static_cast<int32_t>(sum);
+    p.bias[c] = bias.empty() ? 0 : broadcast_at(bias, c);
+  }
+  return p;
+}
+
+}  // namespace qinfer

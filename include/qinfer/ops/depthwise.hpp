@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Depthwise 2-D convolution, NHWC, on the depthwise kernel of the active ISA level:
+//
+//   y[n][oy][ox][c] = stage(bias[c] + sum_{ky,kx} (x[n][iy][ix][c] - zx) * (w[c][ky][kx] - zw[c]))
+//
+// with weights packed once by pack_depthwise() (kernels/depthwise/packing.hpp). It gives exactly
+// reference::conv2d's result with groups == channels, on every path; tests/ops/depthwise_test.cpp
+// checks that on each path the CPU has. Any kernel size, stride, dilation and padding on each
+// side separately; a channel multiplier above 1 is a grouped convolution, not this operator.
+//
+// Memory: the caller may pass a workspace of depthwise_workspace_size() int32 values, and then
+// nothing is allocated (firmware builds); the overload without one allocates it. Output rows
+// are split among the executor's workers (runtime/parallel.hpp); results do not depend on it.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qinfer/core/cpu.hpp"
+#include "qinfer/core/error.hpp"
+#include "qinfer/core/span.hpp"
+#include "qinfer/kernels/depthwise/dispatch.hpp"
+#include "qinfer/kernels/depthwise/packing.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/quantize.hpp"
+#include "qinfer/reference/conv.hpp"
+#include "qinfer/runtime/parallel.hpp"
+
+namespace qinfer {
+
+// The workspace of a depthwise convolution over `channels` channels, in int32 values: each
+// channel's starting sum, then a row of zero-point bytes that stands for the padding.
+constexpr std::size_t depthwise_workspace_size(std::size_t channels) noexcept {
+  return channels + (channels + sizeof(int32_t) - 1) / sizeof(int32_t);
+}
+
+namespace detail {
+
+// Sums buffered per task before the stage runs over them: 8 KiB, on the stack.
+inline constexpr std::size_t depthwise_buffer = 2048;
+// Taps whose pointers a task holds at once; longer windows run in several passes.
+inline constexpr std::size_t depthwise_tap_run = 32;
+
+template <class TA, class Stage>
+struct DepthwiseCall {
+  const reference::Conv2dShape& shape;
+  const uint8_t* input;  // the activations' bytes
+  const PackedDepthwise& w;
+  const Stage& stage;
+  typename Stage::Output* output;
+  const int32_t* init;
+  const uint8_t* padding;  // `channels` bytes of the zero point
+  DepthwiseKernel<TA> kernel;
+  ConvertPath epilogue_path;
+};
+
+// Output row `row` (image n = row / out_h) of the convolution.
+template <class TA, class Stage>
+void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexcept {
+  const reference::Conv2dShape& s = call.shape;
+  const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
+  const std::size_t n = row / out_h, oy = row % out_h, taps = call.w.taps();
+  const std::size_t block = std::min(channels, depthwise_buffer);
+  const std::size_t chunk = depthwise_buffer / block;
+  alignas(64) int32_t sums[depthwise_buffer];
+  const uint8_t* pointers[depthwise_tap_run];
+  for (std::size_t c0 = 0; c0 < channels; c0 += block) {
+    const std::size_t width = std::min(block, channels - c0);
+    for (std::size_t ox0 = 0; ox0 < out_w; ox0 += chunk) {
+      const std::size_t pixels = std::min(chunk, out_w - ox0);
+      for (std::size_t i = 0; i < pixels; ++i) {
+        int32_t* out = sums + i * width;
+        for (std::size_t t0 = 0; t0 < taps; t0 += depthwise_tap_run) {
+          const std::size_t run = std::min(depthwise_tap_run, taps - t0);
+          for (std::size_t t = 0; t < run; ++t) {
+            const std::size_t ky = (t0 + t) / s.w.kernel, kx = (t0 + t) % s.w.kernel;
+            const std::ptrdiff_t iy = s.h.coordinate(oy, ky), ix = s.w.coordinate(ox0 + i, kx);
+            const bool inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input && ix >= 0 &&
+                                static_cast<std::size_t>(ix) < s.w.input;
+            pointers[t] = inside ? call.input +
+                                       ((n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
+                                        static_cast<std::size_t>(ix)) *
+                                           channels +
+                                       c0
+                                 : call.padding + c0;
+          }
+          // An odd run ends with the packing's zero weight; any readable row serves as its tap.
+          if (run % 2 != 0) pointers[run] = call.padding + c0;
+          const std::size_t pair_stride = call.w.pair_stride();
+          call.kernel.run(pointers, (run + 1) / 2,
+                          call.w.data.data() + (t0 / 2) * pair_stride + 2 * c0, pair_stride,
+                          t0 == 0 ? call.init + c0 : out, width, out);
+        }
+      }
+      requantize_with(call.epilogue_path, sums, pixels, width,
+                      slice_channels(call.stage, c0, width),
+                      call.output + ((n * out_h + oy) * out_w + ox0) * channels + c0,
+                      RowStrides{width, channels});
+    }
+  }
+}
+
+}  // namespace detail
+
+// Checks depthwise_conv2d()'s arguments without running it.
+template <class TA, class Stage>
+Status validate_depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
+                                 int32_t input_zero_point, const PackedDepthwise& w,
+                                 const Stage& stage, Span<typename Stage::Output> output,
+                                 std::size_t workspace_size) {
+  static_assert(reference::is_quantized_8bit<TA>, "depthwise_conv2d: input must be 8-bit");
+  reference::Conv2dSizes sizes;
+  if (auto s = reference::conv2d_sizes(shape, sizes); !s) return s;
+  if (shape.groups != shape.in_c || shape.out_c != shape.in_c) {
+    return {Errc::invalid_argument,
+            "depthwise_conv2d: needs groups == in_c == out_c (a channel multiplier above 1 is a "
+            "grouped convolution)"};
+  }
+  if (w.channels != shape.in_c || w.kernel_h != shape.h.kernel || w.kernel_w != shape.w.kernel) {
+    return {Errc::shape_mismatch, "depthwise_conv2d: packed weights do not match the shape"};
+  }
+  if (input.size() != sizes.input || output.size() != sizes.output) {
+    return {Errc::shape_mismatch, "depthwise_conv2d: a buffer's size does not match the shape"};
+  }
+  if (auto s = check_data(input.data(), input.size(), "depthwise_conv2d: null input"); !s) {
+    return s;
+  }
+  if (auto s = check_data(output.data(), output.size(), "depthwise_conv2d: null output"); !s) {
+    return s;
+  }
+  if (workspace_size < depthwise_workspace_size(shape.in_c)) {
+    return {Errc::invalid_argument,
+            "depthwise_conv2d: workspace smaller than depthwise_workspace_size()"};
+  }
+  if (auto s = check_zero_point(input_zero_point, StorageTraits<TA>::min, StorageTraits<TA>::max,
+                                "depthwise_conv2d: input zero point outside the input's type");
+      !s) {
+    return s;
+  }
+  return stage.check(shape.out_c);
+}
+
+// The convolution with a caller-provided workspace of depthwise_workspace_size(channels) int32
+// values: allocates nothing.
+template <class TA, class Stage, class Executor = SerialExecutor>
+Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
+                              int32_t input_zero_point, const PackedDepthwise& w,
+                              const Stage& stage, Span<typename Stage::Output> output,
+                              Span<int32_t> workspace, Executor&& executor = Executor{}) {
+  if (auto s = validate_depthwise_conv2d(shape, input, input_zero_point, w, stage, output,
+                                         workspace.size());
+      !s) {
+    return fail(s);
+  }
+  const std::size_t channels = shape.in_c;
+  int32_t* init = workspace.data();
+  const auto zx = static_cast<uint32_t>(input_zero_point);
+  for (std::size_t c = 0; c < channels; ++c) {
+    init[c] = static_cast<int32_t>(static_cast<uint32_t>(w.bias[c]) -
+                                   zx * static_cast<uint32_t>(w.weight_sums[c]));
+  }
+  // The zero point's byte: its value as TA stores it (two's complement for int8).
+  auto* padding = reinterpret_cast<unsigned char*>(init + channels);
+  std::memset(padding, static_cast<unsigned char>(input_zero_point), channels);
+  const detail::DepthwiseCall<TA, Stage> call{shape,
+                                              reinterpret_cast<const uint8_t*>(input.data()),
+                                              w,
+                                              stage,
+                                              output.data(),
+                                              init,
+                                              padding,
+                                              depthwise_kernel<TA>(active_isa()),
+                                              best_convert_path()};
+  executor(shape.batch * shape.h.output(),
+           [&](std::size_t row) { detail::depthwise_row(call, row); });
+  return ok();
+}
+
+// The same, allocating its workspace.
+template <class TA, class Stage, class Executor = SerialExecutor,
+          class = std::enable_if_t<!std::is_convertible_v<Executor, Span<int32_t>>>>
+Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
+                              int32_t input_zero_point, const PackedDepthwise& w,
+                              const Stage& stage, Span<typename Stage::Output> output,
+                              Executor&& executor = Executor{}) {
+  std::vector<int32_t> workspace(depthwise_workspace_size(shape.in_c));
+  return depthwise_conv2d(shape, input, input_zero_point, w, stage, output,
+                          Span<int32_t>(workspace), std::forward<Executor>(executor));
+}
+
+}  // namespace qinfer
