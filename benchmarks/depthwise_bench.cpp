@@ -71,7 +71,7 @@ void qinfer_depthwise(benchmark::State& state, qinfer::Isa path, Layer l) {
   const std::vector<float> multipliers(l.channels, 1e-3f);
   const qinfer::RequantizeFloat<uint8_t> stage{multipliers, 3};
   std::vector<uint8_t> y(s.h.output() * s.w.output() * l.channels);
-  std::vector<int32_t> workspace(qinfer::depthwise_workspace_size(l.channels));
+  std::vector<int32_t> workspace(qinfer::depthwise_workspace_size(s));
   for (auto _ : state) {
     qinfer::depthwise_conv2d(s, qinfer::Span<const uint8_t>(x), 5, packed, stage,
                              qinfer::Span<uint8_t>(y), qinfer::Span<int32_t>(workspace));

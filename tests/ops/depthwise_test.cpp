@@ -136,7 +136,7 @@ class DepthwiseTester {
     std::vector<Out> expected(sizes.output), actual(sizes.output);
     reference::conv2d<TA, TW>(shape_, x, w, offsets, stage, expected);
     // The caller's workspace, filled with garbage the operator must overwrite.
-    std::vector<int32_t> workspace(depthwise_workspace_size(shape_.in_c), -12345);
+    std::vector<int32_t> workspace(depthwise_workspace_size(shape_), -12345);
     const Span<const TA> xs(x);
     if (threads_ == 1) {
       depthwise_conv2d(shape_, xs, offsets.a_zero_point, packed, stage, Span<Out>(actual),
@@ -307,12 +307,17 @@ TEST_CASE("depthwise convolution rejects bad arguments", "[depthwise]") {
   const reference::Conv2dShape shape{1, 4, 4, 4, {5, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}};
   std::vector<uint8_t> x(5 * 5 * 4, 1);
   std::vector<int32_t> y(5 * 5 * 4);
-  std::vector<int32_t> workspace(depthwise_workspace_size(4));
+  std::vector<int32_t> workspace(depthwise_workspace_size(shape));
   const auto run = [&](const reference::Conv2dShape& s, int32_t zp, std::size_t workspace_size) {
     return validate_depthwise_conv2d(s, Span<const uint8_t>(x), zp, packed, StoreInt32{},
                                      Span<int32_t>(y), workspace_size);
   };
   CHECK(run(shape, 0, workspace.size()));
+  // 4 starting sums and a padding row of 4 + 4 * 4 bytes.
+  CHECK(workspace.size() == 4 + 5);
+  reference::Conv2dShape broken = shape;
+  broken.w.kernel = 0;
+  CHECK(depthwise_workspace_size(broken) == static_cast<std::size_t>(-1));
   CHECK(run(shape, 256, workspace.size()).code() == Errc::invalid_zero_point);
   CHECK(run(shape, 0, workspace.size() - 1).code() == Errc::invalid_argument);
   reference::Conv2dShape multiplier = shape;

@@ -34,10 +34,21 @@
 
 namespace qinfer {
 
-// The workspace of a depthwise convolution over `channels` channels, in int32 values: each
-// channel's starting sum, then a row of zero-point bytes that stands for the padding.
-constexpr std::size_t depthwise_workspace_size(std::size_t channels) noexcept {
-  return channels + (channels + sizeof(int32_t) - 1) / sizeof(int32_t);
+// The workspace of a depthwise convolution of `shape`, in int32 values: each channel's starting
+// sum, then a row of zero-point bytes that stands for the padding, long enough for a run of a
+// whole output row to step through it.
+// A shape that does not validate, or whose workspace would not fit size_t, gives SIZE_MAX.
+inline std::size_t depthwise_workspace_size(const reference::Conv2dShape& shape) noexcept {
+  constexpr std::size_t invalid = static_cast<std::size_t>(-1);
+  if (!shape.w.check("") || shape.in_c == 0) return invalid;
+  std::size_t padding_bytes = 0;
+  if (!checked_mul(shape.w.output() - 1, shape.w.stride, padding_bytes) ||
+      !checked_add(padding_bytes, std::size_t{1}, padding_bytes) ||
+      !checked_mul(padding_bytes, shape.in_c, padding_bytes) ||
+      padding_bytes > invalid - sizeof(int32_t) - shape.in_c) {
+    return invalid;
+  }
+  return shape.in_c + (padding_bytes + sizeof(int32_t) - 1) / sizeof(int32_t);
 }
 
 namespace detail {
@@ -55,10 +66,23 @@ struct DepthwiseCall {
   const Stage& stage;
   typename Stage::Output* output;
   const int32_t* init;
-  const uint8_t* padding;  // `channels` bytes of the zero point
+  const uint8_t* padding;  // zero-point bytes, depthwise_workspace_size() long
   DepthwiseKernel<TA> kernel;
   ConvertPath epilogue_path;
+  // Output columns [interior_begin, interior_end) have every tap inside the image's width:
+  // they run as one run per row, their taps stepping stride * channels bytes per pixel.
+  std::size_t interior_begin, interior_end;
 };
+
+// The first and past-the-last output columns whose windows lie inside the input's width.
+inline void interior_columns(const reference::Window1d& w, std::size_t& begin,
+                             std::size_t& end) noexcept {
+  const std::size_t span = w.dilation * (w.kernel - 1);
+  begin = (w.pad_begin + w.stride - 1) / w.stride;
+  end = w.input - 1 + w.pad_begin >= span ? (w.input - 1 + w.pad_begin - span) / w.stride + 1 : 0;
+  end = std::min(end, w.output());
+  if (end < begin) end = begin;
+}
 
 // Output row `row` (image n = row / out_h) of the convolution.
 template <class TA, class Stage>
@@ -68,19 +92,23 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
   const std::size_t n = row / out_h, oy = row % out_h, taps = call.w.taps();
   const std::size_t block = std::min(channels, depthwise_buffer);
   const std::size_t chunk = depthwise_buffer / block;
+  const std::size_t pair_stride = call.w.pair_stride();
   alignas(64) int32_t sums[depthwise_buffer];
   const uint8_t* pointers[depthwise_tap_run];
   for (std::size_t c0 = 0; c0 < channels; c0 += block) {
     const std::size_t width = std::min(block, channels - c0);
     for (std::size_t ox0 = 0; ox0 < out_w; ox0 += chunk) {
-      const std::size_t pixels = std::min(chunk, out_w - ox0);
-      for (std::size_t i = 0; i < pixels; ++i) {
-        int32_t* out = sums + i * width;
+      const std::size_t end = std::min(out_w, ox0 + chunk);
+      for (std::size_t ox = ox0; ox < end;) {
+        // A run of interior pixels, or one pixel at a border.
+        const bool interior = ox >= call.interior_begin && ox < call.interior_end;
+        const std::size_t run_end = interior ? std::min(end, call.interior_end) : ox + 1;
+        int32_t* out = sums + (ox - ox0) * width;
         for (std::size_t t0 = 0; t0 < taps; t0 += depthwise_tap_run) {
-          const std::size_t run = std::min(depthwise_tap_run, taps - t0);
-          for (std::size_t t = 0; t < run; ++t) {
+          const std::size_t count = std::min(depthwise_tap_run, taps - t0);
+          for (std::size_t t = 0; t < count; ++t) {
             const std::size_t ky = (t0 + t) / s.w.kernel, kx = (t0 + t) % s.w.kernel;
-            const std::ptrdiff_t iy = s.h.coordinate(oy, ky), ix = s.w.coordinate(ox0 + i, kx);
+            const std::ptrdiff_t iy = s.h.coordinate(oy, ky), ix = s.w.coordinate(ox, kx);
             const bool inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input && ix >= 0 &&
                                 static_cast<std::size_t>(ix) < s.w.input;
             pointers[t] = inside ? call.input +
@@ -91,14 +119,24 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
                                  : call.padding + c0;
           }
           // An odd run ends with the packing's zero weight; any readable row serves as its tap.
-          if (run % 2 != 0) pointers[run] = call.padding + c0;
-          const std::size_t pair_stride = call.w.pair_stride();
-          call.kernel.run(pointers, (run + 1) / 2,
-                          call.w.data.data() + (t0 / 2) * pair_stride + 2 * c0, pair_stride,
-                          t0 == 0 ? call.init + c0 : out, width, out);
+          if (count % 2 != 0) pointers[count] = call.padding + c0;
+          const bool first = t0 == 0;
+          const DepthwiseRun run{pointers,
+                                 (count + 1) / 2,
+                                 run_end - ox,
+                                 s.w.stride * channels,
+                                 call.w.data.data() + (t0 / 2) * pair_stride + 2 * c0,
+                                 pair_stride,
+                                 first ? call.init + c0 : out,
+                                 first ? 0 : width,
+                                 width,
+                                 out,
+                                 width};
+          call.kernel.run(run);
         }
+        ox = run_end;
       }
-      requantize_with(call.epilogue_path, sums, pixels, width,
+      requantize_with(call.epilogue_path, sums, end - ox0, width,
                       slice_channels(call.stage, c0, width),
                       call.output + ((n * out_h + oy) * out_w + ox0) * channels + c0,
                       RowStrides{width, channels});
@@ -134,7 +172,7 @@ Status validate_depthwise_conv2d(const reference::Conv2dShape& shape, Span<const
   if (auto s = check_data(output.data(), output.size(), "depthwise_conv2d: null output"); !s) {
     return s;
   }
-  if (workspace_size < depthwise_workspace_size(shape.in_c)) {
+  if (workspace_size < depthwise_workspace_size(shape)) {
     return {Errc::invalid_argument,
             "depthwise_conv2d: workspace smaller than depthwise_workspace_size()"};
   }
@@ -146,7 +184,7 @@ Status validate_depthwise_conv2d(const reference::Conv2dShape& shape, Span<const
   return stage.check(shape.out_c);
 }
 
-// The convolution with a caller-provided workspace of depthwise_workspace_size(channels) int32
+// The convolution with a caller-provided workspace of depthwise_workspace_size(shape) int32
 // values: allocates nothing.
 template <class TA, class Stage, class Executor = SerialExecutor>
 Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
@@ -167,16 +205,20 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
   }
   // The zero point's byte: its value as TA stores it (two's complement for int8).
   auto* padding = reinterpret_cast<unsigned char*>(init + channels);
-  std::memset(padding, static_cast<unsigned char>(input_zero_point), channels);
-  const detail::DepthwiseCall<TA, Stage> call{shape,
-                                              reinterpret_cast<const uint8_t*>(input.data()),
-                                              w,
-                                              stage,
-                                              output.data(),
-                                              init,
-                                              padding,
-                                              depthwise_kernel<TA>(active_isa()),
-                                              best_convert_path()};
+  std::memset(padding, static_cast<unsigned char>(input_zero_point),
+              (depthwise_workspace_size(shape) - channels) * sizeof(int32_t));
+  detail::DepthwiseCall<TA, Stage> call{shape,
+                                        reinterpret_cast<const uint8_t*>(input.data()),
+                                        w,
+                                        stage,
+                                        output.data(),
+                                        init,
+                                        padding,
+                                        depthwise_kernel<TA>(active_isa()),
+                                        best_convert_path(),
+                                        0,
+                                        0};
+  detail::interior_columns(shape.w, call.interior_begin, call.interior_end);
   executor(shape.batch * shape.h.output(),
            [&](std::size_t row) { detail::depthwise_row(call, row); });
   return ok();
@@ -189,7 +231,9 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
                               int32_t input_zero_point, const PackedDepthwise& w,
                               const Stage& stage, Span<typename Stage::Output> output,
                               Executor&& executor = Executor{}) {
-  std::vector<int32_t> workspace(depthwise_workspace_size(shape.in_c));
+  reference::Conv2dSizes sizes;
+  if (auto s = reference::conv2d_sizes(shape, sizes); !s) return fail(s);
+  std::vector<int32_t> workspace(depthwise_workspace_size(shape));
   return depthwise_conv2d(shape, input, input_zero_point, w, stage, output,
                           Span<int32_t>(workspace), std::forward<Executor>(executor));
 }

@@ -30,25 +30,27 @@ __attribute__((always_inline, target("avx2"))) inline __m256i widen8(const uint8
 }
 
 template <class TA>
-__attribute__((target("avx2"))) void depthwise(const uint8_t* const* taps, std::size_t pairs,
-                                               const int16_t* weights, std::size_t pair_stride,
-                                               const int32_t* init, std::size_t channels,
-                                               int32_t* out) noexcept {
+__attribute__((target("avx2"))) void depthwise(const DepthwiseRun& run) noexcept {
   constexpr std::size_t lanes = 8;
-  std::size_t c = 0;
-  for (; c + lanes <= channels; c += lanes) {
-    __m256i acc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + c));
-    for (std::size_t p = 0; p < pairs; ++p) {
-      const __m256i first = widen8<TA>(taps[2 * p] + c);
-      const __m256i second = _mm256_slli_epi32(widen8<TA>(taps[2 * p + 1] + c), 16);
-      const __m256i x = _mm256_blend_epi16(first, second, 0xAA);
-      const __m256i w =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weights + p * pair_stride + 2 * c));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+  for (std::size_t p = 0; p < run.pixels; ++p) {
+    const int32_t* init = run.init + p * run.init_stride;
+    int32_t* out = run.out + p * run.out_stride;
+    const std::size_t offset = p * run.step;
+    std::size_t c = 0;
+    for (; c + lanes <= run.channels; c += lanes) {
+      __m256i acc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + c));
+      for (std::size_t q = 0; q < run.pairs; ++q) {
+        const __m256i first = widen8<TA>(run.taps[2 * q] + offset + c);
+        const __m256i second = _mm256_slli_epi32(widen8<TA>(run.taps[2 * q + 1] + offset + c), 16);
+        const __m256i x = _mm256_blend_epi16(first, second, 0xAA);
+        const __m256i w = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(run.weights + q * run.pair_stride + 2 * c));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), acc);
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), acc);
+    scalar::depthwise_channels<TA>(run, p, c);
   }
-  scalar::depthwise_channels<TA>(taps, pairs, weights, pair_stride, init, c, channels, out);
 }
 
 template <class TA>

@@ -36,16 +36,16 @@ __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) inline __m51
 
 template <class TA>
 __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
-depthwise_block(const uint8_t* const* taps, std::size_t pairs, const int16_t* weights,
-                std::size_t pair_stride, const int32_t* init, std::size_t c, __mmask16 mask,
-                int32_t* out) noexcept {
+depthwise_block(const DepthwiseRun& run, std::size_t offset, const int32_t* init, std::size_t c,
+                __mmask16 mask, int32_t* out) noexcept {
   __m512i acc = _mm512_maskz_loadu_epi32(mask, init + c);
-  for (std::size_t p = 0; p < pairs; ++p) {
-    const __m512i first = widen16<TA>(taps[2 * p] + c, mask);
-    const __m512i second = _mm512_slli_epi32(widen16<TA>(taps[2 * p + 1] + c, mask), 16);
+  for (std::size_t q = 0; q < run.pairs; ++q) {
+    const __m512i first = widen16<TA>(run.taps[2 * q] + offset + c, mask);
+    const __m512i second =
+        _mm512_slli_epi32(widen16<TA>(run.taps[2 * q + 1] + offset + c, mask), 16);
     const __m512i x = _mm512_mask_blend_epi16(0xAAAAAAAAu, first, second);
     // Packed weights are padded to whole vectors: the full load stays inside them.
-    const __m512i w = _mm512_loadu_si512(weights + p * pair_stride + 2 * c);
+    const __m512i w = _mm512_loadu_si512(run.weights + q * run.pair_stride + 2 * c);
     acc = _mm512_dpwssd_epi32(acc, x, w);
   }
   _mm512_mask_storeu_epi32(out + c, mask, acc);
@@ -53,16 +53,18 @@ depthwise_block(const uint8_t* const* taps, std::size_t pairs, const int16_t* we
 
 template <class TA>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise(
-    const uint8_t* const* taps, std::size_t pairs, const int16_t* weights, std::size_t pair_stride,
-    const int32_t* init, std::size_t channels, int32_t* out) noexcept {
+    const DepthwiseRun& run) noexcept {
   constexpr std::size_t lanes = 16;
-  std::size_t c = 0;
-  for (; c + lanes <= channels; c += lanes) {
-    depthwise_block<TA>(taps, pairs, weights, pair_stride, init, c, 0xFFFF, out);
-  }
-  if (c < channels) {
-    const auto mask = static_cast<__mmask16>((1u << (channels - c)) - 1);
-    depthwise_block<TA>(taps, pairs, weights, pair_stride, init, c, mask, out);
+  const std::size_t full = run.channels / lanes * lanes;
+  const auto tail = static_cast<__mmask16>((1u << (run.channels - full)) - 1);
+  for (std::size_t p = 0; p < run.pixels; ++p) {
+    const int32_t* init = run.init + p * run.init_stride;
+    int32_t* out = run.out + p * run.out_stride;
+    const std::size_t offset = p * run.step;
+    for (std::size_t c = 0; c < full; c += lanes) {
+      depthwise_block<TA>(run, offset, init, c, 0xFFFF, out);
+    }
+    if (tail != 0) depthwise_block<TA>(run, offset, init, full, tail, out);
   }
 }
 

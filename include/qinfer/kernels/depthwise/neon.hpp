@@ -28,24 +28,28 @@ inline int16x8_t widen8(const uint8_t* x) noexcept {
 }
 
 template <class TA>
-void depthwise(const uint8_t* const* taps, std::size_t pairs, const int16_t* weights,
-               std::size_t pair_stride, const int32_t* init, std::size_t channels,
-               int32_t* out) noexcept {
-  std::size_t c = 0;
-  for (; c + 8 <= channels; c += 8) {
-    int32x4_t lo = vld1q_s32(init + c), hi = vld1q_s32(init + c + 4);
-    for (std::size_t p = 0; p < pairs; ++p) {
-      const int16x8x2_t w = vld2q_s16(weights + p * pair_stride + 2 * c);
-      const int16x8_t first = widen8<TA>(taps[2 * p] + c), second = widen8<TA>(taps[2 * p + 1] + c);
-      lo = vmlal_s16(lo, vget_low_s16(first), vget_low_s16(w.val[0]));
-      hi = vmlal_high_s16(hi, first, w.val[0]);
-      lo = vmlal_s16(lo, vget_low_s16(second), vget_low_s16(w.val[1]));
-      hi = vmlal_high_s16(hi, second, w.val[1]);
+void depthwise(const DepthwiseRun& run) noexcept {
+  for (std::size_t p = 0; p < run.pixels; ++p) {
+    const int32_t* init = run.init + p * run.init_stride;
+    int32_t* out = run.out + p * run.out_stride;
+    const std::size_t offset = p * run.step;
+    std::size_t c = 0;
+    for (; c + 8 <= run.channels; c += 8) {
+      int32x4_t lo = vld1q_s32(init + c), hi = vld1q_s32(init + c + 4);
+      for (std::size_t q = 0; q < run.pairs; ++q) {
+        const int16x8x2_t w = vld2q_s16(run.weights + q * run.pair_stride + 2 * c);
+        const int16x8_t first = widen8<TA>(run.taps[2 * q] + offset + c);
+        const int16x8_t second = widen8<TA>(run.taps[2 * q + 1] + offset + c);
+        lo = vmlal_s16(lo, vget_low_s16(first), vget_low_s16(w.val[0]));
+        hi = vmlal_high_s16(hi, first, w.val[0]);
+        lo = vmlal_s16(lo, vget_low_s16(second), vget_low_s16(w.val[1]));
+        hi = vmlal_high_s16(hi, second, w.val[1]);
+      }
+      vst1q_s32(out + c, lo);
+      vst1q_s32(out + c + 4, hi);
     }
-    vst1q_s32(out + c, lo);
-    vst1q_s32(out + c + 4, hi);
+    scalar::depthwise_channels<TA>(run, p, c);
   }
-  scalar::depthwise_channels<TA>(taps, pairs, weights, pair_stride, init, c, channels, out);
 }
 
 template <class TA>

@@ -2,16 +2,17 @@
 //
 // The contract every depthwise kernel keeps, and the portable kernel that defines it.
 //
-// A kernel computes the sums of one output pixel over a block of `channels` channels: tap t of
-// the window starts at taps[t] (the pixel's first channel of the block in the image, or a row
-// of zero points where the window leaves it), for 2 * pairs taps; `weights` points at the
-// block's first channel in pair 0 of the packed layout (kernels/depthwise/packing.hpp):
+// A kernel computes the sums of a run of output pixels, one block of `channels` channels each.
+// Tap t of the run's first pixel starts at taps[t] (the block's first channel in the image, or
+// in a row of zero points where the window leaves the image), for 2 * pairs taps; every tap of
+// the next pixel lies `step` bytes further. `weights` points at the block's first channel in
+// pair 0 of the packed layout (kernels/depthwise/packing.hpp). For pixel p:
 //
-//   out[c] = init[c] + sum_t x_t[c] * w'[t][c]   (modulo 2^32)
+//   out[p * out_stride + c] = init[p * init_stride + c] + sum_t x_t[c] * w'[t][c]  (mod 2^32)
 //
-// init may alias out, which lets the driver split long windows into runs of taps. Activations
-// are read as bytes (the padding row lives in an int32 workspace, which bytes may alias); TA
-// says whether they are int8 or uint8 values.
+// init_stride is 0 for per-channel starting sums; init may be out itself, which lets the
+// driver split long windows into runs of taps. Activations are read as bytes (the padding row
+// lives in an int32 workspace, which bytes may alias); TA says whether they are int8 or uint8.
 #pragma once
 
 #include <cstddef>
@@ -23,10 +24,22 @@
 
 namespace qinfer {
 
+struct DepthwiseRun {
+  const uint8_t* const* taps;
+  std::size_t pairs;
+  std::size_t pixels;
+  std::size_t step;
+  const int16_t* weights;
+  std::size_t pair_stride;
+  const int32_t* init;
+  std::size_t init_stride;
+  std::size_t channels;
+  int32_t* out;
+  std::size_t out_stride;
+};
+
 template <class TA>
-using DepthwiseFn = void (*)(const uint8_t* const* taps, std::size_t pairs, const int16_t* weights,
-                             std::size_t pair_stride, const int32_t* init, std::size_t channels,
-                             int32_t* out) noexcept;
+using DepthwiseFn = void (*)(const DepthwiseRun& run) noexcept;
 
 template <class TA>
 struct DepthwiseKernel {
@@ -43,27 +56,26 @@ constexpr int32_t activation_value(uint8_t byte) noexcept {
   return std::is_same_v<TA, int8_t> && byte >= 128 ? int32_t{byte} - 256 : int32_t{byte};
 }
 
-// Channels [first, channels) of the contract above; the SIMD kernels finish their tails here.
+// Channels [first, run.channels) of pixel p; the SIMD kernels finish their tails here.
 template <class TA>
-void depthwise_channels(const uint8_t* const* taps, std::size_t pairs, const int16_t* weights,
-                        std::size_t pair_stride, const int32_t* init, std::size_t first,
-                        std::size_t channels, int32_t* out) noexcept {
-  for (std::size_t c = first; c < channels; ++c) {
+void depthwise_channels(const DepthwiseRun& run, std::size_t p, std::size_t first) noexcept {
+  const int32_t* init = run.init + p * run.init_stride;
+  int32_t* out = run.out + p * run.out_stride;
+  const std::size_t offset = p * run.step;
+  for (std::size_t c = first; c < run.channels; ++c) {
     auto sum = static_cast<uint32_t>(init[c]);
-    for (std::size_t p = 0; p < pairs; ++p) {
-      const int16_t* w = weights + p * pair_stride + 2 * c;
-      sum += static_cast<uint32_t>(activation_value<TA>(taps[2 * p][c]) * w[0] +
-                                   activation_value<TA>(taps[2 * p + 1][c]) * w[1]);
+    for (std::size_t q = 0; q < run.pairs; ++q) {
+      const int16_t* w = run.weights + q * run.pair_stride + 2 * c;
+      sum += static_cast<uint32_t>(activation_value<TA>(run.taps[2 * q][offset + c]) * w[0] +
+                                   activation_value<TA>(run.taps[2 * q + 1][offset + c]) * w[1]);
     }
     out[c] = static_cast<int32_t>(sum);
   }
 }
 
 template <class TA>
-void depthwise(const uint8_t* const* taps, std::size_t pairs, const int16_t* weights,
-               std::size_t pair_stride, const int32_t* init, std::size_t channels,
-               int32_t* out) noexcept {
-  depthwise_channels<TA>(taps, pairs, weights, pair_stride, init, 0, channels, out);
+void depthwise(const DepthwiseRun& run) noexcept {
+  for (std::size_t p = 0; p < run.pixels; ++p) depthwise_channels<TA>(run, p, 0);
 }
 
 template <class TA>
