@@ -2,7 +2,8 @@
 //
 // Depthwise convolution (ops/depthwise.hpp) on every depthwise layer shape of MobileNetV2 at
 // 224x224 (all 3x3, padding 1), batch 1, in GOPS (2 ops per multiply-add), uint8 activations
-// and int8 weights requantized to uint8 with per-channel float multipliers. In the same binary,
+// and int8 weights requantized to uint8 with per-channel float multipliers; on AVX-512 VNNI
+// also with uint8 weights (depthwise-int16/), which take the int16 kernel. In the same binary,
 // when oneDNN was found: oneDNN 2.6's int8 grouped convolution (u8 x s8 -> u8, NHWC, per-channel
 // output scales, weights in its preferred format) and its fp32 one on the same layers.
 #include <benchmark/benchmark.h>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "qinfer/ops/depthwise.hpp"
@@ -59,15 +61,19 @@ std::vector<T> random_codes(std::size_t count, int lo, int hi) {
   return v;
 }
 
+// Symmetric int8 weights (the bytes kernel where the level has one), or uint8 weights of zero
+// point 0, whose 0..255 range needs the int16 kernels.
+template <class TW>
 void qinfer_depthwise(benchmark::State& state, qinfer::Isa path, Layer l) {
   const std::optional<qinfer::Isa> previous = qinfer::set_isa_cap(path);
   const qinfer::reference::Conv2dShape s = shape_of(l);
   const std::vector<uint8_t> x = random_codes<uint8_t>(l.size * l.size * l.channels, 0, 255);
-  const std::vector<int8_t> w = random_codes<int8_t>(9 * l.channels, -127, 127);
+  const std::vector<TW> w = random_codes<TW>(9 * l.channels, std::is_same_v<TW, int8_t> ? -127 : 0,
+                                             std::is_same_v<TW, int8_t> ? 127 : 255);
   const std::vector<int32_t> zero{0}, bias = random_codes<int32_t>(l.channels, -1000, 1000);
-  const qinfer::PackedDepthwise packed = qinfer::pack_depthwise<qinfer::SymmetricNarrow>(
-      l.channels, 3, 3, qinfer::Span<const int8_t>(w), qinfer::Span<const int32_t>(zero),
-      qinfer::Span<const int32_t>(bias));
+  const qinfer::PackedDepthwise packed =
+      qinfer::pack_depthwise(l.channels, 3, 3, qinfer::Span<const TW>(w),
+                             qinfer::Span<const int32_t>(zero), qinfer::Span<const int32_t>(bias));
   const std::vector<float> multipliers(l.channels, 1e-3f);
   const qinfer::RequantizeFloat<uint8_t> stage{multipliers, 3};
   std::vector<uint8_t> y(s.h.output() * s.w.output() * l.channels);
@@ -79,7 +85,7 @@ void qinfer_depthwise(benchmark::State& state, qinfer::Isa path, Layer l) {
     benchmark::ClobberMemory();
   }
   set_gops(state, l);
-  state.SetLabel(qinfer::depthwise_kernel<uint8_t>(qinfer::active_isa()).name);
+  state.SetLabel(qinfer::depthwise_kernel<uint8_t>(qinfer::active_isa(), packed).name);
   qinfer::set_isa_cap(previous);
 }
 
@@ -128,12 +134,17 @@ int main(int argc, char** argv) {
     const std::string name = name_of(l);
     for (qinfer::Isa path : qinfer::all_isas) {
       if (!qinfer::cpu_features().supports(path)) continue;
-      const auto kernel = qinfer::depthwise_kernel<uint8_t>(path);
-      // Levels that share a kernel run it once, under the lowest level's name.
-      if (kernel.isa != path) continue;
-      benchmark::RegisterBenchmark(
-          ("depthwise/" + std::string(qinfer::isa_name(path)) + "/" + name).c_str(),
-          qinfer_depthwise, path, l);
+      // Levels that share their kernels with a lower level are not run again.
+      if (path == qinfer::Isa::avxvnni || path == qinfer::Isa::amx || path > qinfer::Isa::neon) {
+        continue;
+      }
+      const std::string isa = qinfer::isa_name(path);
+      benchmark::RegisterBenchmark(("depthwise/" + isa + "/" + name).c_str(),
+                                   qinfer_depthwise<int8_t>, path, l);
+      if (path == qinfer::Isa::avx512vnni) {
+        benchmark::RegisterBenchmark(("depthwise-int16/" + isa + "/" + name).c_str(),
+                                     qinfer_depthwise<uint8_t>, path, l);
+      }
     }
 #if QINFER_BENCH_ONEDNN
     benchmark::RegisterBenchmark(("onednn_int8/" + name).c_str(), onednn_depthwise, l, true);

@@ -105,6 +105,14 @@ class DepthwiseTester {
         pack_depthwise(c, shape_.h.kernel, shape_.w.kernel, Span<const TW>(w),
                        Span<const int32_t>(zps), Span<const int32_t>(bias));
     const reference::GemmOffsets offsets{x_zp_, zps, bias};
+    // The bytes layout exists exactly when every weight minus its zero point fits int8.
+    bool int8_range = true;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const int32_t centered =
+          int32_t{w[i]} - broadcast_at(Span<const int32_t>(zps), i / (w.size() / c));
+      int8_range = int8_range && centered >= -128 && centered <= 127;
+    }
+    CHECK(packed.has_quads() == int8_range);
 
     std::vector<int32_t> raw(sizes.output);
     reference::conv2d<TA, TW>(shape_, x, w, offsets, StoreInt32{}, raw);
@@ -149,14 +157,14 @@ class DepthwiseTester {
     for (std::size_t i = 0; i < sizes.output; ++i) {
       if (std::memcmp(&expected[i], &actual[i], sizeof(Out)) != 0) {
         FAIL_CHECK(
-            "kernel " << depthwise_kernel<TA>(active_isa()).name << " batch " << shape_.batch
-                      << " channels " << shape_.in_c << " h " << shape_.h.input << "/"
-                      << shape_.h.kernel << "/" << shape_.h.stride << "/" << shape_.h.dilation
-                      << "/" << shape_.h.pad_begin << "+" << shape_.h.pad_end << " w "
-                      << shape_.w.input << "/" << shape_.w.kernel << "/" << shape_.w.stride << "/"
-                      << shape_.w.dilation << "/" << shape_.w.pad_begin << "+" << shape_.w.pad_end
-                      << " x_zp " << offsets.a_zero_point << " at element " << i << ": expected "
-                      << double(expected[i]) << " got " << double(actual[i]));
+            "kernel " << depthwise_kernel<TA>(active_isa(), packed).name << " batch "
+                      << shape_.batch << " channels " << shape_.in_c << " h " << shape_.h.input
+                      << "/" << shape_.h.kernel << "/" << shape_.h.stride << "/"
+                      << shape_.h.dilation << "/" << shape_.h.pad_begin << "+" << shape_.h.pad_end
+                      << " w " << shape_.w.input << "/" << shape_.w.kernel << "/" << shape_.w.stride
+                      << "/" << shape_.w.dilation << "/" << shape_.w.pad_begin << "+"
+                      << shape_.w.pad_end << " x_zp " << offsets.a_zero_point << " at element " << i
+                      << ": expected " << double(expected[i]) << " got " << double(actual[i]));
         return;
       }
     }
@@ -242,6 +250,13 @@ TEST_CASE("depthwise convolution: int8 activations, uint8 and asymmetric weights
           .input_zero_point(static_cast<int32_t>(rng.integer(-128, 127)))
           .per_channel_zero_points(true)
           .test(path, rng);
+      // Symmetric weights: the bytes kernel (quads) where the level has one.
+      DepthwiseTester<int8_t, int8_t>()
+          .channels(rng.size(1, 140))
+          .height(h)
+          .width(w)
+          .input_zero_point(static_cast<int32_t>(rng.integer(-128, 127)))
+          .test(path, rng);
       DepthwiseTester<uint8_t, uint8_t>()
           .channels(rng.size(1, 70))
           .height(h)
@@ -313,8 +328,8 @@ TEST_CASE("depthwise convolution rejects bad arguments", "[depthwise]") {
                                      Span<int32_t>(y), workspace_size);
   };
   CHECK(run(shape, 0, workspace.size()));
-  // 4 starting sums and a padding row of 4 + 4 * 4 bytes.
-  CHECK(workspace.size() == 4 + 5);
+  // 4 starting sums, 2 x 64 in the bytes kernel's order, a padding row of 4 + 4 * 4 bytes.
+  CHECK(workspace.size() == 4 + 2 * 64 + 5);
   reference::Conv2dShape broken = shape;
   broken.w.kernel = 0;
   CHECK(depthwise_workspace_size(broken) == static_cast<std::size_t>(-1));

@@ -35,20 +35,23 @@
 namespace qinfer {
 
 // The workspace of a depthwise convolution of `shape`, in int32 values: each channel's starting
-// sum, then a row of zero-point bytes that stands for the padding, long enough for a run of a
-// whole output row to step through it.
-// A shape that does not validate, or whose workspace would not fit size_t, gives SIZE_MAX.
+// sum; the starting sums and float multipliers again in the AVX-512 bytes kernel's channel order
+// (channels rounded up to 64); then a row of zero-point bytes that stands for the padding, long
+// enough for a run of a whole output row to step through it. A shape that does not validate,
+// or whose workspace would not fit size_t, gives SIZE_MAX.
 inline std::size_t depthwise_workspace_size(const reference::Conv2dShape& shape) noexcept {
   constexpr std::size_t invalid = static_cast<std::size_t>(-1);
-  if (!shape.w.check("") || shape.in_c == 0) return invalid;
+  if (!shape.w.check("") || shape.in_c == 0 || shape.in_c > invalid / 8) return invalid;
   std::size_t padding_bytes = 0;
+  const std::size_t values = shape.in_c + 2 * ((shape.in_c + depthwise_quad_block - 1) /
+                                               depthwise_quad_block * depthwise_quad_block);
   if (!checked_mul(shape.w.output() - 1, shape.w.stride, padding_bytes) ||
       !checked_add(padding_bytes, std::size_t{1}, padding_bytes) ||
       !checked_mul(padding_bytes, shape.in_c, padding_bytes) ||
-      padding_bytes > invalid - sizeof(int32_t) - shape.in_c) {
+      padding_bytes > invalid - sizeof(int32_t) - values * sizeof(int32_t)) {
     return invalid;
   }
-  return shape.in_c + (padding_bytes + sizeof(int32_t) - 1) / sizeof(int32_t);
+  return values + (padding_bytes + sizeof(int32_t) - 1) / sizeof(int32_t);
 }
 
 namespace detail {
@@ -84,7 +87,57 @@ inline void interior_columns(const reference::Window1d& w, std::size_t& begin,
   if (end < begin) end = begin;
 }
 
-// Output row `row` (image n = row / out_h) of the convolution.
+// The run of taps [t0, t0 + count) of output pixel (n, oy, ox), channels from c0, for the
+// call's kernel: pointers filled, weights, and the next output pixels up to run_end.
+template <class TA, class Stage>
+DepthwiseRun tap_run(const DepthwiseCall<TA, Stage>& call, std::size_t n, std::size_t oy,
+                     std::size_t ox, std::size_t run_end, std::size_t t0, std::size_t count,
+                     std::size_t c0, const uint8_t** pointers) noexcept {
+  const reference::Conv2dShape& s = call.shape;
+  const std::size_t channels = s.in_c;
+  for (std::size_t t = 0; t < count; ++t) {
+    const std::size_t ky = (t0 + t) / s.w.kernel, kx = (t0 + t) % s.w.kernel;
+    const std::ptrdiff_t iy = s.h.coordinate(oy, ky), ix = s.w.coordinate(ox, kx);
+    const bool inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input && ix >= 0 &&
+                        static_cast<std::size_t>(ix) < s.w.input;
+    pointers[t] = inside ? call.input +
+                               ((n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
+                                static_cast<std::size_t>(ix)) *
+                                   channels +
+                               c0
+                         : call.padding + c0;
+  }
+  // A short last group has zero weights; any readable row serves as its taps.
+  const std::size_t group = call.kernel.taps_per_group;
+  const std::size_t groups = (count + group - 1) / group;
+  for (std::size_t t = count; t < groups * group; ++t) pointers[t] = call.padding + c0;
+  const std::size_t pair_stride = call.w.pair_stride(), quad_stride = call.w.quad_stride();
+  return {pointers,
+          groups,
+          run_end - ox,
+          s.w.stride * channels,
+          call.w.data.data() + (t0 / 2) * pair_stride + 2 * c0,
+          pair_stride,
+          call.w.has_quads() ? call.w.quads.data() + (t0 / 4) * quad_stride + 4 * c0 : nullptr,
+          quad_stride,
+          call.init + c0,
+          0,
+          0,
+          nullptr,
+          0};
+}
+
+// The end of the run that starts at output column ox: the interior columns up to `end` run
+// together, a border column alone.
+template <class TA, class Stage>
+std::size_t run_end(const DepthwiseCall<TA, Stage>& call, std::size_t ox,
+                    std::size_t end) noexcept {
+  const bool interior = ox >= call.interior_begin && ox < call.interior_end;
+  return interior ? std::min(end, call.interior_end) : ox + 1;
+}
+
+// Output row `row` (image n = row / out_h) of the convolution, its sums buffered per task and
+// the stage applied to the buffer.
 template <class TA, class Stage>
 void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexcept {
   const reference::Conv2dShape& s = call.shape;
@@ -92,7 +145,6 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
   const std::size_t n = row / out_h, oy = row % out_h, taps = call.w.taps();
   const std::size_t block = std::min(channels, depthwise_buffer);
   const std::size_t chunk = depthwise_buffer / block;
-  const std::size_t pair_stride = call.w.pair_stride();
   alignas(64) int32_t sums[depthwise_buffer];
   const uint8_t* pointers[depthwise_tap_run];
   for (std::size_t c0 = 0; c0 < channels; c0 += block) {
@@ -100,41 +152,21 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
     for (std::size_t ox0 = 0; ox0 < out_w; ox0 += chunk) {
       const std::size_t end = std::min(out_w, ox0 + chunk);
       for (std::size_t ox = ox0; ox < end;) {
-        // A run of interior pixels, or one pixel at a border.
-        const bool interior = ox >= call.interior_begin && ox < call.interior_end;
-        const std::size_t run_end = interior ? std::min(end, call.interior_end) : ox + 1;
+        const std::size_t last = run_end(call, ox, end);
         int32_t* out = sums + (ox - ox0) * width;
         for (std::size_t t0 = 0; t0 < taps; t0 += depthwise_tap_run) {
           const std::size_t count = std::min(depthwise_tap_run, taps - t0);
-          for (std::size_t t = 0; t < count; ++t) {
-            const std::size_t ky = (t0 + t) / s.w.kernel, kx = (t0 + t) % s.w.kernel;
-            const std::ptrdiff_t iy = s.h.coordinate(oy, ky), ix = s.w.coordinate(ox, kx);
-            const bool inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input && ix >= 0 &&
-                                static_cast<std::size_t>(ix) < s.w.input;
-            pointers[t] = inside ? call.input +
-                                       ((n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
-                                        static_cast<std::size_t>(ix)) *
-                                           channels +
-                                       c0
-                                 : call.padding + c0;
+          DepthwiseRun run = tap_run(call, n, oy, ox, last, t0, count, c0, pointers);
+          if (t0 != 0) {
+            run.init = out;
+            run.init_stride = width;
           }
-          // An odd run ends with the packing's zero weight; any readable row serves as its tap.
-          if (count % 2 != 0) pointers[count] = call.padding + c0;
-          const bool first = t0 == 0;
-          const DepthwiseRun run{pointers,
-                                 (count + 1) / 2,
-                                 run_end - ox,
-                                 s.w.stride * channels,
-                                 call.w.data.data() + (t0 / 2) * pair_stride + 2 * c0,
-                                 pair_stride,
-                                 first ? call.init + c0 : out,
-                                 first ? 0 : width,
-                                 width,
-                                 out,
-                                 width};
+          run.channels = width;
+          run.out = out;
+          run.out_stride = width;
           call.kernel.run(run);
         }
-        ox = run_end;
+        ox = last;
       }
       requantize_with(call.epilogue_path, sums, end - ox0, width,
                       slice_channels(call.stage, c0, width),
@@ -143,6 +175,35 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
     }
   }
 }
+
+#if QINFER_X86
+// The same with the stage fused into the AVX-512 quads kernel: no buffer, outputs written from
+// registers by apply(run, output of the run's first pixel, first channel). Requires the whole
+// window in one run of taps.
+template <class TA, class Stage, class Apply>
+void depthwise_row_fused(const DepthwiseCall<TA, Stage>& call, std::size_t row,
+                         const Apply& apply) noexcept {
+  const reference::Conv2dShape& s = call.shape;
+  const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
+  const std::size_t n = row / out_h, oy = row % out_h;
+  const std::size_t block = std::min(channels, depthwise_buffer);
+  const uint8_t* pointers[depthwise_tap_run];
+  for (std::size_t c0 = 0; c0 < channels; c0 += block) {
+    for (std::size_t ox = 0; ox < out_w;) {
+      const std::size_t last = run_end(call, ox, out_w);
+      DepthwiseRun run = tap_run(call, n, oy, ox, last, 0, call.w.taps(), c0, pointers);
+      run.channels = std::min(block, channels - c0);
+      apply(run, call.output + ((n * out_h + oy) * out_w + ox) * channels + c0, c0);
+      ox = last;
+    }
+  }
+}
+
+template <class Stage>
+inline constexpr bool is_float_requantize = false;
+template <class Out>
+inline constexpr bool is_float_requantize<RequantizeFloat<Out>> = has_x86_kernels<Out>;
+#endif
 
 }  // namespace detail
 
@@ -198,15 +259,22 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
   }
   const std::size_t channels = shape.in_c;
   int32_t* init = workspace.data();
-  const auto zx = static_cast<uint32_t>(input_zero_point);
+  const DepthwiseKernel<TA> kernel = depthwise_kernel<TA>(active_isa(), w);
+  // Kernels that multiply codes see int8 activations and their zero point raised by 128.
+  const bool shifted = kernel.codes && std::is_same_v<TA, int8_t>;
+  const auto zx = static_cast<uint32_t>(input_zero_point + (shifted ? 128 : 0));
   for (std::size_t c = 0; c < channels; ++c) {
     init[c] = static_cast<int32_t>(static_cast<uint32_t>(w.bias[c]) -
                                    zx * static_cast<uint32_t>(w.weight_sums[c]));
   }
   // The zero point's byte: its value as TA stores it (two's complement for int8).
-  auto* padding = reinterpret_cast<unsigned char*>(init + channels);
+  const std::size_t block_channels =
+      (channels + depthwise_quad_block - 1) / depthwise_quad_block * depthwise_quad_block;
+  int32_t* quads_init = init + channels;
+  int32_t* quads_multipliers = quads_init + block_channels;
+  auto* padding = reinterpret_cast<unsigned char*>(quads_multipliers + block_channels);
   std::memset(padding, static_cast<unsigned char>(input_zero_point),
-              (depthwise_workspace_size(shape) - channels) * sizeof(int32_t));
+              (depthwise_workspace_size(shape) - channels - 2 * block_channels) * sizeof(int32_t));
   detail::DepthwiseCall<TA, Stage> call{shape,
                                         reinterpret_cast<const uint8_t*>(input.data()),
                                         w,
@@ -214,13 +282,57 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
                                         output.data(),
                                         init,
                                         padding,
-                                        depthwise_kernel<TA>(active_isa()),
+                                        kernel,
                                         best_convert_path(),
                                         0,
                                         0};
   detail::interior_columns(shape.w, call.interior_begin, call.interior_end);
-  executor(shape.batch * shape.h.output(),
-           [&](std::size_t row) { detail::depthwise_row(call, row); });
+  const std::size_t rows = shape.batch * shape.h.output();
+#if QINFER_X86
+  // The quads kernel applies requantizing stages in its registers when one run of taps holds
+  // the whole window: the float stage in its own channel order, the fixed-point stage after
+  // restoring the order.
+  const bool fusable = kernel.taps_per_group == 4 && call.epilogue_path == ConvertPath::avx512 &&
+                       w.taps() <= detail::depthwise_tap_run;
+  if constexpr (detail::is_float_requantize<Stage>) {
+    if (fusable) {
+      std::fill_n(quads_init, 2 * block_channels, 0);
+      for (std::size_t c = 0; c < channels; ++c) {
+        const std::size_t position = kernels::avx512::quads_position(c);
+        quads_init[position] = init[c];
+        const float m = broadcast_at(stage.multipliers, c);
+        std::memcpy(quads_multipliers + position, &m, sizeof m);
+      }
+      const kernels::avx512::QuadsFloatStage lanes{
+          quads_init, reinterpret_cast<const float*>(quads_multipliers),
+          static_cast<float>(stage.max - stage.zero_point),
+          static_cast<int16_t>(stage.min - stage.zero_point),
+          static_cast<int16_t>(stage.zero_point)};
+      executor(rows, [&](std::size_t row) {
+        detail::depthwise_row_fused(
+            call, row, [&](const DepthwiseRun& run, typename Stage::Output* out, std::size_t c0) {
+              kernels::avx512::QuadsFloatStage block = lanes;
+              block.init += c0;
+              block.multipliers += c0;
+              kernels::avx512::depthwise_quads_float<TA>(run, block, out, channels);
+            });
+      });
+      return ok();
+    }
+  } else if constexpr (kernels::avx512::fuses<Stage>) {
+    if (fusable) {
+      const convert::avx512::StageLanes<Stage> lanes(stage);
+      executor(rows, [&](std::size_t row) {
+        detail::depthwise_row_fused(
+            call, row, [&](const DepthwiseRun& run, typename Stage::Output* out, std::size_t c0) {
+              kernels::avx512::depthwise_quads_fused<TA>(run, stage, lanes, out, channels, c0);
+            });
+      });
+      return ok();
+    }
+  }
+#endif
+  executor(rows, [&](std::size_t row) { detail::depthwise_row(call, row); });
   return ok();
 }
 

@@ -39,12 +39,12 @@ __attribute__((target("avx2"))) void depthwise(const DepthwiseRun& run) noexcept
     std::size_t c = 0;
     for (; c + lanes <= run.channels; c += lanes) {
       __m256i acc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + c));
-      for (std::size_t q = 0; q < run.pairs; ++q) {
+      for (std::size_t q = 0; q < run.groups; ++q) {
         const __m256i first = widen8<TA>(run.taps[2 * q] + offset + c);
         const __m256i second = _mm256_slli_epi32(widen8<TA>(run.taps[2 * q + 1] + offset + c), 16);
         const __m256i x = _mm256_blend_epi16(first, second, 0xAA);
         const __m256i w = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(run.weights + q * run.pair_stride + 2 * c));
+            reinterpret_cast<const __m256i*>(run.pairs + q * run.pair_stride + 2 * c));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
       }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), acc);
@@ -55,7 +55,7 @@ __attribute__((target("avx2"))) void depthwise(const DepthwiseRun& run) noexcept
 
 template <class TA>
 constexpr DepthwiseKernel<TA> depthwise_kernel() noexcept {
-  return {"avx2 vpmaddwd x8", Isa::avx2, &depthwise<TA>};
+  return {"avx2 vpmaddwd x8", Isa::avx2, 2, false, &depthwise<TA>};
 }
 
 }  // namespace qinfer::kernels::avx2

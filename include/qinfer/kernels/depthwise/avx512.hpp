@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// AVX-512 depthwise kernel (contract in kernels/depthwise/scalar.hpp): 16 channels per zmm, the
-// AVX2 kernel's tap-pair scheme with vpdpwssd (AVX-512 VNNI), which multiplies both taps, sums
-// them and accumulates in one instruction. The channel tail runs the same loop under a mask.
+// AVX-512 VNNI depthwise kernels (contract in kernels/depthwise/scalar.hpp). For any weights,
+// 16 channels per zmm with the AVX2 kernel's tap-pair scheme and vpdpwssd, which multiplies
+// both taps, sums them and accumulates in one instruction. For weights whose w' fit int8, the
+// quads kernel below multiplies bytes with vpdpbusd, 4 taps per lane. Channel tails run the
+// same loops under masks.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -15,6 +17,9 @@
 #include <type_traits>
 
 #include "qinfer/kernels/depthwise/scalar.hpp"
+#include "qinfer/quant/convert/avx512.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/quant/quantize.hpp"
 
 // GCC 12 bug 105593 (see quant/convert/avx512.hpp): the widening intrinsics warn about the
 // undefined vectors they pass to their builtins.
@@ -39,13 +44,13 @@ __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) i
 depthwise_block(const DepthwiseRun& run, std::size_t offset, const int32_t* init, std::size_t c,
                 __mmask16 mask, int32_t* out) noexcept {
   __m512i acc = _mm512_maskz_loadu_epi32(mask, init + c);
-  for (std::size_t q = 0; q < run.pairs; ++q) {
+  for (std::size_t q = 0; q < run.groups; ++q) {
     const __m512i first = widen16<TA>(run.taps[2 * q] + offset + c, mask);
     const __m512i second =
         _mm512_slli_epi32(widen16<TA>(run.taps[2 * q + 1] + offset + c, mask), 16);
     const __m512i x = _mm512_mask_blend_epi16(0xAAAAAAAAu, first, second);
     // Packed weights are padded to whole vectors: the full load stays inside them.
-    const __m512i w = _mm512_loadu_si512(run.weights + q * run.pair_stride + 2 * c);
+    const __m512i w = _mm512_loadu_si512(run.pairs + q * run.pair_stride + 2 * c);
     acc = _mm512_dpwssd_epi32(acc, x, w);
   }
   _mm512_mask_storeu_epi32(out + c, mask, acc);
@@ -68,9 +73,189 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise(
   }
 }
 
+// The quads kernel: 64 channels per block in four zmm accumulators. Per tap quad, four
+// 64-byte activation vectors are interleaved by two rounds of byte and word unpacks into the
+// 4-taps-per-lane operand of vpdpbusd, which then does 4 products per lane. The unpacks work
+// within 128-bit lanes and leave the channels permuted (packing.hpp's quads order); one 4x4
+// transpose of 128-bit lanes per pixel and block restores them. int8 activations enter as codes
+// (top bit flipped), which the driver's starting sums account for.
+// The raw sums of channels [c, c + 64) of one pixel, under the byte mask of the channels that
+// exist, in the quads order: acc[i] lane j holds channels 16 j + 4 i .. + 3.
+template <class TA>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
+quads_accumulate(const DepthwiseRun& run, std::size_t offset, std::size_t c, __mmask64 bytes,
+                 __m512i (&acc)[4]) noexcept {
+  const __m512i flip = _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
+#pragma GCC unroll 4
+  for (auto& a : acc) a = _mm512_setzero_si512();
+  for (std::size_t q = 0; q < run.groups; ++q) {
+    __m512i x[4];
+#pragma GCC unroll 4
+    for (std::size_t u = 0; u < 4; ++u) {
+      x[u] =
+          _mm512_xor_si512(_mm512_maskz_loadu_epi8(bytes, run.taps[4 * q + u] + offset + c), flip);
+    }
+    const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
+    const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
+    const int8_t* w = run.quads + q * run.quad_stride + c * 4;
+    acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(lo01, lo23), _mm512_load_si512(w));
+    acc[1] =
+        _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(lo01, lo23), _mm512_load_si512(w + 64));
+    acc[2] =
+        _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(hi01, hi23), _mm512_load_si512(w + 128));
+    acc[3] =
+        _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(hi01, hi23), _mm512_load_si512(w + 192));
+  }
+}
+
+// The same sums in channel order, from init: the 4 x 4 transpose of 128-bit lanes.
+template <class TA>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
+quads_sums(const DepthwiseRun& run, std::size_t offset, const int32_t* init, std::size_t c,
+           __mmask64 bytes, __m512i (&sums)[4]) noexcept {
+  __m512i acc[4];
+  quads_accumulate<TA>(run, offset, c, bytes, acc);
+  const __m512i t0 = _mm512_shuffle_i32x4(acc[0], acc[1], 0x44);
+  const __m512i t1 = _mm512_shuffle_i32x4(acc[2], acc[3], 0x44);
+  const __m512i t2 = _mm512_shuffle_i32x4(acc[0], acc[1], 0xEE);
+  const __m512i t3 = _mm512_shuffle_i32x4(acc[2], acc[3], 0xEE);
+  sums[0] = _mm512_shuffle_i32x4(t0, t1, 0x88);
+  sums[1] = _mm512_shuffle_i32x4(t0, t1, 0xDD);
+  sums[2] = _mm512_shuffle_i32x4(t2, t3, 0x88);
+  sums[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
+#pragma GCC unroll 4
+  for (std::size_t j = 0; j < 4; ++j) {
+    const auto lanes = static_cast<__mmask16>(bytes >> (16 * j));
+    sums[j] = _mm512_add_epi32(sums[j], _mm512_maskz_loadu_epi32(lanes, init + c + 16 * j));
+  }
+}
+
+// The byte mask of the channels of block [c, c + 64) below `channels`.
+inline __mmask64 block_mask(std::size_t channels, std::size_t c) noexcept {
+  const std::size_t remaining = channels - c;
+  return remaining >= 64 ? ~__mmask64{0} : (__mmask64{1} << remaining) - 1;
+}
+
+template <class TA>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads(
+    const DepthwiseRun& run) noexcept {
+  for (std::size_t p = 0; p < run.pixels; ++p) {
+    const int32_t* init = run.init + p * run.init_stride;
+    int32_t* out = run.out + p * run.out_stride;
+    for (std::size_t c = 0; c < run.channels; c += depthwise_quad_block) {
+      const __mmask64 bytes = block_mask(run.channels, c);
+      __m512i sums[4];
+      quads_sums<TA>(run, p * run.step, init, c, bytes, sums);
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < 4; ++j) {
+        _mm512_mask_storeu_epi32(out + c + 16 * j, static_cast<__mmask16>(bytes >> (16 * j)),
+                                 sums[j]);
+      }
+    }
+  }
+}
+
+// The requantizing stages the quads kernel can apply in registers (convert::avx512::StageLanes).
+template <class Stage>
+inline constexpr bool fuses = false;
+template <class Out>
+inline constexpr bool fuses<RequantizeFloat<Out>> = has_x86_kernels<Out>;
+template <class Out, class Rounding>
+inline constexpr bool fuses<RequantizeFixedPoint<Out, Rounding>> = has_x86_kernels<Out>;
+
+// The quads kernel with the stage fused: pixel p's channel c goes to out[p * out_stride + c]
+// (run.out is unused), stage channel first_channel + c. The run must cover the whole window.
+// A partial vector of 16 channels goes through the stage lane by lane, which the vector stage
+// matches bit for bit.
+template <class TA, class Stage>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads_fused(
+    const DepthwiseRun& run, const Stage& stage, const convert::avx512::StageLanes<Stage>& lanes,
+    typename Stage::Output* out, std::size_t out_stride, std::size_t first_channel) noexcept {
+  const convert::avx512::StageLanes<Stage> local = lanes;
+  for (std::size_t p = 0; p < run.pixels; ++p) {
+    typename Stage::Output* pixel = out + p * out_stride;
+    for (std::size_t c = 0; c < run.channels; c += depthwise_quad_block) {
+      const __mmask64 bytes = block_mask(run.channels, c);
+      __m512i sums[4];
+      quads_sums<TA>(run, p * run.step, run.init, c, bytes, sums);
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < 4; ++j) {
+        const std::size_t first = c + 16 * j;
+        if (first + 16 <= run.channels) {
+          convert::avx512::store16(pixel + first, local(sums[j], first_channel + first));
+        } else if (first < run.channels) {
+          alignas(64) int32_t tail[16];
+          _mm512_store_si512(tail, sums[j]);
+          for (std::size_t i = 0; first + i < run.channels; ++i) {
+            pixel[first + i] = stage(tail[i], first_channel + first + i);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Where in its 64-channel block the quads order keeps channel c: vector i, lane j, dword k of
+// channel 16 j + 4 i + k is element 16 i + 4 j + k.
+constexpr std::size_t quads_position(std::size_t c) noexcept {
+  const std::size_t r = c % depthwise_quad_block;
+  return c - r + r % 16 / 4 * 16 + r / 16 * 4 + r % 4;
+}
+
+// The float requantization in the quads order: starting sums and multipliers per channel laid
+// out by quads_position(), the clamp bounds and zero point of RequantizeFloat<Out>.
+struct QuadsFloatStage {
+  const int32_t* init;
+  const float* multipliers;
+  float hi;    // max - zero_point
+  int16_t lo;  // min - zero_point
+  int16_t zero_point;
+};
+
+// The quads kernel with RequantizeFloat<Out> fused, never leaving the quads order: the packs
+// that narrow 32-bit levels to 16 and then 8 bits interleave 128-bit lanes back into channel
+// order, so no transpose is needed. Bit-exact with the stage: the upper bound clamps in float
+// (it also keeps cvtps2dq from overflowing), the lower one after rounding, which is the same
+// for integer bounds; packssdw's saturation only reaches values below every lower bound.
+template <class TA, class Out>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads_float(
+    const DepthwiseRun& run, const QuadsFloatStage& stage, Out* out,
+    std::size_t out_stride) noexcept {
+  const __m512 hi = _mm512_set1_ps(stage.hi);
+  const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
+  for (std::size_t p = 0; p < run.pixels; ++p) {
+    Out* pixel = out + p * out_stride;
+    for (std::size_t c = 0; c < run.channels; c += depthwise_quad_block) {
+      const __mmask64 bytes = block_mask(run.channels, c);
+      __m512i acc[4];
+      quads_accumulate<TA>(run, p * run.step, c, bytes, acc);
+      __m512i levels[4];
+#pragma GCC unroll 4
+      for (std::size_t i = 0; i < 4; ++i) {
+        const __m512i sum = _mm512_add_epi32(acc[i], _mm512_loadu_si512(stage.init + c + 16 * i));
+        const __m512 v =
+            _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(stage.multipliers + c + 16 * i));
+        levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
+      }
+      const __m512i low = _mm512_add_epi16(
+          _mm512_max_epi16(_mm512_packs_epi32(levels[0], levels[1]), lo), zero_point);
+      const __m512i high = _mm512_add_epi16(
+          _mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
+      const __m512i narrow = std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high)
+                                                          : _mm512_packs_epi16(low, high);
+      _mm512_mask_storeu_epi8(pixel + c, bytes, narrow);
+    }
+  }
+}
+
+template <class TA>
+constexpr DepthwiseKernel<TA> depthwise_quads_kernel() noexcept {
+  return {"avx512vnni vpdpbusd x64", Isa::avx512vnni, 4, true, &depthwise_quads<TA>};
+}
+
 template <class TA>
 constexpr DepthwiseKernel<TA> depthwise_kernel() noexcept {
-  return {"avx512vnni vpdpwssd x16", Isa::avx512vnni, &depthwise<TA>};
+  return {"avx512vnni vpdpwssd x16", Isa::avx512vnni, 2, false, &depthwise<TA>};
 }
 
 }  // namespace qinfer::kernels::avx512

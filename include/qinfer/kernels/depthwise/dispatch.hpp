@@ -11,20 +11,24 @@
 
 namespace qinfer {
 
-// The depthwise kernel at level `isa` (normally active_isa()), which the CPU must support.
-// AVX-VNNI runs the AVX2 kernel and the Arm levels above NEON the NEON kernel: their new
-// instructions multiply bytes, and these kernels multiply int16.
+// The depthwise kernel at level `isa` (normally active_isa()), which the CPU must support, for
+// weights `w`: AVX-512 VNNI multiplies bytes when w has the quads layout. AVX-VNNI runs the AVX2
+// kernel and the Arm levels above NEON the NEON kernel.
 template <class TA>
-DepthwiseKernel<TA> depthwise_kernel(Isa isa) noexcept {
+DepthwiseKernel<TA> depthwise_kernel(Isa isa, const PackedDepthwise& w) noexcept {
 #if QINFER_X86
   if (is_x86_isa(isa)) {
-    if (isa >= Isa::avx512vnni) return kernels::avx512::depthwise_kernel<TA>();
+    if (isa >= Isa::avx512vnni) {
+      return w.has_quads() ? kernels::avx512::depthwise_quads_kernel<TA>()
+                           : kernels::avx512::depthwise_kernel<TA>();
+    }
     return kernels::avx2::depthwise_kernel<TA>();
   }
 #elif defined(__aarch64__)
   if (is_arm_isa(isa)) return kernels::neon::depthwise_kernel<TA>();
 #endif
   static_cast<void>(isa);
+  static_cast<void>(w);
   return kernels::scalar::depthwise_kernel<TA>();
 }
 

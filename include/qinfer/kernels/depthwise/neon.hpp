@@ -36,8 +36,8 @@ void depthwise(const DepthwiseRun& run) noexcept {
     std::size_t c = 0;
     for (; c + 8 <= run.channels; c += 8) {
       int32x4_t lo = vld1q_s32(init + c), hi = vld1q_s32(init + c + 4);
-      for (std::size_t q = 0; q < run.pairs; ++q) {
-        const int16x8x2_t w = vld2q_s16(run.weights + q * run.pair_stride + 2 * c);
+      for (std::size_t q = 0; q < run.groups; ++q) {
+        const int16x8x2_t w = vld2q_s16(run.pairs + q * run.pair_stride + 2 * c);
         const int16x8_t first = widen8<TA>(run.taps[2 * q] + offset + c);
         const int16x8_t second = widen8<TA>(run.taps[2 * q + 1] + offset + c);
         lo = vmlal_s16(lo, vget_low_s16(first), vget_low_s16(w.val[0]));
@@ -54,7 +54,7 @@ void depthwise(const DepthwiseRun& run) noexcept {
 
 template <class TA>
 constexpr DepthwiseKernel<TA> depthwise_kernel() noexcept {
-  return {"neon smlal x8", Isa::neon, &depthwise<TA>};
+  return {"neon smlal x8", Isa::neon, 2, false, &depthwise<TA>};
 }
 
 }  // namespace qinfer::kernels::neon

@@ -10,6 +10,12 @@
 // the two int16 weights (w'[2p][c], w'[2p+1][c]) sit side by side, one 32-bit lane per channel,
 // channels padded to whole vectors of depthwise_cr. An odd tap count gets a zero last weight.
 //
+// A second layout, "quads", exists when every w' fits int8 (symmetric int8 weights, the usual
+// case): taps four by four, the operand of vpdpbusd (4 uint8 x int8 products per 32-bit lane).
+// Its channels go in blocks of 64, in the order that the byte and word unpacks of four
+// 64-channel activation vectors leave them: in vector i of a block, 128-bit lane j, dword k
+// holds channel 16 j + 4 i + k, its 4 bytes the weights of taps 4q .. 4q + 3.
+//
 // The activation zero point never enters the inner loop. Padding taps hold the zero point, so
 //   sum_t (x_t - zx) w'_t = sum_t x_t w'_t - zx sum_t w'_t
 // over all taps, and the driver starts each channel from bias - zx colsum(w'), exact modulo
@@ -34,6 +40,8 @@ namespace qinfer {
 
 // Channels per packed vector: the 16 int32 lanes of a zmm register.
 inline constexpr std::size_t depthwise_cr = 16;
+// Channels per block of the quads layout: four zmm registers of 16 lanes.
+inline constexpr std::size_t depthwise_quad_block = 64;
 
 struct PackedDepthwise {
   std::size_t channels = 0;
@@ -43,10 +51,22 @@ struct PackedDepthwise {
   AlignedVector<int16_t> data;       // [pairs][padded_channels][2]
   std::vector<int32_t> weight_sums;  // per channel: sum_t w'[t][c] (modulo 2^32)
   std::vector<int32_t> bias;         // per channel
+  // The quads layout, empty unless every w' fits int8: [quads][blocks of 64][4][16][4].
+  AlignedVector<int8_t> quads;
 
   std::size_t taps() const noexcept { return kernel_h * kernel_w; }
   // int16 elements from one tap pair to the next.
   std::size_t pair_stride() const noexcept { return 2 * padded_channels; }
+  bool has_quads() const noexcept { return !quads.empty(); }
+  // Bytes from one tap quad to the next.
+  std::size_t quad_stride() const noexcept {
+    return (channels + depthwise_quad_block - 1) / depthwise_quad_block * depthwise_quad_block * 4;
+  }
+  // Where the quads layout keeps tap 4q + u of channel c.
+  std::size_t quad_index(std::size_t q, std::size_t c, std::size_t u) const noexcept {
+    const std::size_t r = c % depthwise_quad_block, lane = r / 16, vector = r % 16 / 4;
+    return q * quad_stride() + (c - r) * 4 + vector * 64 + (4 * lane + r % 4) * 4 + u;
+  }
 };
 
 // Packs depthwise weights given as the reference convolution's OHWI with one input channel per
@@ -110,6 +130,18 @@ Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_
     }
     p.weight_sums[c] = static_cast<int32_t>(sum);
     p.bias[c] = bias.empty() ? 0 : broadcast_at(bias, c);
+  }
+  bool int8_range = true;
+  for (const int16_t v : p.data) int8_range = int8_range && v >= -128 && v <= 127;
+  if (int8_range) {
+    const std::size_t quads = (taps + 3) / 4;
+    p.quads.assign(quads * p.quad_stride(), 0);
+    for (std::size_t c = 0; c < channels; ++c) {
+      for (std::size_t t = 0; t < taps; ++t) {
+        p.quads[p.quad_index(t / 4, c, t % 4)] =
+            static_cast<int8_t>(p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2]);
+      }
+    }
   }
   return p;
 }
