@@ -88,6 +88,7 @@ quads_accumulate(const DepthwiseRun& run, std::size_t offset, std::size_t c, __m
   const __m512i flip = _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
 #pragma GCC unroll 4
   for (auto& a : acc) a = _mm512_setzero_si512();
+#pragma GCC unroll 8
   for (std::size_t q = 0; q < run.groups; ++q) {
     __m512i x[4];
 #pragma GCC unroll 4
@@ -217,18 +218,22 @@ struct QuadsFloatStage {
 // order, so no transpose is needed. Bit-exact with the stage: the upper bound clamps in float
 // (it also keeps cvtps2dq from overflowing), the lower one after rounding, which is the same
 // for integer bounds; packssdw's saturation only reaches values below every lower bound.
-template <class TA, class Out>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads_float(
+// Groups is the run's tap quads when fixed at compile time (3 for 3x3, 7 for 5x5), which lets
+// the compiler keep the accumulators in registers across the unrolled taps; 0 loops over them.
+template <class TA, class Out, std::size_t Groups>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads_float_run(
     const DepthwiseRun& run, const QuadsFloatStage& stage, Out* out,
     std::size_t out_stride) noexcept {
   const __m512 hi = _mm512_set1_ps(stage.hi);
   const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
+  DepthwiseRun fixed = run;
+  if constexpr (Groups != 0) fixed.groups = Groups;
   for (std::size_t p = 0; p < run.pixels; ++p) {
     Out* pixel = out + p * out_stride;
     for (std::size_t c = 0; c < run.channels; c += depthwise_quad_block) {
       const __mmask64 bytes = block_mask(run.channels, c);
       __m512i acc[4];
-      quads_accumulate<TA>(run, p * run.step, c, bytes, acc);
+      quads_accumulate<TA>(fixed, p * run.step, c, bytes, acc);
       __m512i levels[4];
 #pragma GCC unroll 4
       for (std::size_t i = 0; i < 4; ++i) {
@@ -245,6 +250,19 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_q
                                                           : _mm512_packs_epi16(low, high);
       _mm512_mask_storeu_epi8(pixel + c, bytes, narrow);
     }
+  }
+}
+
+template <class TA, class Out>
+void depthwise_quads_float(const DepthwiseRun& run, const QuadsFloatStage& stage, Out* out,
+                           std::size_t out_stride) noexcept {
+  switch (run.groups) {
+    case 3:
+      return depthwise_quads_float_run<TA, Out, 3>(run, stage, out, out_stride);
+    case 7:
+      return depthwise_quads_float_run<TA, Out, 7>(run, stage, out, out_stride);
+    default:
+      return depthwise_quads_float_run<TA, Out, 0>(run, stage, out, out_stride);
   }
 }
 
