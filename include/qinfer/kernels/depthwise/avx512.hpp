@@ -220,35 +220,160 @@ struct QuadsFloatStage {
 // for integer bounds; packssdw's saturation only reaches values below every lower bound.
 // Groups is the run's tap quads when fixed at compile time (3 for 3x3, 7 for 5x5), which lets
 // the compiler keep the accumulators in registers across the unrolled taps; 0 loops over them.
+// One pixel's 64-channel block [c, c + 64), or fewer under `bytes`, in zmm registers.
+template <class TA, class Out>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
+quads_float_zmm(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size_t offset,
+                std::size_t c, __mmask64 bytes, Out* pixel) noexcept {
+  __m512i acc[4];
+  quads_accumulate<TA>(run, offset, c, bytes, acc);
+  const __m512 hi = _mm512_set1_ps(stage.hi);
+  __m512i levels[4];
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < 4; ++i) {
+    const __m512i sum = _mm512_add_epi32(acc[i], _mm512_loadu_si512(stage.init + c + 16 * i));
+    const __m512 v =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(stage.multipliers + c + 16 * i));
+    levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
+  }
+  const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
+  const __m512i low =
+      _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[0], levels[1]), lo), zero_point);
+  const __m512i high =
+      _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
+  const __m512i narrow =
+      std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high) : _mm512_packs_epi16(low, high);
+  _mm512_mask_storeu_epi8(pixel + c, bytes, narrow);
+}
+
+// The same for a last block of at most 32 channels in ymm registers: the first two 128-bit lanes
+// of the block's packed vectors, so half the work of a masked zmm block (MobileNetV2's layers of
+// 32, 96 and 144 channels end in one).
+template <class TA, class Out>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
+quads_float_ymm(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size_t offset,
+                std::size_t c, __mmask32 bytes, Out* pixel) noexcept {
+  const __m256i flip = _mm256_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+  for (std::size_t q = 0; q < run.groups; ++q) {
+    __m256i x[4];
+#pragma GCC unroll 4
+    for (std::size_t u = 0; u < 4; ++u) {
+      x[u] =
+          _mm256_xor_si256(_mm256_maskz_loadu_epi8(bytes, run.taps[4 * q + u] + offset + c), flip);
+    }
+    const __m256i lo01 = _mm256_unpacklo_epi8(x[0], x[1]), hi01 = _mm256_unpackhi_epi8(x[0], x[1]);
+    const __m256i lo23 = _mm256_unpacklo_epi8(x[2], x[3]), hi23 = _mm256_unpackhi_epi8(x[2], x[3]);
+    const int8_t* w = run.quads + q * run.quad_stride + c * 4;
+    const __m256i x4[4] = {_mm256_unpacklo_epi16(lo01, lo23), _mm256_unpackhi_epi16(lo01, lo23),
+                           _mm256_unpacklo_epi16(hi01, hi23), _mm256_unpackhi_epi16(hi01, hi23)};
+#pragma GCC unroll 4
+    for (std::size_t i = 0; i < 4; ++i) {
+      acc[i] = _mm256_dpbusd_epi32(acc[i], x4[i],
+                                   _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 64 * i)));
+    }
+  }
+  const __m256 hi = _mm256_set1_ps(stage.hi);
+  __m256i levels[4];
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < 4; ++i) {
+    const __m256i sum = _mm256_add_epi32(
+        acc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stage.init + c + 16 * i)));
+    const __m256 v =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_loadu_ps(stage.multipliers + c + 16 * i));
+    levels[i] = _mm256_cvtps_epi32(_mm256_min_ps(v, hi));
+  }
+  const __m256i lo = _mm256_set1_epi16(stage.lo), zero_point = _mm256_set1_epi16(stage.zero_point);
+  const __m256i low =
+      _mm256_add_epi16(_mm256_max_epi16(_mm256_packs_epi32(levels[0], levels[1]), lo), zero_point);
+  const __m256i high =
+      _mm256_add_epi16(_mm256_max_epi16(_mm256_packs_epi32(levels[2], levels[3]), lo), zero_point);
+  const __m256i narrow =
+      std::is_same_v<Out, uint8_t> ? _mm256_packus_epi16(low, high) : _mm256_packs_epi16(low, high);
+  _mm256_mask_storeu_epi8(pixel + c, bytes, narrow);
+}
+
+// Two pixels of a layer of at most 32 channels in zmm registers: lanes 0-1 hold pixel p's
+// channels as quads_float_ymm does, lanes 2-3 pixel p + 1's, whose taps lie `step` bytes on.
+// The packed weights, starting sums and multipliers of the first two lanes serve both halves.
+template <class TA, class Out>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
+quads_float_pixel_pair(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size_t offset,
+                       __mmask32 bytes, Out* pixel, std::size_t out_stride) noexcept {
+  const __m512i flip = _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
+  __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                    _mm512_setzero_si512()};
+  for (std::size_t q = 0; q < run.groups; ++q) {
+    __m512i x[4];
+#pragma GCC unroll 4
+    for (std::size_t u = 0; u < 4; ++u) {
+      const uint8_t* tap = run.taps[4 * q + u] + offset;
+      const __m512i both =
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(bytes, tap)),
+                             _mm256_maskz_loadu_epi8(bytes, tap + run.step), 1);
+      x[u] = _mm512_xor_si512(both, flip);
+    }
+    const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
+    const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
+    const int8_t* w = run.quads + q * run.quad_stride;
+    const __m512i x4[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
+                           _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+#pragma GCC unroll 4
+    for (std::size_t i = 0; i < 4; ++i) {
+      acc[i] = _mm512_dpbusd_epi32(
+          acc[i], x4[i],
+          _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + 64 * i))));
+    }
+  }
+  const __m512 hi = _mm512_set1_ps(stage.hi);
+  __m512i levels[4];
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < 4; ++i) {
+    const __m512i init = _mm512_broadcast_i64x4(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stage.init + 16 * i)));
+    const __m512 multipliers = _mm512_castsi512_ps(_mm512_broadcast_i64x4(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stage.multipliers + 16 * i))));
+    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i], init)), multipliers);
+    levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
+  }
+  const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
+  const __m512i low =
+      _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[0], levels[1]), lo), zero_point);
+  const __m512i high =
+      _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
+  const __m512i narrow =
+      std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high) : _mm512_packs_epi16(low, high);
+  _mm256_mask_storeu_epi8(pixel, bytes, _mm512_castsi512_si256(narrow));
+  _mm256_mask_storeu_epi8(pixel + out_stride, bytes, _mm512_extracti64x4_epi64(narrow, 1));
+}
+
 template <class TA, class Out, std::size_t Groups>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads_float_run(
     const DepthwiseRun& run, const QuadsFloatStage& stage, Out* out,
     std::size_t out_stride) noexcept {
-  const __m512 hi = _mm512_set1_ps(stage.hi);
-  const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
   DepthwiseRun fixed = run;
   if constexpr (Groups != 0) fixed.groups = Groups;
-  for (std::size_t p = 0; p < run.pixels; ++p) {
+  const std::size_t full = run.channels / depthwise_quad_block * depthwise_quad_block;
+  const std::size_t rest = run.channels - full;
+  std::size_t p = 0;
+  if (run.channels <= 32) {
+    const auto bytes = static_cast<__mmask32>((uint64_t{1} << rest) - 1);
+    for (; p + 2 <= run.pixels; p += 2) {
+      quads_float_pixel_pair<TA>(fixed, stage, p * run.step, bytes, out + p * out_stride,
+                                 out_stride);
+    }
+  }
+  for (; p < run.pixels; ++p) {
     Out* pixel = out + p * out_stride;
-    for (std::size_t c = 0; c < run.channels; c += depthwise_quad_block) {
-      const __mmask64 bytes = block_mask(run.channels, c);
-      __m512i acc[4];
-      quads_accumulate<TA>(fixed, p * run.step, c, bytes, acc);
-      __m512i levels[4];
-#pragma GCC unroll 4
-      for (std::size_t i = 0; i < 4; ++i) {
-        const __m512i sum = _mm512_add_epi32(acc[i], _mm512_loadu_si512(stage.init + c + 16 * i));
-        const __m512 v =
-            _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(stage.multipliers + c + 16 * i));
-        levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
-      }
-      const __m512i low = _mm512_add_epi16(
-          _mm512_max_epi16(_mm512_packs_epi32(levels[0], levels[1]), lo), zero_point);
-      const __m512i high = _mm512_add_epi16(
-          _mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
-      const __m512i narrow = std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high)
-                                                          : _mm512_packs_epi16(low, high);
-      _mm512_mask_storeu_epi8(pixel + c, bytes, narrow);
+    for (std::size_t c = 0; c < full; c += depthwise_quad_block) {
+      quads_float_zmm<TA>(fixed, stage, p * run.step, c, ~__mmask64{0}, pixel);
+    }
+    if (rest > 32) {
+      quads_float_zmm<TA>(fixed, stage, p * run.step, full, block_mask(run.channels, full), pixel);
+    } else if (rest != 0) {
+      quads_float_ymm<TA>(fixed, stage, p * run.step, full,
+                          static_cast<__mmask32>((uint64_t{1} << rest) - 1), pixel);
     }
   }
 }
