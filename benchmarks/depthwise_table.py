@@ -1,7 +1,6 @@
-#!/ usr / bin / env python3
-""
-    "Prints the markdown table of benchmarks/README.md from depthwise_bench JSON files (one per
-    run; each cell is the median across runs of the per-run medians)."""
+#!/usr/bin/env python3
+"""Prints the markdown table of benchmarks/README.md from depthwise_bench JSON files (one per
+run; each cell is the median across runs of the per-run medians)."""
 import json
 import statistics
 import sys
@@ -16,13 +15,13 @@ for path in sys.argv[1:]:
             layer, kind = "/".join(parts[-2:]), "/".join(parts[:-2])
             samples.setdefault((kind, layer), []).append(b["GOPS"] / 1e9)
 gops = {k: statistics.median(v) for k, v in samples.items()}
-#MobileNetV2's order: input size descending, then channels, then stride.
+# MobileNetV2's order: input size descending, then channels, then stride.
 layers = sorted(dict.fromkeys(layer for _, layer in gops),
                 key=lambda l: (-int(l.split("x")[0]), int(l.split("x")[2].split("/")[0]),
                                l.split("/s")[1]))
-columns = [("depthwise/avx512vnni", "avx512vnni bytes"), ("depthwise-int16/avx512vnni",
-           "avx512vnni int16"), ("depthwise/avx2", "avx2"), ("onednn_int8", "oneDNN int8"),
-           ("onednn_fp32", "oneDNN fp32")]
+columns = [("depthwise/avx512vnni", "avx512vnni bytes"),
+           ("depthwise-int16/avx512vnni", "avx512vnni int16"), ("depthwise/avx2", "avx2"),
+           ("onednn_int8", "oneDNN int8"), ("onednn_fp32", "oneDNN fp32")]
 print("| layer (input, channels, stride) | " + " | ".join(c[1] for c in columns) +
       " | bytes / oneDNN int8 | bytes / oneDNN fp32 |")
 print("| --- " * (len(columns) + 3) + "|")
