@@ -92,6 +92,29 @@ int main() {
                         reference::GemmOffsets{0, zp, {}}, StoreInt32{}, Span<int32_t>(c, 4)),
       Errc::invalid_argument, "conv2d with indivisible groups -> invalid_argument");
 
+  // The convolution operators: packing and running report through Status too.
+  const int8_t filters[2 * 3 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -4, -5, -6, -7, -8, -9};
+  const Expected<PackedConv2d> dw =
+      pack_conv2d(Conv2dFilter{2, 2, 2, 3, 3}, Span<const int8_t>(filters), zp, {});
+  expect(dw.ok() && dw->depthwise.has_quads(), "pack_conv2d of a depthwise filter");
+  const Expected<PackedConv2d> wrong =
+      pack_conv2d(Conv2dFilter{2, 2, 2, 3, 3}, Span<const int8_t>(filters, 17), zp, {});
+  expect(!wrong.ok() && wrong.status().code() == Errc::shape_mismatch,
+         "pack_conv2d with too few weights -> shape_mismatch");
+  const uint8_t image[2 * 2 * 2] = {10, 20, 30, 40, 50, 60, 70, 80};
+  int32_t sums[2 * 2 * 2] = {};
+  int32_t workspace[256] = {};
+  const reference::Conv2dShape dw_shape{1, 2, 2, 2, {2, 3, 1, 1, 1, 1}, {2, 3, 1, 1, 1, 1}};
+  expect(conv2d_workspace_size(dw_shape) <= 256, "depthwise workspace fits");
+  expect(conv2d(dw_shape, Span<const uint8_t>(image), 0, *dw, StoreInt32{}, Span<int32_t>(sums),
+                Span<int32_t>(workspace))
+                 .ok() &&
+             sums[0] == 5 * 10 + 6 * 30 + 8 * 50 + 9 * 70,
+         "depthwise conv2d with a static workspace");
+  expect_code(conv2d(dw_shape, Span<const uint8_t>(image), 0, *dw, StoreInt32{},
+                     Span<int32_t>(sums), Span<int32_t>(workspace, 1)),
+              Errc::invalid_argument, "conv2d with a short workspace -> invalid_argument");
+
   const Expected<onnx::DynamicQuantized> dq =
       onnx::dynamic_quantize_linear(Tensor<float>({2}, {1.0f, nan}));
   expect(!dq.ok() && dq.status().code() == Errc::invalid_range,

@@ -1,202 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The depthwise convolution on every path this CPU has, against reference::conv2d with
-// groups == channels, exactly: random geometries (odd and prime sizes, every padding side
-// separately, strides, dilations, kernels 1x1 to 9x9), both activation and weight types,
-// saturating values, every output stage, threads, and the errors it must report.
+// The depthwise convolution (depthwise_conv2d, and conv2d on depthwise shapes) on every path
+// this CPU has, against reference::conv2d with groups == channels, exactly: random geometries
+// (odd and prime sizes, every padding side separately, strides, dilations, kernels 1x1 to 9x9),
+// both activation and weight types, saturating values, every output stage, threads, and the
+// errors it must report.
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <optional>
 #include <vector>
 
+#include "ops/conv_tester.hpp"
 #include "qinfer/ops/depthwise.hpp"
-#include "qinfer/reference/conv.hpp"
-#include "qinfer/runtime/thread_pool.hpp"
-#include "support/cap_guard.hpp"
-#include "support/random.hpp"
 
 using namespace qinfer;
 
-namespace {
-
-// The levels with a depthwise kernel of their own, and the levels that share one.
-const Isa depthwise_paths[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
-                               Isa::amx,    Isa::neon, Isa::dotprod, Isa::i8mm};
-
-template <class Body>
-void for_each_path(Body body) {
-  for (Isa path : depthwise_paths) {
-    if (!cpu_features().supports(path)) {
-      WARN("depthwise path " << isa_name(path) << " SKIPPED: not on this CPU");
-      continue;
-    }
-    SECTION(isa_name(path)) {
-      body(path);
-    }
-  }
-}
-
-template <class TA, class TW>
-class DepthwiseTester {
- public:
-  DepthwiseTester& batch(std::size_t v) {
-    shape_.batch = v;
-    return *this;
-  }
-  DepthwiseTester& channels(std::size_t v) {
-    shape_.in_c = shape_.out_c = shape_.groups = v;
-    return *this;
-  }
-  DepthwiseTester& height(const reference::Window1d& v) {
-    shape_.h = v;
-    return *this;
-  }
-  DepthwiseTester& width(const reference::Window1d& v) {
-    shape_.w = v;
-    return *this;
-  }
-  DepthwiseTester& input_zero_point(int32_t v) {
-    x_zp_ = v;
-    return *this;
-  }
-  // Per-channel weight zero points (random) instead of one.
-  DepthwiseTester& weight_zero_point(int32_t v) {
-    w_zp_ = v;
-    return *this;
-  }
-  DepthwiseTester& per_channel_zero_points(bool v) {
-    per_channel_zp_ = v;
-    return *this;
-  }
-  DepthwiseTester& fill(int32_t x, int32_t w) {
-    fill_x_ = x;
-    fill_w_ = w;
-    return *this;
-  }
-  DepthwiseTester& threads(std::size_t v) {
-    threads_ = v;
-    return *this;
-  }
-
-  void test(Isa path, test::Rng& rng) const {
-    test::CapGuard guard;
-    set_isa_cap(path);
-    reference::Conv2dSizes sizes;
-    REQUIRE(reference::conv2d_sizes(shape_, sizes));
-    const std::size_t c = shape_.in_c;
-    std::vector<TA> x(sizes.input);
-    std::vector<TW> w(sizes.weights);
-    for (TA& v : x) {
-      v = static_cast<TA>(fill_x_ ? *fill_x_
-                                  : rng.integer(StorageTraits<TA>::min, StorageTraits<TA>::max));
-    }
-    for (TW& v : w) {
-      v = static_cast<TW>(fill_w_ ? *fill_w_
-                                  : rng.integer(StorageTraits<TW>::min, StorageTraits<TW>::max));
-    }
-    std::vector<int32_t> zps{w_zp_};
-    if (per_channel_zp_)
-      zps = rng.integers<int32_t>(c, StorageTraits<TW>::min, StorageTraits<TW>::max);
-    const std::vector<int32_t> bias = rng.integers<int32_t>(c, -100000, 100000);
-    const PackedDepthwise packed =
-        pack_depthwise(c, shape_.h.kernel, shape_.w.kernel, Span<const TW>(w),
-                       Span<const int32_t>(zps), Span<const int32_t>(bias));
-    const reference::GemmOffsets offsets{x_zp_, zps, bias};
-    // The bytes layout exists exactly when every weight minus its zero point fits int8.
-    bool int8_range = true;
-    for (std::size_t i = 0; i < w.size(); ++i) {
-      const int32_t centered =
-          int32_t{w[i]} - broadcast_at(Span<const int32_t>(zps), i / (w.size() / c));
-      int8_range = int8_range && centered >= -128 && centered <= 127;
-    }
-    CHECK(packed.has_quads() == int8_range);
-
-    std::vector<int32_t> raw(sizes.output);
-    reference::conv2d<TA, TW>(shape_, x, w, offsets, StoreInt32{}, raw);
-    double max_abs = 1.0;
-    for (int32_t v : raw) max_abs = std::max(max_abs, std::fabs(double(v)));
-    std::vector<float> scales(c), multipliers(c);
-    std::vector<QuantizedMultiplier> fixed(c);
-    for (std::size_t j = 0; j < c; ++j) {
-      scales[j] = std::pow(10.0f, rng.real(-6.0f, 3.0f));
-      multipliers[j] = static_cast<float>(rng.real(0.3f, 3.0f) * 127.0 / max_abs);
-      fixed[j] = quantize_multiplier(multipliers[j]);
-    }
-    const auto out_zp = static_cast<int32_t>(rng.integer(-20, 20));
-    compare(x, w, offsets, packed, StoreInt32{});
-    compare(x, w, offsets, packed, DequantizeFloat{scales});
-    compare(x, w, offsets, packed, RequantizeFloat<int8_t>{multipliers, out_zp, -100, 120});
-    compare(x, w, offsets, packed, RequantizeFloat<uint8_t>{multipliers, 128});
-    compare(x, w, offsets, packed, RequantizeFixedPoint<int8_t>{fixed, out_zp});
-  }
-
- private:
-  template <class Stage>
-  void compare(const std::vector<TA>& x, const std::vector<TW>& w,
-               const reference::GemmOffsets& offsets, const PackedDepthwise& packed,
-               const Stage& stage) const {
-    using Out = typename Stage::Output;
-    reference::Conv2dSizes sizes;
-    REQUIRE(reference::conv2d_sizes(shape_, sizes));
-    std::vector<Out> expected(sizes.output), actual(sizes.output);
-    reference::conv2d<TA, TW>(shape_, x, w, offsets, stage, expected);
-    // The caller's workspace, filled with garbage the operator must overwrite.
-    std::vector<int32_t> workspace(depthwise_workspace_size(shape_), -12345);
-    const Span<const TA> xs(x);
-    if (threads_ == 1) {
-      depthwise_conv2d(shape_, xs, offsets.a_zero_point, packed, stage, Span<Out>(actual),
-                       Span<int32_t>(workspace));
-    } else {
-      ThreadPool pool(threads_);
-      depthwise_conv2d(shape_, xs, offsets.a_zero_point, packed, stage, Span<Out>(actual),
-                       Span<int32_t>(workspace), pool);
-    }
-    for (std::size_t i = 0; i < sizes.output; ++i) {
-      if (std::memcmp(&expected[i], &actual[i], sizeof(Out)) != 0) {
-        FAIL_CHECK(
-            "kernel " << depthwise_kernel<TA>(active_isa(), packed).name << " batch "
-                      << shape_.batch << " channels " << shape_.in_c << " h " << shape_.h.input
-                      << "/" << shape_.h.kernel << "/" << shape_.h.stride << "/"
-                      << shape_.h.dilation << "/" << shape_.h.pad_begin << "+" << shape_.h.pad_end
-                      << " w " << shape_.w.input << "/" << shape_.w.kernel << "/" << shape_.w.stride
-                      << "/" << shape_.w.dilation << "/" << shape_.w.pad_begin << "+"
-                      << shape_.w.pad_end << " x_zp " << offsets.a_zero_point << " at element " << i
-                      << ": expected " << double(expected[i]) << " got " << double(actual[i]));
-        return;
-      }
-    }
-  }
-
-  reference::Conv2dShape shape_{1, 1, 1, 1, {1, 1, 1, 1, 0, 0}, {1, 1, 1, 1, 0, 0}};
-  int32_t x_zp_ = 0, w_zp_ = 0;
-  bool per_channel_zp_ = false;
-  std::optional<int32_t> fill_x_, fill_w_;
-  std::size_t threads_ = 1;
-};
-
-// A random window over an input of 1..max_input with the kernel fitting after padding.
-reference::Window1d random_window(test::Rng& rng, std::size_t kernel, std::size_t max_input) {
-  reference::Window1d win;
-  win.kernel = kernel;
-  win.stride = rng.size(1, 3);
-  win.dilation = rng.size(1, 2);
-  win.pad_begin = rng.size(0, kernel - 1);
-  win.pad_end = rng.size(0, kernel - 1);
-  const std::size_t span = win.dilation * (kernel - 1) + 1;
-  const std::size_t min_input =
-      span > win.pad_begin + win.pad_end ? span - win.pad_begin - win.pad_end : 1;
-  win.input = rng.size(std::max<std::size_t>(min_input, 1), std::max(min_input, max_input));
-  return win;
-}
-
-}  // namespace
-
 TEST_CASE("depthwise convolution equals the reference over random geometries",
           "[depthwise][simd]") {
-  for_each_path([](Isa path) {
+  test::for_each_conv_path([](Isa path) {
     test::Rng rng;
     for (int trial = 0; trial < 60; ++trial) {
       const std::size_t kernel = rng.size(1, 7);
@@ -205,11 +26,11 @@ TEST_CASE("depthwise convolution equals the reference over random geometries",
       const std::size_t channels_list[] = {1, 3, 7, 8, 13, 16, 17, 31, 32, 33, 47, 64, 97};
       const std::size_t channels = channels_list[rng.size(0, 12)];
       const int32_t zps[] = {0, 128, 255};
-      DepthwiseTester<uint8_t, int8_t>()
+      test::ConvTester<uint8_t, int8_t>()
           .batch(rng.size(1, 3))
           .channels(channels)
-          .height(random_window(rng, kernel, 23))
-          .width(random_window(rng, kernel_w, 23))
+          .height(test::random_window(rng, kernel, 23))
+          .width(test::random_window(rng, kernel_w, 23))
           .input_zero_point(zps[trial % 3])
           .test(path, rng);
     }
@@ -218,13 +39,13 @@ TEST_CASE("depthwise convolution equals the reference over random geometries",
 
 TEST_CASE("depthwise convolution: MobileNet shapes, 3x3 and 5x5, stride 1 and 2",
           "[depthwise][simd]") {
-  for_each_path([](Isa path) {
+  test::for_each_conv_path([](Isa path) {
     test::Rng rng;
     for (std::size_t kernel : {3, 5}) {
       for (std::size_t stride : {1, 2}) {
         for (std::size_t channels : {16, 24, 40, 96, 101}) {
           const std::size_t pad = kernel / 2;
-          DepthwiseTester<uint8_t, int8_t>()
+          test::ConvTester<uint8_t, int8_t>()
               .channels(channels)
               .height({14, kernel, stride, 1, pad, pad})
               .width({15, kernel, stride, 1, pad, pad})
@@ -238,12 +59,12 @@ TEST_CASE("depthwise convolution: MobileNet shapes, 3x3 and 5x5, stride 1 and 2"
 
 TEST_CASE("depthwise convolution: int8 activations, uint8 and asymmetric weights",
           "[depthwise][simd]") {
-  for_each_path([](Isa path) {
+  test::for_each_conv_path([](Isa path) {
     test::Rng rng;
     for (int trial = 0; trial < 12; ++trial) {
       const reference::Window1d h{rng.size(3, 17), 3, rng.size(1, 2), 1, 1, rng.size(0, 2)};
       const reference::Window1d w{rng.size(3, 17), 3, rng.size(1, 2), 2, 2, rng.size(0, 2)};
-      DepthwiseTester<int8_t, int8_t>()
+      test::ConvTester<int8_t, int8_t>()
           .channels(rng.size(1, 70))
           .height(h)
           .width(w)
@@ -251,20 +72,20 @@ TEST_CASE("depthwise convolution: int8 activations, uint8 and asymmetric weights
           .per_channel_zero_points(true)
           .test(path, rng);
       // Symmetric weights: the bytes kernel (quads) where the level has one.
-      DepthwiseTester<int8_t, int8_t>()
+      test::ConvTester<int8_t, int8_t>()
           .channels(rng.size(1, 140))
           .height(h)
           .width(w)
           .input_zero_point(static_cast<int32_t>(rng.integer(-128, 127)))
           .test(path, rng);
-      DepthwiseTester<uint8_t, uint8_t>()
+      test::ConvTester<uint8_t, uint8_t>()
           .channels(rng.size(1, 70))
           .height(h)
           .width(w)
           .input_zero_point(static_cast<int32_t>(rng.integer(0, 255)))
           .per_channel_zero_points(true)
           .test(path, rng);
-      DepthwiseTester<int8_t, uint8_t>()
+      test::ConvTester<int8_t, uint8_t>()
           .channels(rng.size(1, 70))
           .height(h)
           .width(w)
@@ -277,17 +98,17 @@ TEST_CASE("depthwise convolution: int8 activations, uint8 and asymmetric weights
 
 TEST_CASE("depthwise convolution: extreme values, long windows, wide layers, threads",
           "[depthwise][simd]") {
-  for_each_path([](Isa path) {
+  test::for_each_conv_path([](Isa path) {
     test::Rng rng;
     // The largest products: (255 - 0) * (-128 - 127) per tap, and all 9x9 taps of the same sign.
-    DepthwiseTester<uint8_t, int8_t>()
+    test::ConvTester<uint8_t, int8_t>()
         .channels(37)
         .height({9, 9, 1, 1, 0, 0})
         .width({11, 9, 1, 1, 0, 0})
         .fill(255, -128)
         .weight_zero_point(127)
         .test(path, rng);
-    DepthwiseTester<int8_t, uint8_t>()
+    test::ConvTester<int8_t, uint8_t>()
         .channels(19)
         .height({9, 9, 1, 1, 4, 4})
         .width({9, 9, 1, 1, 4, 4})
@@ -295,14 +116,14 @@ TEST_CASE("depthwise convolution: extreme values, long windows, wide layers, thr
         .input_zero_point(127)
         .test(path, rng);
     // More channels than the per-task buffer holds (2048).
-    DepthwiseTester<uint8_t, int8_t>()
+    test::ConvTester<uint8_t, int8_t>()
         .channels(2061)
         .height({3, 3, 1, 1, 1, 1})
         .width({4, 3, 2, 1, 1, 0})
         .input_zero_point(3)
         .test(path, rng);
     for (std::size_t threads : {2, 3}) {
-      DepthwiseTester<uint8_t, int8_t>()
+      test::ConvTester<uint8_t, int8_t>()
           .batch(2)
           .channels(35)
           .height({13, 3, 1, 1, 1, 1})

@@ -144,6 +144,24 @@ Result<T> fail(Errc code, const char* message) {
   return fail<T>(Status(code, message));
 }
 
+// Moves the value of a checked call's result into `out`, or returns the status that explains its
+// absence, so that code calling checked functions reads the same in both modes (with
+// exceptions a failure has already thrown).
+#if defined(QINFER_NO_EXCEPTIONS)
+template <class T>
+Status take(Expected<T>&& result, T& out) {
+  if (!result) return result.status();
+  out = std::move(*result);
+  return {};
+}
+#else
+template <class T>
+Status take(T&& value, std::remove_reference_t<T>& out) {
+  out = std::forward<T>(value);
+  return {};
+}
+#endif
+
 // The successful return of a checked function returning nothing.
 #if defined(QINFER_NO_EXCEPTIONS)
 inline Status ok() {

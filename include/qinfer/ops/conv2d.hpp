@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// 2-D convolution, NHWC activations, OHWI weights, on the dispatched kernels:
+//
+//   y[n][oy][ox][oc] = stage(bias[oc] + sum_{ky,kx,ic} (x[..][g cpg + ic] - zx)
+//                                                     * (w[oc][ky][kx][ic] - zw[oc]))
+//
+// with every geometry of reference::conv2d (stride, dilation, padding on each side, groups),
+// bit-exact with it on every path (tests/ops/conv2d_test.cpp). Weights are packed once by
+// pack_conv2d(). Three ways through, chosen per call from the shape:
+//
+// - depthwise (groups == channels, one filter each): the depthwise kernels (ops/depthwise.hpp);
+// - 1x1, stride 1, no padding: the image already is the GEMM's A operand ([N H W, C], each
+//   group a column slice), so the GEMM runs on it directly, with no copy and no workspace;
+// - anything else: im2col into a bounded workspace, conv2d_chunk_rows() output pixels at a time,
+//   each chunk one GEMM per group. A full im2col of a 56x56x64 3x3 layer takes 1.8 MB; the
+//   chunks keep it near 256 KiB, inside L2 (2 MiB here), while each GEMM still has at least 64
+//   rows, one task of the GEMM driver. An indirect GEMM (XNNPACK's indirection buffer) would
+//   save the copy but needs a micro-kernel per path that reads rows through pointers; im2col
+//   reuses the packed GEMM of every path unchanged.
+//
+// Memory: with a caller-provided workspace of conv2d_workspace_size() int32 values nothing is
+// allocated. Threads: the executor splits each GEMM (and the depthwise rows); results do not
+// depend on the number of workers.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qinfer/core/error.hpp"
+#include "qinfer/core/matrix.hpp"
+#include "qinfer/core/shape.hpp"
+#include "qinfer/core/span.hpp"
+#include "qinfer/kernels/depthwise/packing.hpp"
+#include "qinfer/kernels/gemm/packing.hpp"
+#include "qinfer/ops/depthwise.hpp"
+#include "qinfer/ops/gemm.hpp"
+#include "qinfer/ops/im2col.hpp"
+#include "qinfer/quant/output_stage.hpp"
+#include "qinfer/reference/conv.hpp"
+#include "qinfer/runtime/parallel.hpp"
+
+namespace qinfer {
+
+// What the packed weights of a convolution fix: channels, groups and kernel size.
+struct Conv2dFilter {
+  std::size_t out_c = 0;
+  std::size_t in_c = 0;
+  std::size_t groups = 1;
+  std::size_t kernel_h = 1, kernel_w = 1;
+
+  std::size_t in_c_per_group() const noexcept { return in_c / groups; }
+  std::size_t out_c_per_group() const noexcept { return out_c / groups; }
+  // The GEMM's K: one window of one group.
+  std::size_t depth() const noexcept { return kernel_h * kernel_w * in_c_per_group(); }
+  bool depthwise() const noexcept { return groups == in_c && out_c == in_c; }
+};
+
+struct PackedConv2d {
+  Conv2dFilter filter;
+  std::vector<PackedWeights> groups;  // per group: K = depth() x N = out_c_per_group()
+  PackedDepthwise depthwise;          // instead, for depthwise filters
+};
+
+// Packs OHWI weights ([out_c, kernel_h, kernel_w, in_c / groups]) with zero points and bias of
+// 0, 1 or out_c entries. Scheme is the weights' quantizer scheme (quant/params.hpp).
+template <class Scheme = Affine, class TW>
+Result<PackedConv2d> pack_conv2d(const Conv2dFilter& f, Span<const TW> weights,
+                                 Span<const int32_t> zero_points, Span<const int32_t> bias) {
+  if (f.groups == 0 || f.in_c == 0 || f.out_c == 0 || f.kernel_h == 0 || f.kernel_w == 0 ||
+      f.in_c % f.groups != 0 || f.out_c % f.groups != 0) {
+    return fail<PackedConv2d>(Errc::invalid_argument,
+                              "pack_conv2d: channels and kernel must be > 0, channels divisible "
+                              "by groups");
+  }
+  std::size_t depth = 0, count = 0;
+  if (!checked_mul(f.kernel_h * f.in_c_per_group(), f.kernel_w, depth) ||
+      !checked_mul(depth, f.out_c, count)) {
+    return fail<PackedConv2d>(Errc::size_overflow, "pack_conv2d: weights size overflows");
+  }
+  if (weights.size() != count) {
+    return fail<PackedConv2d>(Errc::shape_mismatch,
+                              "pack_conv2d: weights must be [out_c, kernel_h, kernel_w, "
+                              "in_c / groups]");
+  }
+  if (auto s = reference::detail::check_offsets<uint8_t, TW>({0, zero_points, bias}, f.out_c); !s) {
+    return fail<PackedConv2d>(s);
+  }
+  PackedConv2d p;
+  p.filter = f;
+  if (f.depthwise()) {
+    if (auto s =
+            take(pack_depthwise<Scheme>(f.in_c, f.kernel_h, f.kernel_w, weights, zero_points, bias),
+                 p.depthwise);
+        !s) {
+      return fail<PackedConv2d>(s);
+    }
+    return p;
+  }
+  const std::size_t opg = f.out_c_per_group();
+  const auto slice = [&](Span<const int32_t> values, std::size_t g) {
+    return values.size() <= 1 ? values : Span<const int32_t>(values.data() + g * opg, opg);
+  };
+  for (std::size_t g = 0; g < f.groups; ++g) {
+    // B[k][n] = w[g opg + n][k]: the group's filters, one per column.
+    const MatrixView<const TW> b{weights.data() + g * opg * depth, depth, opg, 1, depth};
+    p.groups.emplace_back();
+    if (auto s =
+            take(pack_weights<Scheme>(b, slice(zero_points, g), slice(bias, g)), p.groups.back());
+        !s) {
+      return fail<PackedConv2d>(s);
+    }
+  }
+  return p;
+}
+
+// Output pixels per im2col chunk for windows of `depth` bytes: about 256 KiB of columns, at
+// least 64 rows (one GEMM task) and at most 1024.
+constexpr std::size_t conv2d_chunk_rows(std::size_t depth) noexcept {
+  constexpr std::size_t budget = std::size_t{256} << 10, task = 64;
+  const std::size_t rows = depth == 0 ? task : budget / depth / task * task;
+  return std::min<std::size_t>(1024, std::max(task, rows));
+}
+
+namespace detail {
+
+// The convolution takes no workspace: a 1x1 filter of stride 1 without padding.
+inline bool conv2d_is_direct(const reference::Conv2dShape& s) noexcept {
+  const auto unit = [](const reference::Window1d& w) {
+    return w.kernel == 1 && w.stride == 1 && w.pad_begin == 0 && w.pad_end == 0;
+  };
+  return unit(s.h) && unit(s.w);
+}
+
+}  // namespace detail
+
+// The workspace of conv2d() for `shape`, in int32 values (0 for the direct 1x1 case); SIZE_MAX
+// for a shape that does not validate.
+inline std::size_t conv2d_workspace_size(const reference::Conv2dShape& shape) noexcept {
+  reference::Conv2dSizes sizes;
+  if (!reference::conv2d_sizes(shape, sizes)) return static_cast<std::size_t>(-1);
+  if (shape.groups == shape.in_c && shape.out_c == shape.in_c) {
+    return depthwise_workspace_size(shape);
+  }
+  if (detail::conv2d_is_direct(shape)) return 0;
+  const std::size_t depth = shape.h.kernel * shape.w.kernel * shape.in_c_per_group();
+  const std::size_t pixels = sizes.output / shape.out_c;
+  const std::size_t bytes = std::min(pixels, conv2d_chunk_rows(depth)) * depth;
+  return (bytes + sizeof(int32_t) - 1) / sizeof(int32_t);
+}
+
+namespace detail {
+
+// Rows [first, first + count) of the im2col matrix of group g: row r is output pixel r's window,
+// taps in (ky, kx, channel) order, the padding filled with `pad`.
+template <class TA>
+void im2col_rows(const reference::Conv2dShape& s, const TA* image, TA pad, std::size_t group,
+                 std::size_t first, std::size_t count, TA* columns) noexcept {
+  const std::size_t out_h = s.h.output(), out_w = s.w.output();
+  const std::size_t cpg = s.in_c_per_group(), c0 = group * cpg;
+  const std::size_t depth = s.h.kernel * s.w.kernel * cpg;
+  for (std::size_t r = first; r < first + count; ++r, columns += depth) {
+    const std::size_t n = r / (out_h * out_w), oy = r / out_w % out_h, ox = r % out_w;
+    TA* out = columns;
+    for (std::size_t ky = 0; ky < s.h.kernel; ++ky) {
+      const std::ptrdiff_t iy = s.h.coordinate(oy, ky);
+      const bool row_inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input;
+      for (std::size_t kx = 0; kx < s.w.kernel; ++kx, out += cpg) {
+        const std::ptrdiff_t ix = s.w.coordinate(ox, kx);
+        if (row_inside && ix >= 0 && static_cast<std::size_t>(ix) < s.w.input) {
+          const std::size_t pixel = (n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
+                                    static_cast<std::size_t>(ix);
+          copy_run(image + pixel * s.in_c + c0, cpg, out);
+        } else {
+          std::fill_n(out, cpg, pad);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+// Checks conv2d()'s arguments without running it.
+template <class TA, class Stage>
+Status validate_conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
+                       int32_t input_zero_point, const PackedConv2d& w, const Stage& stage,
+                       Span<typename Stage::Output> output, std::size_t workspace_size) {
+  static_assert(reference::is_quantized_8bit<TA>, "conv2d: input must be int8_t or uint8_t");
+  reference::Conv2dSizes sizes;
+  if (auto s = reference::conv2d_sizes(shape, sizes); !s) return s;
+  const Conv2dFilter& f = w.filter;
+  if (f.out_c != shape.out_c || f.in_c != shape.in_c || f.groups != shape.groups ||
+      f.kernel_h != shape.h.kernel || f.kernel_w != shape.w.kernel) {
+    return {Errc::shape_mismatch, "conv2d: packed weights do not match the shape"};
+  }
+  if (input.size() != sizes.input || output.size() != sizes.output) {
+    return {Errc::shape_mismatch, "conv2d: a buffer's size does not match the shape"};
+  }
+  if (auto s = check_data(input.data(), input.size(), "conv2d: null input"); !s) return s;
+  if (auto s = check_data(output.data(), output.size(), "conv2d: null output"); !s) return s;
+  if (workspace_size < conv2d_workspace_size(shape)) {
+    return {Errc::invalid_argument, "conv2d: workspace smaller than conv2d_workspace_size()"};
+  }
+  if (auto s = check_zero_point(input_zero_point, StorageTraits<TA>::min, StorageTraits<TA>::max,
+                                "conv2d: input zero point outside the input's type");
+      !s) {
+    return s;
+  }
+  return stage.check(shape.out_c);
+}
+
+// The convolution with a caller-provided workspace of conv2d_workspace_size(shape) int32
+// values: allocates nothing.
+template <class TA, class Stage, class Executor = SerialExecutor>
+Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
+                    int32_t input_zero_point, const PackedConv2d& w, const Stage& stage,
+                    Span<typename Stage::Output> output, Span<int32_t> workspace,
+                    Executor&& executor = Executor{}) {
+  if (auto s = validate_conv2d(shape, input, input_zero_point, w, stage, output, workspace.size());
+      !s) {
+    return fail(s);
+  }
+  if (w.filter.depthwise()) {
+    return depthwise_conv2d(shape, input, input_zero_point, w.depthwise, stage, output, workspace,
+                            std::forward<Executor>(executor));
+  }
+  using Out = typename Stage::Output;
+  const std::size_t pixels = output.size() / shape.out_c;
+  const std::size_t cpg = shape.in_c_per_group(), opg = shape.out_c_per_group();
+  const auto run_gemm = [&](MatrixView<const TA> a, std::size_t first_pixel, std::size_t g) {
+    const MatrixView<Out> c{output.data() + first_pixel * shape.out_c + g * opg, a.rows, opg,
+                            shape.out_c, 1};
+    // Every argument has been checked above.
+    static_cast<void>(
+        gemm(a, input_zero_point, w.groups[g], slice_channels(stage, g * opg, opg), c, executor));
+  };
+  if (detail::conv2d_is_direct(shape)) {
+    for (std::size_t g = 0; g < shape.groups; ++g) {
+      run_gemm({input.data() + g * cpg, pixels, cpg, shape.in_c, 1}, 0, g);
+    }
+    return ok();
+  }
+  const std::size_t depth = w.filter.depth();
+  const std::size_t chunk = std::min(pixels, conv2d_chunk_rows(depth));
+  // The workspace's storage now holds activations: objects of TA begin their lifetime there.
+  TA* columns = reinterpret_cast<TA*>(workspace.data());
+  std::uninitialized_default_construct_n(columns, chunk * depth);
+  for (std::size_t first = 0; first < pixels; first += chunk) {
+    const std::size_t rows = std::min(chunk, pixels - first);
+    for (std::size_t g = 0; g < shape.groups; ++g) {
+      detail::im2col_rows(shape, input.data(), static_cast<TA>(input_zero_point), g, first, rows,
+                          columns);
+      run_gemm(row_major<const TA>(columns, rows, depth), first, g);
+    }
+  }
+  return ok();
+}
+
+// The same, allocating its workspace.
+template <class TA, class Stage, class Executor = SerialExecutor,
+          class = std::enable_if_t<!std::is_convertible_v<Executor, Span<int32_t>>>>
+Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
+                    int32_t input_zero_point, const PackedConv2d& w, const Stage& stage,
+                    Span<typename Stage::Output> output, Executor&& executor = Executor{}) {
+  reference::Conv2dSizes sizes;
+  if (auto s = reference::conv2d_sizes(shape, sizes); !s) return fail(s);
+  std::vector<int32_t> workspace(conv2d_workspace_size(shape));
+  return conv2d(shape, input, input_zero_point, w, stage, output, Span<int32_t>(workspace),
+                std::forward<Executor>(executor));
+}
+
+}  // namespace qinfer

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The convolution operator (ops/conv2d.hpp) on every path this CPU has, against reference::conv2d
+// exactly: random geometries (batch 1-3, sizes 1-21 with primes, channels 1-48, kernels 1x1 to
+// 7x7 and non-square, stride 1-3, dilation 1-2, each padding side 0 to kernel-1, groups 1 /
+// between / channels), the direct 1x1 case, im2col chunks, zero points 0/128/255, saturating
+// values, every output stage, threads, and the errors it must report.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include "ops/conv_tester.hpp"
+#include "qinfer/ops/conv2d.hpp"
+
+using namespace qinfer;
+
+namespace {
+
+// Channel counts that split into `groups` groups, chosen at random.
+std::size_t random_multiple(test::Rng& rng, std::size_t groups, std::size_t max_per_group) {
+  return groups * rng.size(1, max_per_group);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d equals the reference over random geometries", "[conv2d][simd]") {
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    for (int trial = 0; trial < 40; ++trial) {
+      const std::size_t kernel = rng.size(1, 5);
+      const std::size_t kernel_w = rng.coin() ? kernel : rng.size(1, 5);
+      const std::size_t groups_list[] = {1, 1, 1, 2, 3, 4};
+      const std::size_t groups = groups_list[rng.size(0, 5)];
+      const int32_t zps[] = {0, 128, 255};
+      test::ConvTester<uint8_t, int8_t>()
+          .batch(rng.size(1, 3))
+          .channels(random_multiple(rng, groups, 13), random_multiple(rng, groups, 37), groups)
+          .height(test::random_window(rng, kernel, 15))
+          .width(test::random_window(rng, kernel_w, 15))
+          .input_zero_point(zps[trial % 3])
+          .test(path, rng);
+    }
+  });
+}
+
+TEST_CASE("conv2d: 1x1 layers run on the image directly, grouped or not", "[conv2d][simd]") {
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    for (std::size_t groups : {1, 2, 4}) {
+      for (std::size_t stride : {1, 2}) {
+        test::ConvTester<uint8_t, int8_t>()
+            .batch(2)
+            .channels(8 * groups, 12 * groups, groups)
+            .height({7, 1, stride, 1, 0, 0})
+            .width({9, 1, stride, 1, 0, 0})
+            .input_zero_point(static_cast<int32_t>(rng.integer(0, 255)))
+            .test(path, rng);
+      }
+    }
+    // Padding turns a 1x1 layer into an im2col one: the border pixels are all zero point.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(5, 33, 1)
+        .height({4, 1, 1, 1, 1, 0})
+        .width({6, 1, 1, 1, 0, 1})
+        .input_zero_point(200)
+        .test(path, rng);
+  });
+}
+
+TEST_CASE("conv2d: int8 activations, uint8 and asymmetric weights, large kernels",
+          "[conv2d][simd]") {
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    test::ConvTester<int8_t, int8_t>()
+        .channels(6, 10, 2)
+        .height({11, 3, 1, 2, 2, 1})
+        .width({10, 3, 2, 1, 0, 2})
+        .input_zero_point(-7)
+        .per_channel_zero_points(true)
+        .test(path, rng);
+    test::ConvTester<uint8_t, uint8_t>()
+        .channels(7, 5, 1)
+        .height({13, 7, 1, 1, 3, 3})
+        .width({12, 7, 2, 1, 3, 3})
+        .input_zero_point(255)
+        .weight_zero_point(128)
+        .test(path, rng);
+    test::ConvTester<int8_t, uint8_t>()
+        .batch(3)
+        .channels(9, 9, 3)
+        .height({5, 2, 1, 1, 0, 1})
+        .width({8, 4, 1, 2, 3, 0})
+        .input_zero_point(127)
+        .per_channel_zero_points(true)
+        .test(path, rng);
+  });
+}
+
+TEST_CASE("conv2d: extreme values, several im2col chunks, threads", "[conv2d][simd]") {
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    // The largest products: (255 - 0) * (-128 - 127) over a 3x3x64 window.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(64, 17, 1)
+        .height({6, 3, 1, 1, 0, 0})
+        .width({6, 3, 1, 1, 0, 0})
+        .fill(255, -128)
+        .weight_zero_point(127)
+        .test(path, rng);
+    // 40 x 40 outputs with depth 27: 1600 pixels, two chunks of 1024.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(3, 16, 1)
+        .height({40, 3, 1, 1, 1, 1})
+        .width({40, 3, 1, 1, 1, 1})
+        .input_zero_point(128)
+        .test(path, rng);
+    for (std::size_t threads : {2, 7}) {
+      test::ConvTester<uint8_t, int8_t>()
+          .batch(2)
+          .channels(12, 40, 2)
+          .height({9, 3, 1, 1, 1, 1})
+          .width({11, 3, 2, 1, 1, 1})
+          .input_zero_point(31)
+          .threads(threads)
+          .test(path, rng);
+    }
+  });
+}
+
+TEST_CASE("conv2d rejects bad arguments", "[conv2d]") {
+  const Conv2dFilter filter{6, 4, 2, 3, 3};
+  const std::vector<int8_t> weights(6 * 3 * 3 * 2, 1);
+  const std::vector<int32_t> zero{0}, bias;
+  const PackedConv2d packed = pack_conv2d(filter, Span<const int8_t>(weights),
+                                          Span<const int32_t>(zero), Span<const int32_t>(bias));
+  CHECK(packed.groups.size() == 2);
+  const reference::Conv2dShape shape{1, 4, 6, 2, {5, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}};
+  std::vector<uint8_t> x(5 * 5 * 4, 1);
+  std::vector<int32_t> y(5 * 5 * 6);
+  std::vector<int32_t> workspace(conv2d_workspace_size(shape));
+  CHECK(workspace.size() == (25 * 18 + 3) / 4);
+  const auto run = [&](const reference::Conv2dShape& s, int32_t zp, std::size_t workspace_size) {
+    return validate_conv2d(s, Span<const uint8_t>(x), zp, packed, StoreInt32{}, Span<int32_t>(y),
+                           workspace_size);
+  };
+  CHECK(run(shape, 0, workspace.size()));
+  CHECK(run(shape, -1, workspace.size()).code() == Errc::invalid_zero_point);
+  CHECK(run(shape, 0, workspace.size() - 1).code() == Errc::invalid_argument);
+  reference::Conv2dShape other = shape;
+  other.groups = 1;
+  CHECK(run(other, 0, workspace.size()).code() == Errc::shape_mismatch);
+  other = shape;
+  other.w.kernel = 1;
+  CHECK(run(other, 0, workspace.size()).code() == Errc::shape_mismatch);
+  other = shape;
+  other.h.input = 4;
+  CHECK(run(other, 0, workspace.size()).code() == Errc::shape_mismatch);
+  other = shape;
+  other.groups = 3;
+  CHECK(run(other, 0, workspace.size()).code() == Errc::invalid_argument);
+  CHECK_THROWS_AS(conv2d(shape, Span<const uint8_t>(x), 0, packed, StoreInt32{}, Span<int32_t>(y),
+                         Span<int32_t>(workspace.data(), 1)),
+                  Error);
+  reference::Conv2dShape direct{1, 4, 6, 2, {5, 1, 1, 1, 0, 0}, {5, 1, 1, 1, 0, 0}};
+  CHECK(conv2d_workspace_size(direct) == 0);
+
+  const auto pack_error = [&](const Conv2dFilter& f, std::size_t count) {
+    const std::vector<int8_t> w(count, 1);
+    try {
+      static_cast<void>(pack_conv2d(f, Span<const int8_t>(w), Span<const int32_t>(zero),
+                                    Span<const int32_t>(bias)));
+    } catch (const Error& e) {
+      return e.status().code();
+    }
+    return Errc::ok;
+  };
+  CHECK(pack_error(filter, weights.size()) == Errc::ok);
+  CHECK(pack_error(filter, weights.size() - 1) == Errc::shape_mismatch);
+  CHECK(pack_error({6, 4, 4, 3, 3}, 6 * 9) == Errc::invalid_argument);
+  CHECK(pack_error({6, 4, 2, 0, 3}, 0) == Errc::invalid_argument);
+}
