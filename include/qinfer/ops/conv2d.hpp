@@ -168,9 +168,21 @@ void im2col_rows(const reference::Conv2dShape& s, const TA* image, TA pad, std::
   for (std::size_t r = first; r < first + count; ++r, columns += depth) {
     const std::size_t n = r / (out_h * out_w), oy = r / out_w % out_h, ox = r % out_w;
     TA* out = columns;
+    // With one group and no dilation, a window row inside the image is one run of bytes.
+    const std::ptrdiff_t first_x = s.w.coordinate(ox, 0),
+                         last_x = s.w.coordinate(ox, s.w.kernel - 1);
+    const bool contiguous = s.groups == 1 && s.w.dilation == 1 && first_x >= 0 &&
+                            static_cast<std::size_t>(last_x) < s.w.input;
     for (std::size_t ky = 0; ky < s.h.kernel; ++ky) {
       const std::ptrdiff_t iy = s.h.coordinate(oy, ky);
       const bool row_inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input;
+      if (row_inside && contiguous) {
+        const std::size_t pixel = (n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
+                                  static_cast<std::size_t>(first_x);
+        copy_run(image + pixel * s.in_c, s.w.kernel * cpg, out);
+        out += s.w.kernel * cpg;
+        continue;
+      }
       for (std::size_t kx = 0; kx < s.w.kernel; ++kx, out += cpg) {
         const std::ptrdiff_t ix = s.w.coordinate(ox, kx);
         if (row_inside && ix >= 0 && static_cast<std::size_t>(ix) < s.w.input) {
