@@ -19,7 +19,17 @@ for path in sys.argv[1:]:
             layer = "/".join(parts[-2:])
             samples.setdefault((kind, cap, layer), []).append(b["GOPS"] / 1e9)
 gops = {k: statistics.median(v) for k, v in samples.items()}
-layers = list(dict.fromkeys(k[2] for k in gops))
+
+
+def order(layer):
+    """Network, then input size descending, then channels: the order of the networks' layers."""
+    net, shape = layer.split("/")
+    size, channels = shape.split("x", 1)
+    cin, rest = channels.split("-", 1)
+    return net, -int(size), int(cin), rest
+
+
+layers = sorted(dict.fromkeys(k[2] for k in gops), key=order)
 
 
 def cell(kind_prefix, cap, layer):
