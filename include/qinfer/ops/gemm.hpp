@@ -103,8 +103,8 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
     }
   }
 #if QINFER_X86
-  // The AVX-512 VNNI kernel applies requantizing stages in its registers (full panels, C with
-  // contiguous columns); other tiles go through the tile buffer.
+  // The AVX-512 VNNI kernel applies requantizing stages in its registers (C with contiguous
+  // columns); other tiles go through the tile buffer.
   const bool fused = kernel.isa == Isa::avx512vnni && call.c.col_stride == 1 &&
                      call.epilogue_path == ConvertPath::avx512;
   struct NoLanes {};
@@ -124,10 +124,14 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
       const TA* a = call.a.data + m0 * call.a.row_stride;
 #if QINFER_X86
       if constexpr (kernels::avx512vnni::fuses<Stage>) {
-        if (fused && n0 + gemm_nr <= w.n) {
+        if (fused) {
           const kernels::avx512vnni::TileOutput<typename Stage::Output> out{
-              &call.c(m0, n0), call.c.row_stride, n0,
-              w.has_zero_points ? &w.zero_points[n0] : nullptr, row_sums + (m0 - row_begin)};
+              &call.c(m0, n0),
+              call.c.row_stride,
+              std::min(gemm_nr, w.n - n0),
+              n0,
+              w.has_zero_points ? &w.zero_points[n0] : nullptr,
+              row_sums + (m0 - row_begin)};
           kernels::avx512vnni::gemm_tile_fused(a, call.a.row_stride, rows, w.k, w.panel(panel),
                                                init[panel - panel_begin], *lanes, out);
           continue;

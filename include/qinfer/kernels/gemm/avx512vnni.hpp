@@ -8,7 +8,8 @@
 //
 // Besides the raw-sum tile of the micro-kernel contract it has a fused form for the
 // requantizing stages: the zero-point term, the stage and the 8-bit store run on the
-// accumulators in registers, so a full panel's tile never goes through memory as int32.
+// accumulators in registers, so a tile never goes through memory as int32; the last panel's
+// missing columns are masked.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -93,11 +94,12 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
   }
 }
 
-// Where a fused epilogue puts a full panel's tile, and the zero-point term it still owes.
+// Where a fused epilogue puts a panel's tile, and the zero-point term it still owes.
 template <class Out>
 struct TileOutput {
   Out* c;                     // the tile's first element in C, whose columns are contiguous
   std::size_t ldc;            // C's row stride
+  std::size_t columns;        // of the panel that C has: gemm_nr but in the last panel
   std::size_t first_channel;  // the panel's first column, for per-channel stage parameters
   const int32_t* zb;          // the panel's 32 weight zero points, or null when all are 0
   const uint32_t* row_sums;   // per tile row: sum of (code - activation_offset), when zb is set
@@ -131,13 +133,27 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
   // A local copy and the panel's multipliers loaded once: stores through the 8-bit output may
   // alias anything, so the stage read through the reference would be reloaded after each row.
   const convert::avx512::StageLanes<Stage> stage = lanes;
-  const auto m0 = stage.multiplier(out.first_channel);
-  const auto m1 = stage.multiplier(out.first_channel + 16);
+  if (out.columns == gemm_nr) {
+    const auto m0 = stage.multiplier(out.first_channel);
+    const auto m1 = stage.multiplier(out.first_channel + 16);
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      typename Stage::Output* row = out.c + m * out.ldc;
+      convert::avx512::store16(row, stage.apply(sum[m][0], m0));
+      convert::avx512::store16(row + 16, stage.apply(sum[m][1], m1));
+    }
+    return;
+  }
+  // The last panel's columns that C has: masked multiplier loads and stores.
+  const auto mask = static_cast<uint32_t>((uint64_t{1} << out.columns) - 1);
+  const auto mask0 = static_cast<__mmask16>(mask), mask1 = static_cast<__mmask16>(mask >> 16);
+  const auto m0 = stage.multiplier(out.first_channel, mask0);
+  const auto m1 = stage.multiplier(out.first_channel + 16, mask1);
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     typename Stage::Output* row = out.c + m * out.ldc;
-    convert::avx512::store16(row, stage.apply(sum[m][0], m0));
-    convert::avx512::store16(row + 16, stage.apply(sum[m][1], m1));
+    convert::avx512::store16(row, stage.apply(sum[m][0], m0), mask0);
+    convert::avx512::store16(row + 16, stage.apply(sum[m][1], m1), mask1);
   }
 }
 

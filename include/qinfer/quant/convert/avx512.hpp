@@ -188,12 +188,16 @@ __attribute__((target("avx512f"))) inline MultiplierLanes broadcast(
   return {_mm512_set1_epi32(m.multiplier), _mm512_set1_epi32(m.shift)};
 }
 
-// Deinterleaves 16 consecutive {multiplier, shift} pairs.
-__attribute__((target("avx512f"))) inline MultiplierLanes load(
-    const QuantizedMultiplier* m) noexcept {
+// Deinterleaves 16 consecutive {multiplier, shift} pairs, or those of the lanes in `mask` (the
+// others read nothing and hold zeros).
+__attribute__((target("avx512f"))) inline MultiplierLanes load(const QuantizedMultiplier* m,
+                                                               __mmask16 mask = 0xFFFF) noexcept {
   static_assert(sizeof(QuantizedMultiplier) == 2 * sizeof(int32_t));
-  const __m512i a = _mm512_loadu_si512(m);
-  const __m512i b = _mm512_loadu_si512(m + 8);
+  // Each lane's pair is two 32-bit words: lane i's bit becomes bits 2i and 2i + 1.
+  uint32_t words = 0;
+  for (unsigned i = 0; i < 16; ++i) words |= ((mask >> i) & 1u) * (3u << (2 * i));
+  const __m512i a = _mm512_maskz_loadu_epi32(static_cast<__mmask16>(words), m);
+  const __m512i b = _mm512_maskz_loadu_epi32(static_cast<__mmask16>(words >> 16), m + 8);
   const __m512i evens =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
@@ -225,6 +229,17 @@ __attribute__((target("avx512f"))) inline void store16(Out* dst, __m512i v) noex
   const __m128i bytes =
       std::is_same_v<Out, int8_t> ? _mm512_cvtsepi32_epi8(v) : _mm512_cvtusepi32_epi8(v);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
+}
+
+// Stores the levels of the lanes in `mask`; the other bytes of dst are not touched.
+template <class Out>
+__attribute__((target("avx512f"))) inline void store16(Out* dst, __m512i v,
+                                                       __mmask16 mask) noexcept {
+  if constexpr (std::is_same_v<Out, int8_t>) {
+    _mm512_mask_cvtsepi32_storeu_epi8(dst, mask, v);
+  } else {
+    _mm512_mask_cvtusepi32_storeu_epi8(dst, mask, v);
+  }
 }
 
 // The shared loop of the requantize kernels: levels(row + c, c) gives the 16 output levels
@@ -260,10 +275,11 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
         hi(_mm512_set1_epi32(stage.max - stage.zero_point)),
         zero_point(_mm512_set1_epi32(stage.zero_point)) {}
 
-  // The multipliers of channels [c, c + 16), apart so that a tile's columns load them once.
+  // The multipliers of channels [c, c + 16) in `mask`, apart so that a tile's columns load them
+  // once.
   __attribute__((always_inline, target("avx512f"))) MultiplierLanes multiplier(
-      std::size_t c) const noexcept {
-    return per_tensor ? tensor_multiplier : load(multipliers + c);
+      std::size_t c, __mmask16 mask = 0xFFFF) const noexcept {
+    return per_tensor ? tensor_multiplier : load(multipliers + c, mask);
   }
   __attribute__((always_inline, target("avx512f"))) __m512i apply(
       __m512i acc, const MultiplierLanes& m) const noexcept {
@@ -292,8 +308,8 @@ struct StageLanes<RequantizeFloat<Out>> {
         zero_point(_mm512_set1_epi32(stage.zero_point)) {}
 
   __attribute__((always_inline, target("avx512f"))) __m512 multiplier(
-      std::size_t c) const noexcept {
-    return per_tensor ? tensor_multiplier : _mm512_loadu_ps(multipliers + c);
+      std::size_t c, __mmask16 mask = 0xFFFF) const noexcept {
+    return per_tensor ? tensor_multiplier : _mm512_maskz_loadu_ps(mask, multipliers + c);
   }
   __attribute__((always_inline, target("avx512f"))) __m512i apply(__m512i acc,
                                                                   __m512 m) const noexcept {
