@@ -11,17 +11,12 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "qinfer/ops/conv2d.hpp"
-
-#if QINFER_BENCH_ONEDNN
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
 
 namespace {
 
@@ -78,22 +73,13 @@ void set_gops(benchmark::State& state, const Layer& l) {
       2.0 * macs, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
-template <class T>
-std::vector<T> random_codes(std::size_t count, int lo, int hi) {
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> d(lo, hi);
-  std::vector<T> v(count);
-  for (T& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
-
 void qinfer_conv(benchmark::State& state, qinfer::Isa path, Layer l) {
   const std::optional<qinfer::Isa> previous = qinfer::set_isa_cap(path);
   const qinfer::reference::Conv2dShape s = shape_of(l);
-  const std::vector<uint8_t> x = random_codes<uint8_t>(l.size * l.size * l.in_c, 0, 255);
+  const std::vector<uint8_t> x = bench::random_codes<uint8_t>(l.size * l.size * l.in_c, 0, 255);
   const std::vector<int8_t> w =
-      random_codes<int8_t>(l.out_c * l.kernel * l.kernel * l.in_c, -127, 127);
-  const std::vector<int32_t> zero{0}, bias = random_codes<int32_t>(l.out_c, -1000, 1000);
+      bench::random_codes<int8_t>(l.out_c * l.kernel * l.kernel * l.in_c, -127, 127);
+  const std::vector<int32_t> zero{0}, bias = bench::random_codes<int32_t>(l.out_c, -1000, 1000);
   const qinfer::PackedConv2d packed = qinfer::pack_conv2d<qinfer::SymmetricNarrow>(
       qinfer::Conv2dFilter{l.out_c, l.in_c, 1, l.kernel, l.kernel}, qinfer::Span<const int8_t>(w),
       qinfer::Span<const int32_t>(zero), qinfer::Span<const int32_t>(bias));
@@ -112,49 +98,9 @@ void qinfer_conv(benchmark::State& state, qinfer::Isa path, Layer l) {
 }
 
 #if QINFER_BENCH_ONEDNN
-std::string onednn_cap() {
-  const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
-  return cap != nullptr ? cap : "default";
-}
-
 void onednn_conv(benchmark::State& state, Layer l, bool int8) {
-  using dnnl::memory;
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  const qinfer::reference::Conv2dShape s = shape_of(l);
-  const auto dim = [](std::size_t v) { return static_cast<memory::dim>(v); };
-  const memory::dim pad = dim(l.kernel / 2), stride = dim(l.stride);
-  const auto act = int8 ? memory::data_type::u8 : memory::data_type::f32;
-  const auto wei = int8 ? memory::data_type::s8 : memory::data_type::f32;
-  const memory::desc src_md({1, dim(l.in_c), dim(l.size), dim(l.size)}, act,
-                            memory::format_tag::nhwc);
-  const memory::desc dst_md({1, dim(l.out_c), dim(s.h.output()), dim(s.w.output())}, act,
-                            memory::format_tag::nhwc);
-  const memory::desc wei_user_md({dim(l.out_c), dim(l.in_c), dim(l.kernel), dim(l.kernel)}, wei,
-                                 memory::format_tag::ohwi);
-  const memory::desc wei_any({dim(l.out_c), dim(l.in_c), dim(l.kernel), dim(l.kernel)}, wei,
-                             memory::format_tag::any);
-  dnnl::primitive_attr attr;
-  if (int8) attr.set_output_scales(2, std::vector<float>(l.out_c, 1e-4f));
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                             dnnl::algorithm::convolution_direct, src_md, wei_any,
-                                             dst_md, {stride, stride}, {pad, pad}, {pad, pad});
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-  const std::size_t elem = int8 ? 1 : 4;
-  std::vector<uint8_t> x(l.size * l.size * l.in_c * elem, 1),
-      w(l.out_c * l.in_c * l.kernel * l.kernel * elem, 1),
-      y(s.h.output() * s.w.output() * l.out_c * elem);
-  memory src(src_md, engine, x.data()), dst(dst_md, engine, y.data()),
-      w_user(wei_user_md, engine, w.data());
-  memory w_mem(pd.weights_desc(), engine);
-  dnnl::reorder(w_user, w_mem).execute(stream, w_user, w_mem);
-  const dnnl::convolution_forward conv(pd);
-  for (auto _ : state) {
-    conv.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}});
-    stream.wait();
-  }
+  bench::onednn_conv(state, {l.size, l.in_c, l.out_c, 1, l.kernel, l.stride, l.kernel / 2}, int8);
   set_gops(state, l);
-  state.SetLabel(pd.impl_info_str());
 }
 #endif
 
@@ -172,10 +118,10 @@ int main(int argc, char** argv) {
           l);
     }
 #if QINFER_BENCH_ONEDNN
-    benchmark::RegisterBenchmark(("onednn_int8/" + onednn_cap() + "/" + name).c_str(), onednn_conv,
-                                 l, true);
-    benchmark::RegisterBenchmark(("onednn_fp32/" + onednn_cap() + "/" + name).c_str(), onednn_conv,
-                                 l, false);
+    benchmark::RegisterBenchmark(("onednn_int8/" + bench::onednn_cap() + "/" + name).c_str(),
+                                 onednn_conv, l, true);
+    benchmark::RegisterBenchmark(("onednn_fp32/" + bench::onednn_cap() + "/" + name).c_str(),
+                                 onednn_conv, l, false);
 #endif
   }
   benchmark::Initialize(&argc, argv);

@@ -10,16 +10,12 @@
 
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "common.hpp"
 #include "qinfer/ops/depthwise.hpp"
-
-#if QINFER_BENCH_ONEDNN
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
 
 namespace {
 
@@ -52,25 +48,17 @@ void set_gops(benchmark::State& state, const Layer& l) {
       2.0 * macs, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
-template <class T>
-std::vector<T> random_codes(std::size_t count, int lo, int hi) {
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> d(lo, hi);
-  std::vector<T> v(count);
-  for (T& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
-
 // Symmetric int8 weights (the bytes kernel where the level has one), or uint8 weights of zero
 // point 0, whose 0..255 range needs the int16 kernels.
 template <class TW>
 void qinfer_depthwise(benchmark::State& state, qinfer::Isa path, Layer l) {
   const std::optional<qinfer::Isa> previous = qinfer::set_isa_cap(path);
   const qinfer::reference::Conv2dShape s = shape_of(l);
-  const std::vector<uint8_t> x = random_codes<uint8_t>(l.size * l.size * l.channels, 0, 255);
-  const std::vector<TW> w = random_codes<TW>(9 * l.channels, std::is_same_v<TW, int8_t> ? -127 : 0,
-                                             std::is_same_v<TW, int8_t> ? 127 : 255);
-  const std::vector<int32_t> zero{0}, bias = random_codes<int32_t>(l.channels, -1000, 1000);
+  const std::vector<uint8_t> x = bench::random_codes<uint8_t>(l.size * l.size * l.channels, 0, 255);
+  const std::vector<TW> w =
+      bench::random_codes<TW>(9 * l.channels, std::is_same_v<TW, int8_t> ? -127 : 0,
+                              std::is_same_v<TW, int8_t> ? 127 : 255);
+  const std::vector<int32_t> zero{0}, bias = bench::random_codes<int32_t>(l.channels, -1000, 1000);
   const qinfer::PackedDepthwise packed =
       qinfer::pack_depthwise(l.channels, 3, 3, qinfer::Span<const TW>(w),
                              qinfer::Span<const int32_t>(zero), qinfer::Span<const int32_t>(bias));
@@ -91,39 +79,8 @@ void qinfer_depthwise(benchmark::State& state, qinfer::Isa path, Layer l) {
 
 #if QINFER_BENCH_ONEDNN
 void onednn_depthwise(benchmark::State& state, Layer l, bool int8) {
-  using dnnl::memory;
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  const qinfer::reference::Conv2dShape s = shape_of(l);
-  const auto c = static_cast<memory::dim>(l.channels), size = static_cast<memory::dim>(l.size),
-             out = static_cast<memory::dim>(s.h.output()),
-             stride = static_cast<memory::dim>(l.stride);
-  const auto act = int8 ? memory::data_type::u8 : memory::data_type::f32;
-  const auto wei = int8 ? memory::data_type::s8 : memory::data_type::f32;
-  const memory::desc src_md({1, c, size, size}, act, memory::format_tag::nhwc);
-  const memory::desc dst_md({1, c, out, out}, act, memory::format_tag::nhwc);
-  const memory::desc wei_user_md({c, 1, 1, 3, 3}, wei, memory::format_tag::goihw);
-  const memory::desc wei_any({c, 1, 1, 3, 3}, wei, memory::format_tag::any);
-  dnnl::primitive_attr attr;
-  if (int8) attr.set_output_scales(2, std::vector<float>(l.channels, 1e-3f));
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                             dnnl::algorithm::convolution_direct, src_md, wei_any,
-                                             dst_md, {stride, stride}, {1, 1}, {1, 1});
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-  const std::size_t elem = int8 ? 1 : 4;
-  std::vector<uint8_t> x(l.size * l.size * l.channels * elem, 1), w(9 * l.channels * elem, 1),
-      y(s.h.output() * s.w.output() * l.channels * elem);
-  memory src(src_md, engine, x.data()), dst(dst_md, engine, y.data()),
-      w_user(wei_user_md, engine, w.data());
-  memory w_mem(pd.weights_desc(), engine);
-  dnnl::reorder(w_user, w_mem).execute(stream, w_user, w_mem);
-  const dnnl::convolution_forward conv(pd);
-  for (auto _ : state) {
-    conv.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}});
-    stream.wait();
-  }
+  bench::onednn_conv(state, {l.size, l.channels, l.channels, l.channels, 3, l.stride, 1}, int8);
   set_gops(state, l);
-  state.SetLabel(pd.impl_info_str());
 }
 #endif
 

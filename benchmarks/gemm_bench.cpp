@@ -11,11 +11,10 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "peak.hpp"
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/runtime/thread_pool.hpp"
@@ -32,15 +31,6 @@ struct Shape {
 
 std::string name_of(Shape s) {
   return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-}
-
-template <class T>
-std::vector<T> random_codes(std::size_t count, int lo, int hi) {
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> d(lo, hi);
-  std::vector<T> v(count);
-  for (T& x : v) x = static_cast<T>(d(rng));
-  return v;
 }
 
 void set_gops(benchmark::State& state, Shape s) {
@@ -75,8 +65,9 @@ void run_gemm(benchmark::State& state, Shape s, const std::vector<uint8_t>& a,
 void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, Variant v) {
   const bool seven_bit = v.seven_bit;
   const auto saved = qinfer::set_isa_cap(path);
-  const auto a = random_codes<uint8_t>(s.m * s.k, 0, 255);
-  const auto b = random_codes<int8_t>(s.k * s.n, seven_bit ? -63 : -127, seven_bit ? 63 : 127);
+  const auto a = bench::random_codes<uint8_t>(s.m * s.k, 0, 255);
+  const auto b =
+      bench::random_codes<int8_t>(s.k * s.n, seven_bit ? -63 : -127, seven_bit ? 63 : 127);
   const int32_t zero_point[] = {0};
   const auto bv = qinfer::row_major(b.data(), s.k, s.n);
   const qinfer::Span<const int32_t> zps(zero_point);
@@ -96,7 +87,7 @@ void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, Variant v) {
 }
 
 void pack(benchmark::State& state, Shape s) {
-  const auto b = random_codes<int8_t>(s.k * s.n, -127, 127);
+  const auto b = bench::random_codes<int8_t>(s.k * s.n, -127, 127);
   const int32_t zero_point[] = {0};
   for (auto _ : state) {
     auto w = qinfer::pack_weights(qinfer::row_major(b.data(), s.k, s.n),
@@ -109,7 +100,7 @@ void pack(benchmark::State& state, Shape s) {
 #if QINFER_X86
 // The yardstick of M = 1: one pass over as many bytes as the weights.
 void stream_read(benchmark::State& state, Shape s) {
-  const auto bytes = random_codes<uint8_t>(s.n * s.k, 0, 255);
+  const auto bytes = bench::random_codes<uint8_t>(s.n * s.k, 0, 255);
   for (auto _ : state) bench::stream_read(bytes.data(), bytes.size());
   state.counters["weight_GBps"] =
       benchmark::Counter(double(s.n) * double(s.k), benchmark::Counter::kIsIterationInvariantRate,
@@ -128,11 +119,6 @@ void peak(benchmark::State& state, double (*kernel)(std::size_t)) {
 #endif
 
 #if QINFER_BENCH_ONEDNN
-std::string onednn_cap() {
-  const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
-  return cap != nullptr ? cap : "default";
-}
-
 // u8 x s8 -> s8 with per-column output scales (the work of our requantizing stage), weights in
 // the format oneDNN prefers, reordered once outside the timed loop; or f32 throughout.
 void onednn_matmul(benchmark::State& state, Shape s, bool int8) {
@@ -199,9 +185,9 @@ int main(int argc, char** argv) {
 #endif
     benchmark::RegisterBenchmark(("pack_weights/" + shape).c_str(), pack, s);
 #if QINFER_BENCH_ONEDNN
-    benchmark::RegisterBenchmark(("onednn_int8/" + onednn_cap() + "/" + shape).c_str(),
+    benchmark::RegisterBenchmark(("onednn_int8/" + bench::onednn_cap() + "/" + shape).c_str(),
                                  onednn_matmul, s, true);
-    benchmark::RegisterBenchmark(("onednn_fp32/" + onednn_cap() + "/" + shape).c_str(),
+    benchmark::RegisterBenchmark(("onednn_fp32/" + bench::onednn_cap() + "/" + shape).c_str(),
                                  onednn_matmul, s, false);
 #endif
   }

@@ -79,6 +79,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise(
 // within 128-bit lanes and leave the channels permuted (packing.hpp's quads order); one 4x4
 // transpose of 128-bit lanes per pixel and block restores them. int8 activations enter as codes
 // (top bit flipped), which the driver's starting sums account for.
+// One tap quad: four activation vectors interleaved by two rounds of byte and word unpacks into
+// vpdpbusd's 4-bytes-per-lane operand, times the quad's four packed weight vectors.
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vnni"))) inline void quads_step(
+    const __m512i (&x)[4], const __m512i (&w)[4], __m512i (&acc)[4]) noexcept {
+  const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
+  const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
+  acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(lo01, lo23), w[0]);
+  acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(lo01, lo23), w[1]);
+  acc[2] = _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(hi01, hi23), w[2]);
+  acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(hi01, hi23), w[3]);
+}
+
 // The raw sums of channels [c, c + 64) of one pixel, under the byte mask of the channels that
 // exist, in the quads order: acc[i] lane j holds channels 16 j + 4 i .. + 3.
 template <class TA>
@@ -90,22 +102,15 @@ quads_accumulate(const DepthwiseRun& run, std::size_t offset, std::size_t c, __m
   for (auto& a : acc) a = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (std::size_t q = 0; q < run.groups; ++q) {
-    __m512i x[4];
+    __m512i x[4], w[4];
+    const int8_t* weights = run.quads + q * run.quad_stride + c * 4;
 #pragma GCC unroll 4
     for (std::size_t u = 0; u < 4; ++u) {
       x[u] =
           _mm512_xor_si512(_mm512_maskz_loadu_epi8(bytes, run.taps[4 * q + u] + offset + c), flip);
+      w[u] = _mm512_load_si512(weights + 64 * u);
     }
-    const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
-    const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
-    const int8_t* w = run.quads + q * run.quad_stride + c * 4;
-    acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(lo01, lo23), _mm512_load_si512(w));
-    acc[1] =
-        _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(lo01, lo23), _mm512_load_si512(w + 64));
-    acc[2] =
-        _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(hi01, hi23), _mm512_load_si512(w + 128));
-    acc[3] =
-        _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(hi01, hi23), _mm512_load_si512(w + 192));
+    quads_step(x, w, acc);
   }
 }
 
@@ -220,20 +225,18 @@ struct QuadsFloatStage {
 // for integer bounds; packssdw's saturation only reaches values below every lower bound.
 // Groups is the run's tap quads when fixed at compile time (3 for 3x3, 7 for 5x5), which lets
 // the compiler keep the accumulators in registers across the unrolled taps; 0 loops over them.
-// One pixel's 64-channel block [c, c + 64), or fewer under `bytes`, in zmm registers.
-template <class TA, class Out>
-__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
-quads_float_zmm(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size_t offset,
-                std::size_t c, __mmask64 bytes, Out* pixel) noexcept {
-  __m512i acc[4];
-  quads_accumulate<TA>(run, offset, c, bytes, acc);
+// The output bytes of four vectors of raw sums in the quads order, given their starting sums
+// and multipliers in the same order; the packs restore channel order.
+template <class Out>
+__attribute__((always_inline, target("avx512f,avx512bw"))) inline __m512i quads_levels(
+    const __m512i (&acc)[4], const __m512i (&init)[4], const __m512 (&multipliers)[4],
+    const QuadsFloatStage& stage) noexcept {
   const __m512 hi = _mm512_set1_ps(stage.hi);
   __m512i levels[4];
 #pragma GCC unroll 4
   for (std::size_t i = 0; i < 4; ++i) {
-    const __m512i sum = _mm512_add_epi32(acc[i], _mm512_loadu_si512(stage.init + c + 16 * i));
     const __m512 v =
-        _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(stage.multipliers + c + 16 * i));
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i], init[i])), multipliers[i]);
     levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
   }
   const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
@@ -241,9 +244,24 @@ quads_float_zmm(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size
       _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[0], levels[1]), lo), zero_point);
   const __m512i high =
       _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
-  const __m512i narrow =
-      std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high) : _mm512_packs_epi16(low, high);
-  _mm512_mask_storeu_epi8(pixel + c, bytes, narrow);
+  return std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high)
+                                      : _mm512_packs_epi16(low, high);
+}
+
+// One pixel's 64-channel block [c, c + 64), or fewer under `bytes`, in zmm registers.
+template <class TA, class Out>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
+quads_float_zmm(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size_t offset,
+                std::size_t c, __mmask64 bytes, Out* pixel) noexcept {
+  __m512i acc[4], init[4];
+  __m512 multipliers[4];
+  quads_accumulate<TA>(run, offset, c, bytes, acc);
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < 4; ++i) {
+    init[i] = _mm512_loadu_si512(stage.init + c + 16 * i);
+    multipliers[i] = _mm512_loadu_ps(stage.multipliers + c + 16 * i);
+  }
+  _mm512_mask_storeu_epi8(pixel + c, bytes, quads_levels<Out>(acc, init, multipliers, stage));
 }
 
 // The same for a last block of at most 32 channels in ymm registers: the first two 128-bit lanes
@@ -294,6 +312,11 @@ quads_float_ymm(const DepthwiseRun& run, const QuadsFloatStage& stage, std::size
   _mm256_mask_storeu_epi8(pixel + c, bytes, narrow);
 }
 
+// The first two 128-bit lanes of a 64-byte vector, in both halves of a zmm register.
+__attribute__((always_inline, target("avx512f"))) inline __m512i twice(const void* p) noexcept {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+
 // Two pixels of a layer of at most 32 channels in zmm registers: lanes 0-1 hold pixel p's
 // channels as quads_float_ymm does, lanes 2-3 pixel p + 1's, whose taps lie `step` bytes on.
 // The packed weights, starting sums and multipliers of the first two lanes serve both halves.
@@ -305,7 +328,8 @@ quads_float_pixel_pair(const DepthwiseRun& run, const QuadsFloatStage& stage, st
   __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                     _mm512_setzero_si512()};
   for (std::size_t q = 0; q < run.groups; ++q) {
-    __m512i x[4];
+    __m512i x[4], w[4];
+    const int8_t* weights = run.quads + q * run.quad_stride;
 #pragma GCC unroll 4
     for (std::size_t u = 0; u < 4; ++u) {
       const uint8_t* tap = run.taps[4 * q + u] + offset;
@@ -313,37 +337,18 @@ quads_float_pixel_pair(const DepthwiseRun& run, const QuadsFloatStage& stage, st
           _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(bytes, tap)),
                              _mm256_maskz_loadu_epi8(bytes, tap + run.step), 1);
       x[u] = _mm512_xor_si512(both, flip);
+      w[u] = twice(weights + 64 * u);
     }
-    const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
-    const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
-    const int8_t* w = run.quads + q * run.quad_stride;
-    const __m512i x4[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
-                           _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
-#pragma GCC unroll 4
-    for (std::size_t i = 0; i < 4; ++i) {
-      acc[i] = _mm512_dpbusd_epi32(
-          acc[i], x4[i],
-          _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + 64 * i))));
-    }
+    quads_step(x, w, acc);
   }
-  const __m512 hi = _mm512_set1_ps(stage.hi);
-  __m512i levels[4];
+  __m512i init[4];
+  __m512 multipliers[4];
 #pragma GCC unroll 4
   for (std::size_t i = 0; i < 4; ++i) {
-    const __m512i init = _mm512_broadcast_i64x4(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stage.init + 16 * i)));
-    const __m512 multipliers = _mm512_castsi512_ps(_mm512_broadcast_i64x4(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stage.multipliers + 16 * i))));
-    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i], init)), multipliers);
-    levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
+    init[i] = twice(stage.init + 16 * i);
+    multipliers[i] = _mm512_castsi512_ps(twice(stage.multipliers + 16 * i));
   }
-  const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
-  const __m512i low =
-      _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[0], levels[1]), lo), zero_point);
-  const __m512i high =
-      _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
-  const __m512i narrow =
-      std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high) : _mm512_packs_epi16(low, high);
+  const __m512i narrow = quads_levels<Out>(acc, init, multipliers, stage);
   _mm256_mask_storeu_epi8(pixel, bytes, _mm512_castsi512_si256(narrow));
   _mm256_mask_storeu_epi8(pixel + out_stride, bytes, _mm512_extracti64x4_epi64(narrow, 1));
 }
