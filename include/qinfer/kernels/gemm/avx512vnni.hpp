@@ -144,15 +144,23 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
     }
     return;
   }
-  // The last panel's columns that C has: masked multiplier loads and stores.
+  // The last panel's columns that C has: masked multiplier loads and stores. Addresses past the
+  // columns are never formed: with 16 columns or fewer the second half is skipped.
   const auto mask = static_cast<uint32_t>((uint64_t{1} << out.columns) - 1);
   const auto mask0 = static_cast<__mmask16>(mask), mask1 = static_cast<__mmask16>(mask >> 16);
   const auto m0 = stage.multiplier(out.first_channel, mask0);
+  if (mask1 == 0) {
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      convert::avx512::store16(out.c + m * out.ldc, stage.apply(sum[m][0], m0), mask0);
+    }
+    return;
+  }
   const auto m1 = stage.multiplier(out.first_channel + 16, mask1);
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     typename Stage::Output* row = out.c + m * out.ldc;
-    convert::avx512::store16(row, stage.apply(sum[m][0], m0), mask0);
+    convert::avx512::store16(row, stage.apply(sum[m][0], m0));
     convert::avx512::store16(row + 16, stage.apply(sum[m][1], m1), mask1);
   }
 }
