@@ -319,7 +319,7 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
       });
       return ok();
     }
-  } else if constexpr (kernels::avx512::fuses<Stage>) {
+  } else if constexpr (HasX86Requantize<Stage>::value) {
     if (fusable) {
       const convert::avx512::StageLanes<Stage> lanes(stage);
       executor(rows, [&](std::size_t row) {

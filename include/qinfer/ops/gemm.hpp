@@ -108,10 +108,10 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
   const bool fused = kernel.isa == Isa::avx512vnni && call.c.col_stride == 1 &&
                      call.epilogue_path == ConvertPath::avx512;
   struct NoLanes {};
-  std::optional<std::conditional_t<kernels::avx512vnni::fuses<Stage>,
+  std::optional<std::conditional_t<HasX86Requantize<Stage>::value,
                                    convert::avx512::StageLanes<Stage>, NoLanes>>
       lanes;
-  if constexpr (kernels::avx512vnni::fuses<Stage>) {
+  if constexpr (HasX86Requantize<Stage>::value) {
     if (fused) lanes.emplace(call.stage);
   }
 #endif
@@ -123,7 +123,7 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
       const std::size_t rows = std::min(kernel.mr, row_end - m0);
       const TA* a = call.a.data + m0 * call.a.row_stride;
 #if QINFER_X86
-      if constexpr (kernels::avx512vnni::fuses<Stage>) {
+      if constexpr (HasX86Requantize<Stage>::value) {
         if (fused) {
           const kernels::avx512vnni::TileOutput<typename Stage::Output> out{
               &call.c(m0, n0),

@@ -119,7 +119,9 @@ void dequantize_with([[maybe_unused]] ConvertPath path, const Storage* q, std::s
   dequantize_scalar(q, n, x, p);
 }
 
-// Stages with AVX2 / AVX-512 kernels: the float and fixed-point requantizations to 8 bits.
+// Stages with AVX2 / AVX-512 kernels: the float and fixed-point requantizations to 8 bits. They
+// are also the stages convert::avx512::StageLanes holds, which the GEMM and depthwise kernels
+// apply in their registers.
 template <class Stage>
 struct HasX86Requantize : std::false_type {};
 template <class Out>

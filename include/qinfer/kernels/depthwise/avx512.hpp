@@ -161,14 +161,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_q
   }
 }
 
-// The requantizing stages the quads kernel can apply in registers (convert::avx512::StageLanes).
-template <class Stage>
-inline constexpr bool fuses = false;
-template <class Out>
-inline constexpr bool fuses<RequantizeFloat<Out>> = has_x86_kernels<Out>;
-template <class Out, class Rounding>
-inline constexpr bool fuses<RequantizeFixedPoint<Out, Rounding>> = has_x86_kernels<Out>;
-
 // The quads kernel with the stage fused: pixel p's channel c goes to out[p * out_stride + c]
 // (run.out is unused), stage channel first_channel + c. The run must cover the whole window.
 // A partial vector of 16 channels goes through the stage lane by lane, which the vector stage

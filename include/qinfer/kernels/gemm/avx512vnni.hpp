@@ -105,14 +105,6 @@ struct TileOutput {
   const uint32_t* row_sums;   // per tile row: sum of (code - activation_offset), when zb is set
 };
 
-// The requantizing stages the epilogue applies in registers (convert::avx512::StageLanes).
-template <class Stage>
-inline constexpr bool fuses = false;
-template <class Out>
-inline constexpr bool fuses<RequantizeFloat<Out>> = has_x86_kernels<Out>;
-template <class Out, class Rounding>
-inline constexpr bool fuses<RequantizeFixedPoint<Out, Rounding>> = has_x86_kernels<Out>;
-
 // The tile's sums go through the stage straight from the accumulators to C.
 template <std::size_t Rows, class TA, class Stage>
 __attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
