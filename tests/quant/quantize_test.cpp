@@ -25,7 +25,7 @@ std::vector<float> hard_inputs(test::Rng& rng, std::size_t n, float scale) {
   std::vector<float> x(n);
   for (float& v : x) {
     const float k = static_cast<float>(rng.integer(-300, 300));
-    switch (rng.integer(0, 7)) {
+    switch (rng.integer(0, 8)) {
       case 0:
         v = (k + 0.5f) * scale;
         break;
@@ -44,6 +44,13 @@ std::vector<float> hard_inputs(test::Rng& rng, std::size_t n, float scale) {
         v = specials[rng.integer(0, 7)];
         break;
       }
+      case 5: {
+        // Quotients where int32 and int16 conversions overflow or saturate.
+        const float limits[] = {2147483648.0f, 2147483520.0f, 2147483904.0f, 16777217.0f,
+                                40000.5f,      32768.0f,      32767.5f,      255.5f};
+        v = (rng.integer(0, 1) != 0 ? 1.0f : -1.0f) * limits[rng.integer(0, 7)] * scale;
+        break;
+      }
       default:
         v = rng.real(-200.0f, 200.0f) * scale;
     }
@@ -54,11 +61,9 @@ std::vector<float> hard_inputs(test::Rng& rng, std::size_t n, float scale) {
 const ConvertPath all_paths[] = {ConvertPath::portable, ConvertPath::avx2, ConvertPath::avx512};
 
 // Runs every vector path this CPU has against the scalar reference; says which were skipped.
-template <class Storage, class Rounding, class Scheme>
-void require_paths_match_scalar(QuantParams p) {
+template <class Storage, class Rounding>
+void require_paths_match_scalar(QuantizeRange r) {
   test::Rng rng;
-  const QuantizeRange r{p.scale, p.zero_point, Scheme::template qmin<Storage>,
-                        Scheme::template qmax<Storage>};
   for (ConvertPath path : all_paths) {
     if (!is_available(path)) {
       WARN("path " << path_name(path) << " skipped: not available on this CPU or build");
@@ -67,7 +72,7 @@ void require_paths_match_scalar(QuantParams p) {
     SECTION(path_name(path)) {
       for (std::size_t n :
            {0, 1, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 255, 256, 257, 1000, 4099}) {
-        const std::vector<float> x = hard_inputs(rng, n, p.scale);
+        const std::vector<float> x = hard_inputs(rng, n, r.scale);
         std::vector<Storage> expected(n), actual(n);
         quantize_scalar<Storage, Rounding>(x.data(), n, expected.data(), r);
         quantize_with<Storage, Rounding>(path, x.data(), n, actual.data(), r);
@@ -78,6 +83,12 @@ void require_paths_match_scalar(QuantParams p) {
       }
     }
   }
+}
+
+template <class Storage, class Rounding, class Scheme>
+void require_paths_match_scalar(QuantParams p) {
+  require_paths_match_scalar<Storage, Rounding>(
+      {p.scale, p.zero_point, Scheme::template qmin<Storage>, Scheme::template qmax<Storage>});
 }
 
 }  // namespace
@@ -150,6 +161,16 @@ TEST_CASE("every vectorized quantize path is bit-exact with the scalar reference
   }
   SECTION("huge scale: subnormal reciprocal, division only") {
     require_paths_match_scalar<uint8_t, RoundHalfAwayFromZero, Affine>({1e38f, 7});
+  }
+  // Ranges narrower than the storage type: the kernels clamp levels after rounding.
+  SECTION("uint8 range fused with a ReLU6") {
+    require_paths_match_scalar<uint8_t, RoundHalfToEven>({0.05f, 10, 10, 130});
+  }
+  SECTION("int8 range of a few levels") {
+    require_paths_match_scalar<int8_t, RoundHalfAwayFromZero>({0.7f, -2, -5, 4});
+  }
+  SECTION("a single level") {
+    require_paths_match_scalar<uint8_t, RoundHalfToEven>({0.25f, 200, 200, 200});
   }
 }
 

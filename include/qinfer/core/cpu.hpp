@@ -51,7 +51,7 @@ enum class Isa : uint8_t {
   // x86
   avx2,        // AVX2 (vpmaddubsw / vpmaddwd)
   avxvnni,     // AVX-VNNI: ymm vpdpbusd
-  avx512vnni,  // AVX-512 F, BW, VL and VNNI: zmm vpdpbusd
+  avx512vnni,  // AVX-512 F, BW, VL, DQ and VNNI: zmm vpdpbusd
   amx,         // AMX-TILE and AMX-INT8: tdpbusd / tdpbssd
   // AArch64
   neon,
@@ -110,6 +110,7 @@ struct CpuFeatures {
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vl = false;
+  bool avx512dq = false;
   bool avx512vnni = false;
   bool avxvnni = false;
   bool amx_int8 = false;  // including the process's permission to use tile data
@@ -126,7 +127,7 @@ struct CpuFeatures {
       case Isa::avxvnni:
         return avx2 && avxvnni;
       case Isa::avx512vnni:
-        return avx512f && avx512bw && avx512vl && avx512vnni;
+        return avx512f && avx512bw && avx512vl && avx512dq && avx512vnni;
       case Isa::amx:
         return supports(Isa::avx512vnni) && amx_int8;
       case Isa::neon:
@@ -200,6 +201,7 @@ inline CpuFeatures detect_cpu_features() noexcept {
   f.avx512f = os_avx512 && (leaf7_ebx & bit_AVX512F) != 0;
   f.avx512bw = f.avx512f && (leaf7_ebx & bit_AVX512BW) != 0;
   f.avx512vl = f.avx512f && (leaf7_ebx & bit_AVX512VL) != 0;
+  f.avx512dq = f.avx512f && (leaf7_ebx & bit_AVX512DQ) != 0;
   f.avx512vnni = f.avx512f && (leaf7_ecx & (1u << 11)) != 0;
   const bool amx_tile = (leaf7_edx & (1u << 24)) != 0;
   const bool amx_int8 = (leaf7_edx & (1u << 25)) != 0;

@@ -23,29 +23,36 @@ namespace qinfer::convert::avx2 {
 
 struct QuantizeConstants {
   __m256 scale, inverse, lo, hi;
-  __m256 delta;       // the near-tie distance (convert/scalar.hpp)
-  __m256 tie_margin;  // 0.5 - delta
+  __m256 tie_margin;  // 0.5 - the near-tie distance delta (convert/scalar.hpp)
 };
 
-// Rounded levels (before the zero point) of 8 values; `near` gets the lanes that are NaN or
-// within delta of a rounding boundary. NaN propagates through max(lo, v) and min(hi, v) (they
-// return their second operand when one is NaN) into the near lanes.
+// Levels of 8 products x * (1 / scale), unclamped and rounded to nearest even; `near` gets the
+// lanes the division must redo (convert/scalar.hpp): within delta of a half-integer, NaN, or
+// |v| >= 2^31, which converts to INT32_MIN and so lies far from its level. Elsewhere no
+// half-integer lies within delta, so the rounding mode cannot matter.
+__attribute__((target("avx2"))) inline __m256i fast_levels(__m256 v, const QuantizeConstants& c,
+                                                           __m256& near) noexcept {
+  const __m256i k = _mm256_cvtps_epi32(v);  // ties to even under the default MXCSR
+  const __m256 e = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, _mm256_cvtepi32_ps(k)));
+  near = _mm256_cmp_ps(e, c.tie_margin, _CMP_NLT_UQ);
+  return k;
+}
+
+// Levels (zero point not yet added) of 8 floats by true division, clamped: NaN -> 0. NaN
+// propagates through max(lo, v) and min(hi, v) (they return their second operand when one is
+// NaN), so it is zeroed first.
 template <class Rounding>
-__attribute__((target("avx2"))) inline __m256i levels(__m256 v, const QuantizeConstants& c,
-                                                      int& near) noexcept {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
+__attribute__((target("avx2"))) inline __m256i divided_levels(const float* x,
+                                                              const QuantizeConstants& c) noexcept {
+  const __m256 quotient = _mm256_div_ps(_mm256_loadu_ps(x), c.scale);
+  __m256 v = _mm256_and_ps(quotient, _mm256_cmp_ps(quotient, quotient, _CMP_ORD_Q));
   v = _mm256_min_ps(c.hi, _mm256_max_ps(c.lo, v));
   if constexpr (std::is_same_v<Rounding, RoundHalfToEven>) {
-    const __m256i k = _mm256_cvtps_epi32(v);  // ties to even under the default MXCSR
-    const __m256 e = _mm256_andnot_ps(sign, _mm256_sub_ps(v, _mm256_cvtepi32_ps(k)));
-    near = _mm256_movemask_ps(_mm256_cmp_ps(e, c.tie_margin, _CMP_NLT_UQ));
-    return k;
+    return _mm256_cvtps_epi32(v);
   } else {
     const __m256 half = _mm256_set1_ps(0.5f);
     const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     const __m256 f = _mm256_sub_ps(v, t);
-    const __m256 distance = _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_andnot_ps(sign, f), half));
-    near = _mm256_movemask_ps(_mm256_cmp_ps(distance, c.delta, _CMP_NGT_UQ));
     const __m256 one = _mm256_set1_ps(1.0f);
     const __m256 up = _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one);
     const __m256 down = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(-0.5f), _CMP_LE_OQ), one);
@@ -53,49 +60,45 @@ __attribute__((target("avx2"))) inline __m256i levels(__m256 v, const QuantizeCo
   }
 }
 
-// Levels (zero point not yet added) of 8 floats whose quotient needs the division: NaN -> 0.
-template <class Rounding>
-__attribute__((target("avx2"))) inline __m256i divided_levels(const float* x,
-                                                              const QuantizeConstants& c) noexcept {
-  const __m256 quotient = _mm256_div_ps(_mm256_loadu_ps(x), c.scale);
-  int unused = 0;
-  return levels<Rounding>(_mm256_and_ps(quotient, _mm256_cmp_ps(quotient, quotient, _CMP_ORD_Q)), c,
-                          unused);
-}
-
 template <class Storage, class Rounding>
 __attribute__((target("avx2"))) void quantize(const float* x, std::size_t n, Storage* q,
                                               QuantizeRange r) noexcept {
   static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
   const float delta = near_tie_delta(r);
-  const QuantizeConstants c{_mm256_set1_ps(r.scale),
-                            _mm256_set1_ps(1.0f / r.scale),
+  const QuantizeConstants c{_mm256_set1_ps(r.scale), _mm256_set1_ps(1.0f / r.scale),
                             _mm256_set1_ps(static_cast<float>(r.qmin - r.zero_point)),
                             _mm256_set1_ps(static_cast<float>(r.qmax - r.zero_point)),
-                            _mm256_set1_ps(delta),
                             _mm256_set1_ps(0.5f - delta)};
   const __m256i zero_point = _mm256_set1_epi16(static_cast<int16_t>(r.zero_point));
+  const __m256i qmin = _mm256_set1_epi8(static_cast<char>(r.qmin));
+  const __m256i qmax = _mm256_set1_epi8(static_cast<char>(r.qmax));
   // packs_epi32 then packs_epi16 leave the four inputs' 4-lane halves interleaved per 128-bit
   // lane; this dword permutation restores element order.
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     __m256i k[4];
-    int near[4];
+    __m256 near[4];
     for (int j = 0; j < 4; ++j) {
-      k[j] = levels<Rounding>(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), c.inverse), c, near[j]);
+      k[j] = fast_levels(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), c.inverse), c, near[j]);
     }
-    if ((near[0] | near[1] | near[2] | near[3]) != 0) {
+    const __m256 any = _mm256_or_ps(_mm256_or_ps(near[0], near[1]), _mm256_or_ps(near[2], near[3]));
+    if (_mm256_movemask_ps(any) != 0) {
       for (int j = 0; j < 4; ++j) {
-        if (near[j] != 0) k[j] = divided_levels<Rounding>(x + i + 8 * j, c);
+        if (_mm256_movemask_ps(near[j]) != 0) k[j] = divided_levels<Rounding>(x + i + 8 * j, c);
       }
     }
-    // Levels lie in [qmin - zp, qmax - zp], so every saturating pack below is exact; the zero
-    // point is added once per 16 lanes, in int16.
-    const __m256i k01 = _mm256_add_epi16(_mm256_packs_epi32(k[0], k[1]), zero_point);
-    const __m256i k23 = _mm256_add_epi16(_mm256_packs_epi32(k[2], k[3]), zero_point);
-    const __m256i bytes = std::is_same_v<Storage, int8_t> ? _mm256_packs_epi16(k01, k23)
-                                                          : _mm256_packus_epi16(k01, k23);
+    // The clamp runs on bytes, four vectors at a time: each step saturates into a range that
+    // holds the next (int32, int16, the storage type, [qmin, qmax]), so the nested saturations
+    // equal one clamp of level + zero point to [qmin, qmax].
+    const __m256i k01 = _mm256_adds_epi16(_mm256_packs_epi32(k[0], k[1]), zero_point);
+    const __m256i k23 = _mm256_adds_epi16(_mm256_packs_epi32(k[2], k[3]), zero_point);
+    __m256i bytes;
+    if constexpr (std::is_same_v<Storage, int8_t>) {
+      bytes = _mm256_min_epi8(qmax, _mm256_max_epi8(qmin, _mm256_packs_epi16(k01, k23)));
+    } else {
+      bytes = _mm256_min_epu8(qmax, _mm256_max_epu8(qmin, _mm256_packus_epi16(k01, k23)));
+    }
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i),
                         _mm256_permutevar8x32_epi32(bytes, order));
   }

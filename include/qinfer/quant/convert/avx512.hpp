@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "qinfer/quant/convert/scalar.hpp"
@@ -30,80 +31,112 @@ namespace qinfer::convert::avx512 {
 
 struct QuantizeConstants {
   __m512 scale, inverse, lo, hi;
-  __m512 delta;       // the near-tie distance (convert/scalar.hpp)
-  __m512 tie_margin;  // 0.5 - delta
+  __m512 tie_margin;  // 0.5 - the near-tie distance delta (convert/scalar.hpp)
+  __m512 zero_point_float;
+  __m512i zero_point;
 };
 
-// As in avx2.hpp: levels of 16 values, NaN and near-tie lanes in `near`.
-template <class Rounding>
-__attribute__((target("avx512f"))) inline __m512i levels(__m512 v, const QuantizeConstants& c,
-                                                         __mmask16& near) noexcept {
-  v = _mm512_min_ps(c.hi, _mm512_max_ps(c.lo, v));
-  if constexpr (std::is_same_v<Rounding, RoundHalfToEven>) {
-    const __m512i k = _mm512_cvtps_epi32(v);  // ties to even under the default MXCSR
-    const __m512 e = _mm512_abs_ps(_mm512_sub_ps(v, _mm512_cvtepi32_ps(k)));
-    near = _mm512_cmp_ps_mask(e, c.tie_margin, _CMP_NLT_UQ);
-    return k;
-  } else {
-    const __m512 half = _mm512_set1_ps(0.5f);
-    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(v, t);
-    near = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(_mm512_abs_ps(f), half)), c.delta,
-                              _CMP_NGT_UQ);
-    const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 r = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), t, one);
-    r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), r, one);
-    return _mm512_cvttps_epi32(r);
-  }
+// Rounds 16 values v = x * (1 / scale) + zero_point to nearest even, unclamped, and gives their
+// signed distances e = v - level. A lane needs the division (convert/scalar.hpp) when |e| is
+// within delta of 1/2, when v is NaN (e is NaN), or when |v| >= 2^31: that converts to
+// INT32_MIN, so |e| is large. Elsewhere no half-integer lies within delta of v, so the rounding
+// mode cannot matter.
+__attribute__((target("avx512f"))) inline __m512i fast_levels(__m512 v, __m512& e) noexcept {
+  const __m512i k = _mm512_cvtps_epi32(v);  // ties to even under the default MXCSR
+  e = _mm512_sub_ps(v, _mm512_cvtepi32_ps(k));
+  return k;
 }
 
-// Levels (zero point not yet added) of 16 floats whose quotient needs the division: NaN -> 0.
+// max(|a|, |b|) in one vrangeps; a NaN operand gives NaN, so NaN lanes stay flagged.
+__attribute__((target("avx512f,avx512dq"))) inline __m512 max_abs(__m512 a, __m512 b) noexcept {
+  constexpr int max_abs_clear_sign = 0b1011;
+  return _mm512_range_ps(a, b, max_abs_clear_sign);
+}
+
+// Levels (zero point added) of 16 floats by true division, clamped: NaN -> zero point.
 template <class Rounding>
 __attribute__((target("avx512f"))) inline __m512i divided_levels(
     const float* x, const QuantizeConstants& c) noexcept {
   const __m512 quotient = _mm512_div_ps(_mm512_loadu_ps(x), c.scale);
-  __mmask16 unused = 0;
-  return levels<Rounding>(
-      _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(quotient, quotient, _CMP_ORD_Q), quotient), c, unused);
+  __m512 v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(quotient, quotient, _CMP_ORD_Q), quotient);
+  v = _mm512_min_ps(c.hi, _mm512_max_ps(c.lo, v));
+  __m512i k;
+  if constexpr (std::is_same_v<Rounding, RoundHalfToEven>) {
+    k = _mm512_cvtps_epi32(v);
+  } else {
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(v, t);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 r =
+        _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(f, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t, one);
+    r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), r, one);
+    k = _mm512_cvttps_epi32(r);
+  }
+  return _mm512_add_epi32(k, c.zero_point);
 }
 
-template <class Storage, class Rounding>
-__attribute__((target("avx512f,avx512bw"))) void quantize(const float* x, std::size_t n, Storage* q,
-                                                          QuantizeRange r) noexcept {
-  static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
+// Quantizes the whole blocks of 64 values and returns how many values that was. ClampBytes is
+// false when [qmin, qmax] is the storage type's whole range, which the saturating packs give.
+template <class Storage, class Rounding, bool ClampBytes>
+__attribute__((target("avx512f,avx512bw,avx512dq"))) std::size_t quantize_blocks(
+    const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
   const float delta = near_tie_delta(r);
   const QuantizeConstants c{_mm512_set1_ps(r.scale),
                             _mm512_set1_ps(1.0f / r.scale),
                             _mm512_set1_ps(static_cast<float>(r.qmin - r.zero_point)),
                             _mm512_set1_ps(static_cast<float>(r.qmax - r.zero_point)),
-                            _mm512_set1_ps(delta),
-                            _mm512_set1_ps(0.5f - delta)};
-  const __m512i zero_point = _mm512_set1_epi16(static_cast<int16_t>(r.zero_point));
+                            _mm512_set1_ps(0.5f - delta),
+                            _mm512_set1_ps(static_cast<float>(r.zero_point)),
+                            _mm512_set1_epi32(r.zero_point)};
+  const __m512i qmin = _mm512_set1_epi8(static_cast<char>(r.qmin));
+  const __m512i qmax = _mm512_set1_epi8(static_cast<char>(r.qmax));
   // packs_epi32 then packs_epi16 leave each 128-bit lane holding 4 levels of each of the four
   // vectors; this dword permutation restores element order.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   std::size_t i = 0;
   for (; i + 64 <= n; i += 64) {
     __m512i k[4];
-    __mmask16 near[4];
+    __m512 e[4];
     for (int j = 0; j < 4; ++j) {
-      k[j] =
-          levels<Rounding>(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * j), c.inverse), c, near[j]);
+      const __m512 v =
+          _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16 * j), c.inverse, c.zero_point_float);
+      k[j] = fast_levels(v, e[j]);
     }
-    if ((near[0] | near[1] | near[2] | near[3]) != 0) {
+    // One test for all 64 lanes: the largest |e| (NaN if any is) against the margin.
+    const __m512 largest = max_abs(max_abs(e[0], e[1]), max_abs(e[2], e[3]));
+    if (_mm512_cmp_ps_mask(largest, c.tie_margin, _CMP_NLT_UQ) != 0) {
       for (int j = 0; j < 4; ++j) {
-        if (near[j] != 0) k[j] = divided_levels<Rounding>(x + i + 16 * j, c);
+        if (_mm512_cmp_ps_mask(_mm512_abs_ps(e[j]), c.tie_margin, _CMP_NLT_UQ) != 0) {
+          k[j] = divided_levels<Rounding>(x + i + 16 * j, c);
+        }
       }
     }
-    // Levels lie in [qmin - zp, qmax - zp], so every saturating pack below is exact; the zero
-    // point is added once per 32 lanes, in int16.
-    const __m512i k01 = _mm512_add_epi16(_mm512_packs_epi32(k[0], k[1]), zero_point);
-    const __m512i k23 = _mm512_add_epi16(_mm512_packs_epi32(k[2], k[3]), zero_point);
-    const __m512i bytes = std::is_same_v<Storage, int8_t> ? _mm512_packs_epi16(k01, k23)
-                                                          : _mm512_packus_epi16(k01, k23);
+    // The clamp runs on bytes, four vectors at a time: each step saturates into a range that
+    // holds the next (int32, int16, the storage type, [qmin, qmax]), so the nested saturations
+    // equal one clamp to [qmin, qmax].
+    const __m512i k01 = _mm512_packs_epi32(k[0], k[1]);
+    const __m512i k23 = _mm512_packs_epi32(k[2], k[3]);
+    __m512i bytes;
+    if constexpr (std::is_same_v<Storage, int8_t>) {
+      bytes = _mm512_packs_epi16(k01, k23);
+      if constexpr (ClampBytes) bytes = _mm512_min_epi8(qmax, _mm512_max_epi8(qmin, bytes));
+    } else {
+      bytes = _mm512_packus_epi16(k01, k23);
+      if constexpr (ClampBytes) bytes = _mm512_min_epu8(qmax, _mm512_max_epu8(qmin, bytes));
+    }
     _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, bytes));
   }
-  quantize_scalar<Storage, Rounding>(x + i, n - i, q + i, r);
+  return i;
+}
+
+template <class Storage, class Rounding>
+void quantize(const float* x, std::size_t n, Storage* q, QuantizeRange r) noexcept {
+  static_assert(std::is_same_v<Storage, int8_t> || std::is_same_v<Storage, uint8_t>);
+  using Limits = std::numeric_limits<Storage>;
+  const bool whole_range = r.qmin == Limits::min() && r.qmax == Limits::max();
+  const std::size_t done = whole_range ? quantize_blocks<Storage, Rounding, false>(x, n, q, r)
+                                       : quantize_blocks<Storage, Rounding, true>(x, n, q, r);
+  quantize_scalar<Storage, Rounding>(x + done, n - done, q + done, r);
 }
 
 template <class Storage, bool Streaming>

@@ -75,15 +75,23 @@ namespace convert {
 // instead. With u = 2^-24, fl(1 / s) = (1 / s)(1 + e1) and p = (x / s)(1 + e1)(1 + e2), while
 // the reference q = fl(x / s) = (x / s)(1 + e3), |e_i| <= u; so |p - q| < 3u |p| (1 + 2u).
 // round(p) and round(q) can differ only if a rounding boundary (a half-integer) lies between
-// them, hence within 3u |p| of p. Clamping to the integer bounds [lo, hi] is monotone and
-// 1-Lipschitz and never separates p from q across a boundary, so the kernels test the clamped
-// p, whose magnitude is at most m = max(|lo|, |hi|): when any lane lies within
+// them, hence within 3u |p| of p. After the clamp to the integer bounds [lo, hi] only the
+// boundaries inside (lo, hi) matter, whose magnitude is below m = max(|lo|, |hi|), so the two
+// results can differ only where |p| < m. When a lane lies within
 // delta = near_tie_ratio * m > 3u m (1 + 2u) of a half-integer, the whole vector is recomputed
-// with a true division. The distance is measured exactly (p - round(p) and p - trunc(p) are
-// exact). NaN lanes are sent to the division too, which maps them to the zero point. Gaussian
-// data takes the division for about one vector in 3000; data sitting on exact ties takes it
-// always, which is merely as slow as dividing. The argument needs fl(1 / s) to be a normal
-// float: for scale > 2^126, delta is infinite and every vector divides.
+// with a true division. The distance |p - round(p)| is exact for |p| < 2^31; larger |p| (and
+// NaN) converts to INT32_MIN, so its distance is large or NaN and it is divided too, with NaN
+// mapped to the zero point. So a kernel may round p clamped (xsimd.hpp) or unclamped and clamp
+// the integers (avx2.hpp, where saturating packs clamp four vectors at a time).
+//
+// avx512.hpp adds the zero point z in the same rounding: w = fl(x * fl(1 / s) + z), one fused
+// multiply-add, and the level of x is round(w) when no half-integer lies within delta of w. The
+// exact value is r = q + z; |w - r| < 2u |q| (1 + 2u) + u |w|. The boundaries that matter now
+// lie inside (lo + z, hi + z), and |q| < m where they can be crossed, so with
+// m = max(|lo|, |hi|, |lo + z|, |hi + z|) the same delta bounds |w - r|.
+// Gaussian data takes the division for about one vector in 3000; data sitting on exact ties
+// takes it always, which is merely as slow as dividing. The argument needs fl(1 / s) to be a
+// normal float: for scale > 2^126, delta is infinite and every vector divides.
 inline constexpr float near_tie_ratio = 1.0f / (1 << 21);  // 2^-21 > 3u (1 + 2u), margin 2.6x
 
 // Outputs larger than this bypass the caches (non-temporal stores) in the dequantize kernels:
@@ -112,9 +120,10 @@ void dequantize_aligned_vectors(const Storage* q, std::size_t n, float* x, Quant
 // delta for a quantize call (see above).
 inline float near_tie_delta(const QuantizeRange& r) noexcept {
   if (!(1.0f / r.scale >= FLT_MIN)) return std::numeric_limits<float>::infinity();
-  const int32_t lo = r.qmin - r.zero_point;
-  const int32_t hi = r.qmax - r.zero_point;
-  return near_tie_ratio * static_cast<float>(std::max(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi));
+  const auto magnitude = [](int32_t v) { return v < 0 ? -v : v; };
+  const int32_t m = std::max({magnitude(r.qmin - r.zero_point), magnitude(r.qmax - r.zero_point),
+                              magnitude(r.qmin), magnitude(r.qmax)});
+  return near_tie_ratio * static_cast<float>(m);
 }
 
 }  // namespace convert
