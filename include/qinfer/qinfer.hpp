@@ -32,6 +32,8 @@
 #include "qinfer/kernels/sgemm/dispatch.hpp"
 #include "qinfer/ops/conv2d.hpp"
 #include "qinfer/ops/depthwise.hpp"
+#include "qinfer/ops/elementwise.hpp"
 #include "qinfer/ops/gemm.hpp"
+#include "qinfer/ops/pool.hpp"
 #include "qinfer/ops/sgemm.hpp"
 #include "qinfer/runtime/parallel.hpp"

@@ -115,6 +115,40 @@ int main() {
                      Span<int32_t>(sums), Span<int32_t>(workspace, 1)),
               Errc::invalid_argument, "conv2d with a short workspace -> invalid_argument");
 
+  // Pooling, add and concat: static buffers, errors as statuses.
+  const uint8_t pixels[2 * 2 * 2] = {1, 200, 3, 40, 5, 60, 7, 80};
+  uint8_t pooled[2] = {};
+  expect(global_avg_pool2d<uint8_t>(1, 2, 2, 2, Span<const uint8_t>(pixels), Span<uint8_t>(pooled))
+                 .ok() &&
+             pooled[0] == 4 && pooled[1] == 95,
+         "global average pool");
+  Pool2dShape pool_shape;
+  pool_shape.channels = 2;
+  pool_shape.h = {2, 2, 1};
+  pool_shape.w = {2, 2, 1};
+  expect(max_pool2d<uint8_t>(pool_shape, Span<const uint8_t>(pixels), Span<uint8_t>(pooled)).ok() &&
+             pooled[0] == 7 && pooled[1] == 200,
+         "max pool");
+  expect_code(
+      max_pool2d<uint8_t>(pool_shape, Span<const uint8_t>(pixels), Span<uint8_t>(pooled, 1)),
+      Errc::shape_mismatch, "max pool into a short output -> shape_mismatch");
+  const Expected<AddParams> add_params =
+      reference::make_add_params<uint8_t>({0.5f, 0}, {0.5f, 0}, {1.0f, 0});
+  uint8_t total[2] = {};
+  expect(add_params.ok() &&
+             add<uint8_t>(*add_params, Span<const uint8_t>(pixels, 2),
+                          Span<const uint8_t>(pixels + 2, 2), Span<uint8_t>(total))
+                 .ok() &&
+             total[0] == 2 && total[1] == 120,
+         "requantizing add");
+  const ConcatInput<uint8_t> parts[] = {{Span<const uint8_t>(pixels, 2), 1},
+                                        {Span<const uint8_t>(pixels + 2, 4), 2}};
+  uint8_t joined[6] = {};
+  expect(concat_channels<uint8_t>(2, Span<const ConcatInput<uint8_t>>(parts), Span<uint8_t>(joined))
+                 .ok() &&
+             joined[0] == 1 && joined[1] == 3 && joined[3] == 200,
+         "concat along channels");
+
   const Expected<onnx::DynamicQuantized> dq =
       onnx::dynamic_quantize_linear(Tensor<float>({2}, {1.0f, nan}));
   expect(!dq.ok() && dq.status().code() == Errc::invalid_range,

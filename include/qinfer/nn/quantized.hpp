@@ -27,6 +27,7 @@
 #include "qinfer/core/tensor.hpp"
 #include "qinfer/kernels/gemm/packing.hpp"
 #include "qinfer/ops/depthwise.hpp"
+#include "qinfer/ops/elementwise.hpp"
 #include "qinfer/ops/gemm.hpp"
 #include "qinfer/ops/im2col.hpp"
 #include "qinfer/ops/pool.hpp"
@@ -224,9 +225,7 @@ class QuantizedSequential {
         if (body.dims != q.dims) {
           fail(Errc::shape_mismatch, "QuantizedSequential: a residual's branches differ in shape");
         }
-        for (std::size_t i = 0; i < q.size(); ++i) {
-          q.data[i] = reference::add_one<uint8_t>(r->add, body.data[i], q.data[i]);
-        }
+        qinfer::add<uint8_t>(r->add, body.data, q.data, q.data);
         on_output(static_cast<const Tensor<uint8_t>&>(q), r->output);
       } else if (const auto* p = std::get_if<QuantizedMaxPool>(&step)) {
         q = run(*p, q);
@@ -280,8 +279,7 @@ class QuantizedSequential {
            "QuantizedSequential: global average pool input must be [N, H, W, C]");
     }
     Tensor<uint8_t> y({x.dims[0], x.dims[3]}, std::vector<uint8_t>(x.dims[0] * x.dims[3]));
-    reference::global_avg_pool2d<uint8_t>(x.dims[0], x.dims[1], x.dims[2], x.dims[3], x.data,
-                                          y.data);
+    global_avg_pool2d<uint8_t>(x.dims[0], x.dims[1], x.dims[2], x.dims[3], x.data, y.data);
     return y;
   }
 
@@ -341,7 +339,7 @@ class QuantizedSequential {
     if (x.rank() != 4) {
       fail(Errc::shape_mismatch, "QuantizedSequential: average pool input must be [N, H, W, C]");
     }
-    reference::Pool2dShape shape;
+    Pool2dShape shape;
     shape.batch = x.dims[0];
     shape.channels = x.dims[3];
     shape.h = {x.dims[1], p.kernel, p.stride, 1, p.padding, p.padding};
@@ -356,7 +354,7 @@ class QuantizedSequential {
     }
     Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
     y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
-    reference::avg_pool2d<uint8_t>(shape, x.data, y.data);
+    avg_pool2d<uint8_t>(shape, x.data, y.data);
     return y;
   }
 
@@ -365,14 +363,16 @@ class QuantizedSequential {
       fail(Errc::shape_mismatch, "QuantizedSequential: max pool input must be [N, H, W, C]");
     }
     // Pooling the codes is exact: max commutes with a monotonic quantization.
-    const MaxPoolShape shape{x.dims[0],
-                             x.dims[3],
-                             {x.dims[1], p.kernel, p.stride, 1, 0, 0},
-                             {x.dims[2], p.kernel, p.stride, 1, 0, 0}};
-    if (auto s = check_max_pool<uint8_t>(shape); !s) fail(s);
+    Pool2dShape shape;
+    shape.batch = x.dims[0];
+    shape.channels = x.dims[3];
+    shape.h = {x.dims[1], p.kernel, p.stride};
+    shape.w = {x.dims[2], p.kernel, p.stride};
+    if (auto s = shape.h.check("QuantizedSequential: max pool window does not fit"); !s) fail(s);
+    if (auto s = shape.w.check("QuantizedSequential: max pool window does not fit"); !s) fail(s);
     Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
     y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
-    max_pool(shape, x.data.data(), y.data.data());
+    max_pool2d<uint8_t>(shape, x.data, y.data);
     return y;
   }
 };

@@ -1,57 +1,151 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Max pooling over NHWC without padding, the layout the quantized models run in: for each
-// output pixel the window's pixels are combined channel vector by channel vector, a loop over
-// contiguous channels that compilers vectorize on every target. It gives exactly
-// reference::max_pool2d's result for windows without padding (tests/ops/pool_test.cpp).
+// Max, average and global average pooling over NHWC quantized tensors on the dispatched kernels
+// (kernels/pool/), bit-exact with reference/pool.hpp, whose shape type, semantics and checks
+// they share: input and output hold codes of the same quantization, padding taps never win a
+// max, an average rounds half away from zero over the taps inside the input (or the whole
+// window with count_include_pad, padded taps holding the zero point), and the result is clamped
+// (a fused ReLU or ReLU6).
+//
+// No heap: each output pixel's window is gathered as up to pool_tap_chunk tap pointers at a
+// time, and an average sums up to pool_channel_block channels at a time in int32 on the stack.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
+#include "qinfer/core/cpu.hpp"
 #include "qinfer/core/error.hpp"
-#include "qinfer/reference/window.hpp"
+#include "qinfer/core/span.hpp"
+#include "qinfer/kernels/pool/dispatch.hpp"
+#include "qinfer/reference/pool.hpp"
 
 namespace qinfer {
 
-struct MaxPoolShape {
-  std::size_t batch = 1;
-  std::size_t channels = 1;
-  reference::Window1d h;  // padding must be 0
-  reference::Window1d w;
+namespace detail {
+
+inline constexpr std::size_t pool_tap_chunk = 64;
+inline constexpr std::size_t pool_channel_block = 512;
+
+// The taps of one output position inside the input: rows [y0, y1) and columns [x0, x1).
+struct PoolWindow {
+  std::size_t y0, y1, x0, x1;
+  std::size_t inside() const noexcept { return (y1 - y0) * (x1 - x0); }
 };
 
-template <class T>
-Status check_max_pool(const MaxPoolShape& s) noexcept {
-  if (auto st = s.h.check("max_pool: invalid height window"); !st) return st;
-  if (auto st = s.w.check("max_pool: invalid width window"); !st) return st;
-  if (s.h.pad_begin + s.h.pad_end + s.w.pad_begin + s.w.pad_end != 0 || s.h.dilation != 1 ||
-      s.w.dilation != 1) {
-    return {Errc::invalid_argument, "max_pool: padding and dilation are not supported"};
-  }
-  return {};
+inline void window_range(const reference::Window1d& w, std::size_t o, std::size_t& begin,
+                         std::size_t& end) noexcept {
+  const std::ptrdiff_t first = w.coordinate(o, 0);
+  const std::ptrdiff_t last = first + static_cast<std::ptrdiff_t>(w.kernel);  // dilation is 1
+  const auto input = static_cast<std::ptrdiff_t>(w.input);
+  begin = static_cast<std::size_t>(first < 0 ? 0 : first);
+  end = static_cast<std::size_t>(last > input ? input : last);
 }
 
-// in: [batch, h.input, w.input, channels]; out: [batch, h.output(), w.output(), channels].
-template <class T>
-void max_pool(const MaxPoolShape& s, const T* in, T* out) noexcept {
-  const std::size_t c = s.channels, oh_n = s.h.output(), ow_n = s.w.output();
-  const std::size_t row = s.w.input * c;
-  for (std::size_t n = 0; n < s.batch; ++n) {
-    const T* image = in + n * s.h.input * row;
-    for (std::size_t oh = 0; oh < oh_n; ++oh) {
-      for (std::size_t ow = 0; ow < ow_n; ++ow, out += c) {
-        const T* corner = image + oh * s.h.stride * row + ow * s.w.stride * c;
-        std::copy_n(corner, c, out);
-        for (std::size_t kh = 0; kh < s.h.kernel; ++kh) {
-          for (std::size_t kw = 0; kw < s.w.kernel; ++kw) {
-            const T* tap = corner + kh * row + kw * c;
-            for (std::size_t ch = 0; ch < c; ++ch) out[ch] = std::max(out[ch], tap[ch]);
-          }
-        }
+// Calls visit(taps, count, first) for the window's taps in chunks; taps[t] points at channel
+// `channel` of the tap's pixel in `image` ([height, width, channels]).
+template <class T, class Visit>
+void for_each_tap_chunk(const Pool2dShape& s, const T* image, const PoolWindow& win,
+                        std::size_t channel, Visit visit) noexcept {
+  const T* taps[pool_tap_chunk];
+  std::size_t count = 0;
+  bool first = true;
+  for (std::size_t y = win.y0; y < win.y1; ++y) {
+    for (std::size_t x = win.x0; x < win.x1; ++x) {
+      taps[count++] = image + (y * s.w.input + x) * s.channels + channel;
+      if (count == pool_tap_chunk) {
+        visit(taps, count, first);
+        count = 0;
+        first = false;
       }
     }
   }
+  if (count != 0) visit(taps, count, first);
+}
+
+// Runs pixel(image, window, out) for every output position.
+template <class T, class Pixel>
+void for_each_output(const Pool2dShape& s, const T* input, T* output, Pixel pixel) noexcept {
+  const std::size_t out_h = s.h.output(), out_w = s.w.output();
+  for (std::size_t n = 0; n < s.batch; ++n) {
+    const T* image = input + n * s.h.input * s.w.input * s.channels;
+    for (std::size_t oy = 0; oy < out_h; ++oy) {
+      PoolWindow win{};
+      window_range(s.h, oy, win.y0, win.y1);
+      for (std::size_t ox = 0; ox < out_w; ++ox, output += s.channels) {
+        window_range(s.w, ox, win.x0, win.x1);
+        pixel(image, win, output);
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class T>
+Result<void> max_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> output,
+                        ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
+  if (auto s = reference::detail::check_pool(shape, input, output, clamp); !s) return fail(s);
+  const auto kernels = kernels::pool::pool_kernels<T>(active_isa());
+  detail::for_each_output(shape, input.data(), output.data(),
+                          [&](const T* image, const detail::PoolWindow& win, T* out) {
+                            detail::for_each_tap_chunk(
+                                shape, image, win, 0,
+                                [&](const T* const* taps, std::size_t count, bool first) {
+                                  kernels.max_taps(out, taps, count, shape.channels, first, clamp);
+                                });
+                          });
+  return ok();
+}
+
+template <class T>
+Result<void> avg_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> output,
+                        ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
+  if (auto s = reference::detail::check_pool(shape, input, output, clamp); !s) return fail(s);
+  std::size_t window = 0;
+  if (!checked_mul(shape.h.kernel, shape.w.kernel, window) ||
+      window > static_cast<std::size_t>(kernels::pool::max_float_count)) {
+    // Windows this large (a global pool over more than 2^16 pixels) are outside the kernels'
+    // exact float division; the reference's int64 sums are exact at any size.
+    return reference::avg_pool2d(shape, input, output, clamp);
+  }
+  const auto kernels = kernels::pool::pool_kernels<T>(active_isa());
+  detail::for_each_output(
+      shape, input.data(), output.data(),
+      [&](const T* image, const detail::PoolWindow& win, T* out) {
+        const std::size_t inside = win.inside();
+        kernels::pool::Average average{0, static_cast<int32_t>(inside), clamp};
+        if (shape.count_include_pad) {
+          average.bias = static_cast<int32_t>(window - inside) * shape.zero_point;
+          average.count = static_cast<int32_t>(window);
+        }
+        int32_t sums[detail::pool_channel_block];
+        for (std::size_t c = 0; c < shape.channels; c += detail::pool_channel_block) {
+          const std::size_t block = shape.channels - c < detail::pool_channel_block
+                                        ? shape.channels - c
+                                        : detail::pool_channel_block;
+          detail::for_each_tap_chunk(shape, image, win, c,
+                                     [&](const T* const* taps, std::size_t count, bool first) {
+                                       kernels.sum_taps(sums, taps, count, block, first);
+                                     });
+          kernels.average_row(out + c, sums, block, average);
+        }
+      });
+  return ok();
+}
+
+// Average over the whole H x W of each channel: input [batch, height, width, channels], output
+// [batch, channels].
+template <class T>
+Result<void> global_avg_pool2d(std::size_t batch, std::size_t height, std::size_t width,
+                               std::size_t channels, Span<const T> input, Span<T> output,
+                               ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
+  Pool2dShape shape;
+  shape.batch = batch;
+  shape.channels = channels;
+  shape.h = {height, height == 0 ? 1 : height};
+  shape.w = {width, width == 0 ? 1 : width};
+  return avg_pool2d(shape, input, output, clamp);
 }
 
 }  // namespace qinfer

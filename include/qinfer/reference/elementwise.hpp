@@ -25,10 +25,10 @@
 #include "qinfer/quant/quantize.hpp"
 #include "qinfer/quant/requantize.hpp"
 
-namespace qinfer::reference {
+namespace qinfer {
 
-inline constexpr int32_t add_left_shift = 20;
-
+// The parameters of a requantizing add (make_add_params below). It lives in qinfer, not in
+// reference, so that an unqualified add(params, ...) finds the dispatched operator only.
 struct AddParams {
   int32_t a_zero_point = 0;
   int32_t b_zero_point = 0;
@@ -38,6 +38,14 @@ struct AddParams {
   QuantizedMultiplier out_multiplier;
   ClampBounds clamp{0, 0};
 };
+
+}  // namespace qinfer
+
+namespace qinfer::reference {
+
+using qinfer::AddParams;
+
+inline constexpr int32_t add_left_shift = 20;
 
 template <class T>
 Result<AddParams> make_add_params(QuantParams a, QuantParams b, QuantParams out,

@@ -23,16 +23,24 @@
 #include "qinfer/quant/rounding.hpp"
 #include "qinfer/reference/window.hpp"
 
-namespace qinfer::reference {
+namespace qinfer {
 
+// The shape of a 2-D pooling, shared by the reference and ops/pool.hpp. It lives in qinfer, not
+// in reference, so that an unqualified max_pool2d(shape, ...) finds the dispatched operator only.
 struct Pool2dShape {
   std::size_t batch = 1;
   std::size_t channels = 0;
-  Window1d h;
-  Window1d w;
+  reference::Window1d h;
+  reference::Window1d w;
   bool count_include_pad = false;
   int32_t zero_point = 0;  // the padded taps' code, with count_include_pad
 };
+
+}  // namespace qinfer
+
+namespace qinfer::reference {
+
+using qinfer::Pool2dShape;
 
 // round(sum / count) with ties away from zero, for count > 0.
 constexpr int32_t rounded_average(int64_t sum, int64_t count) noexcept {
@@ -152,7 +160,7 @@ Result<void> global_avg_pool2d(std::size_t batch, std::size_t height, std::size_
   shape.channels = channels;
   shape.h = {height, height == 0 ? 1 : height};
   shape.w = {width, width == 0 ? 1 : width};
-  return avg_pool2d(shape, input, output, clamp);
+  return reference::avg_pool2d(shape, input, output, clamp);
 }
 
 }  // namespace qinfer::reference
