@@ -82,7 +82,7 @@ void gemm_gops(benchmark::State& state, qinfer::Isa path, Shape s, Variant v) {
     run_gemm(state, s, a, w, qinfer::RequantizeFloat<int8_t>{m, 0}, v.threads);
   }
   set_gops(state, s);
-  state.SetLabel(qinfer::gemm_microkernel<uint8_t>(qinfer::active_isa(), w, s.m).name);
+  state.SetLabel(qinfer::gemm_microkernel_for<uint8_t>(qinfer::active_isa(), w, s.m).name);
   qinfer::set_isa_cap(saved);
 }
 

@@ -61,7 +61,7 @@ int main() {
       qinfer::version_major, qinfer::version_minor, qinfer::version_patch, m, k, n,
       x_quantizer.params().scale, x_quantizer.params().zero_point);
   std::printf("kernel: %s\n",
-              qinfer::gemm_microkernel<uint8_t>(qinfer::active_isa(), packed, m).name);
+              qinfer::gemm_microkernel_for<uint8_t>(qinfer::active_isa(), packed, m).name);
   std::printf("y[0][0]: int8 %.5f, float %.5f\n", y[0], [&] {
     double e = 0.0;
     for (std::size_t p = 0; p < k; ++p) e += double(x[p]) * w[p * n];

@@ -154,7 +154,7 @@ class GemmTester {
       for (std::size_t j = 0; j < n_; ++j) {
         const Out e = expected[i * n_ + j], g = actual[i * ldc + j];
         if (std::memcmp(&e, &g, sizeof(Out)) != 0) {
-          FAIL_CHECK("kernel " << gemm_microkernel<TA>(active_isa(), w, m_).name << " threads "
+          FAIL_CHECK("kernel " << gemm_microkernel_for<TA>(active_isa(), w, m_).name << " threads "
                                << threads_ << " m " << m_ << " n " << n_ << " k " << k_ << " a_zp "
                                << a_zp_ << " at (" << i << ", " << j << "): expected " << double(e)
                                << " got " << double(g));
@@ -430,3 +430,24 @@ TEST_CASE("the GEMM dispatch table names the kernel of every level", "[gemm][pat
   }
   CHECK(gemm_microkernel<uint8_t>(Isa::scalar, w).isa == Isa::scalar);
 }
+
+#if QINFER_X86
+TEST_CASE("the AMX level runs short, shallow and narrow products on AVX-512 VNNI",
+          "[gemm][paths]") {
+  const auto packed = [](std::size_t k, std::size_t n) {
+    const std::vector<int8_t> b(k * n, 1);
+    const int32_t zp[] = {0};
+    return pack_weights(row_major(b.data(), k, n), Span<const int32_t>(zp), {});
+  };
+  const PackedWeights large = packed(amx_min_depth, amx_min_columns);
+  CHECK(gemm_microkernel_for<uint8_t>(Isa::amx, large, amx_min_rows).isa == Isa::amx);
+  CHECK(gemm_microkernel_for<int8_t>(Isa::amx, large, 1000).isa == Isa::amx);
+  CHECK(gemm_microkernel_for<uint8_t>(Isa::amx, large, amx_min_rows - 1).isa == Isa::avx512vnni);
+  CHECK(gemm_microkernel_for<uint8_t>(Isa::amx, packed(amx_min_depth - 1, 64), 100).isa ==
+        Isa::avx512vnni);
+  CHECK(gemm_microkernel_for<uint8_t>(Isa::amx, packed(256, amx_min_columns - 1), 100).isa ==
+        Isa::avx512vnni);
+  CHECK(gemm_microkernel_for<uint8_t>(Isa::avx512vnni, large, 1000).isa == Isa::avx512vnni);
+  CHECK(gemm_microkernel<uint8_t>(Isa::amx, packed(1, 1)).isa == Isa::amx);
+}
+#endif

@@ -188,7 +188,7 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
   if (auto s = validate_gemm(av, a_zero_point, w, stage, c); !s) return fail(s);
 
   // Resolved once per call: the level can change between calls (set_isa_cap), never within one.
-  const GemmMicrokernel<TA> kernel = gemm_microkernel<TA>(active_isa(), w, av.rows);
+  const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), w, av.rows);
   const uint32_t za_code =
       static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
   const detail::GemmCall<TA, Stage> call{

@@ -19,23 +19,13 @@
 
 namespace qinfer {
 
-// AMX's 16-row tiles would mostly multiply padding below this many rows of A; the AVX-512 VNNI
-// kernel computes only the rows there are (M = 1, N = K = 4096 in gemm_bench: about 35 GOPS on
-// AMX tiles against 41 on AVX-512 VNNI).
-inline constexpr std::size_t amx_min_rows = 16;  // the rows of one AMX tile
-#if QINFER_X86
-static_assert(amx_min_rows == kernels::amx::tile_rows);
-#endif
-
-// The micro-kernel for activations of type TA at level `isa` (normally active_isa()), weights
-// `w` and `rows` rows of A: AVX2 picks its fast form only for 7-bit weights, AMX hands short
-// products to AVX-512 VNNI. The level must be one the CPU supports.
+// The micro-kernel of level `isa` (normally active_isa()) for activations of type TA and weights
+// `w`: AVX2 picks its fast form only for 7-bit weights. The level must be one the CPU supports.
 template <class TA>
-GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w,
-                                     std::size_t rows = amx_min_rows) noexcept {
+GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w) noexcept {
 #if QINFER_X86
   if (is_x86_isa(isa)) {
-    if (isa >= Isa::amx && rows >= amx_min_rows) return kernels::amx::gemm_microkernel<TA>();
+    if (isa >= Isa::amx) return kernels::amx::gemm_microkernel<TA>();
     if (isa >= Isa::avx512vnni) return kernels::avx512vnni::gemm_microkernel<TA>();
     if (isa >= Isa::avxvnni) return kernels::avxvnni::gemm_microkernel<TA>();
     return kernels::avx2::gemm_microkernel<TA>(w.seven_bit);
@@ -49,8 +39,32 @@ GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w,
 #endif
   static_cast<void>(isa);
   static_cast<void>(w);
-  static_cast<void>(rows);
   return kernels::scalar::gemm_microkernel<TA>();
+}
+
+// Where AMX pays off. Its tiles multiply 16 rows of A by 64-deep groups of K; every call
+// configures the tiles, and with no fused epilogue it makes a second pass over the int32 sums.
+// Short, shallow or narrow products go to the AVX-512 VNNI kernel, which computes only the rows
+// there are and requantizes in its registers. Measured in conv_bench on MobileNetV2's layers
+// (GOPS, AVX-512 VNNI against AMX): K = 16-32: 65-204 against 35-154; N = 24: 278-326 against
+// 80-120; K >= 64 and N >= 32: AMX ahead, 302-1636 against 191-562. And at M = 1, N = K = 4096
+// in gemm_bench: about 41 GOPS against 35.
+inline constexpr std::size_t amx_min_rows = 16;  // the rows of one AMX tile
+inline constexpr std::size_t amx_min_depth = 64;
+inline constexpr std::size_t amx_min_columns = 32;
+#if QINFER_X86
+static_assert(amx_min_rows == kernels::amx::tile_rows);
+#endif
+
+// The micro-kernel ops/gemm.hpp runs for a product of `rows` rows of A and weights `w` at level
+// `isa`: the level's own, except that AMX hands the products above to AVX-512 VNNI.
+template <class TA>
+GemmMicrokernel<TA> gemm_microkernel_for(Isa isa, const PackedWeights& w,
+                                         std::size_t rows) noexcept {
+  if (isa == Isa::amx && (rows < amx_min_rows || w.k < amx_min_depth || w.n < amx_min_columns)) {
+    return gemm_microkernel<TA>(Isa::avx512vnni, w);
+  }
+  return gemm_microkernel<TA>(isa, w);
 }
 
 }  // namespace qinfer

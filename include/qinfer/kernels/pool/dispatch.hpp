@@ -59,26 +59,35 @@ __attribute__((target("avx2"))) void average_row_fn(T* out, const int32_t* acc,
 }
 }  // namespace avx2
 
+// The AVX-512 build asks for 512-bit vectors, which GCC and clang otherwise avoid in
+// auto-vectorized AVX-512 code; the two compilers spell that request differently, so the
+// attribute is the one macro here.
+#if defined(__clang__)
+#define QINFER_POOL_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512vl"), min_vector_width(512)))
+#else
+#define QINFER_POOL_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=512")))
+#endif
+
 namespace avx512 {
-// 512-bit vectors: GCC and clang otherwise prefer 256-bit ones for auto-vectorized AVX-512 code.
 template <class T>
-__attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=512"))) void max_taps_fn(
-    T* out, const T* const* taps, std::size_t count, std::size_t channels, bool first,
-    ClampBounds clamp) noexcept {
+QINFER_POOL_AVX512 void max_taps_fn(T* out, const T* const* taps, std::size_t count,
+                                    std::size_t channels, bool first, ClampBounds clamp) noexcept {
   max_taps(out, taps, count, channels, first, clamp);
 }
 template <class T>
-__attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=512"))) void sum_taps_fn(
-    int32_t* acc, const T* const* taps, std::size_t count, std::size_t channels,
-    bool first) noexcept {
+QINFER_POOL_AVX512 void sum_taps_fn(int32_t* acc, const T* const* taps, std::size_t count,
+                                    std::size_t channels, bool first) noexcept {
   sum_taps(acc, taps, count, channels, first);
 }
 template <class T>
-__attribute__((target("avx512f,avx512bw,avx512vl,prefer-vector-width=512"))) void average_row_fn(
-    T* out, const int32_t* acc, std::size_t channels, Average a) noexcept {
+QINFER_POOL_AVX512 void average_row_fn(T* out, const int32_t* acc, std::size_t channels,
+                                       Average a) noexcept {
   average_row(out, acc, channels, a);
 }
 }  // namespace avx512
+#undef QINFER_POOL_AVX512
 #endif
 
 // The kernels at level `isa` (normally active_isa()), which the CPU must support. AVX-VNNI
