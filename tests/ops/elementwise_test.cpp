@@ -10,24 +10,12 @@
 #include <cmath>
 #include <vector>
 
-#include "support/cap_guard.hpp"
+#include "support/errors.hpp"
+#include "support/levels.hpp"
 #include "support/random.hpp"
 
 namespace qinfer {
 namespace {
-
-const Isa add_levels[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
-                          Isa::amx,    Isa::neon, Isa::dotprod, Isa::i8mm};
-
-template <class Call>
-Errc error_of(Call call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.status().code();
-  }
-  return Errc::ok;
-}
 
 template <class T>
 int32_t random_zero_point(test::Rng& rng) {
@@ -85,19 +73,11 @@ void compare_add(test::Rng& rng) {
 }
 
 TEST_CASE("the requantizing add matches the reference on every level", "[ops][add]") {
-  for (Isa level : add_levels) {
-    if (!cpu_features().supports(level)) {
-      WARN("add on " << isa_name(level) << " SKIPPED: not on this CPU");
-      continue;
-    }
-    SECTION(isa_name(level)) {
-      const test::CapGuard guard;
-      set_isa_cap(level);
-      test::Rng rng(31);
-      compare_add<uint8_t>(rng);
-      compare_add<int8_t>(rng);
-    }
-  }
+  test::for_each_level("add", [] {
+    test::Rng rng(31);
+    compare_add<uint8_t>(rng);
+    compare_add<int8_t>(rng);
+  });
 }
 
 #if defined(__aarch64__)
@@ -143,9 +123,9 @@ TEST_CASE("NEON multiply_by_quantized_multiplier is DoubleRounding", "[ops][add]
 TEST_CASE("add rejects buffers of different sizes", "[ops][add][error]") {
   const AddParams params = reference::make_add_params<uint8_t>({0.1f, 3}, {0.2f, 4}, {0.3f, 5});
   std::vector<uint8_t> a(8), b(8), out(8), short_b(7);
-  CHECK(error_of([&] { add<uint8_t>(params, a, b, out); }) == Errc::ok);
-  CHECK(error_of([&] { add<uint8_t>(params, a, short_b, out); }) == Errc::shape_mismatch);
-  CHECK(error_of([&] { add<uint8_t>(params, a, b, Span<uint8_t>(nullptr, 8)); }) ==
+  CHECK(test::error_of([&] { add<uint8_t>(params, a, b, out); }) == Errc::ok);
+  CHECK(test::error_of([&] { add<uint8_t>(params, a, short_b, out); }) == Errc::shape_mismatch);
+  CHECK(test::error_of([&] { add<uint8_t>(params, a, b, Span<uint8_t>(nullptr, 8)); }) ==
         Errc::null_pointer);
 }
 
@@ -180,7 +160,7 @@ TEST_CASE("concat_channels rejects inconsistent sizes", "[ops][concat][error]") 
   const std::vector<ConcatInput<uint8_t>> inputs{{a, 3}, {b, 2}};
   const auto run = [&](std::size_t pixels, const std::vector<ConcatInput<uint8_t>>& in,
                        std::vector<uint8_t>& o) {
-    return error_of([&] { concat_channels<uint8_t>(pixels, in, o); });
+    return test::error_of([&] { concat_channels<uint8_t>(pixels, in, o); });
   };
   CHECK(run(2, inputs, out) == Errc::ok);
   CHECK(run(2, inputs, short_out) == Errc::shape_mismatch);

@@ -9,40 +9,12 @@
 #include <vector>
 
 #include "qinfer/reference/pool.hpp"
-#include "support/cap_guard.hpp"
+#include "support/errors.hpp"
+#include "support/levels.hpp"
 #include "support/random.hpp"
 
 namespace qinfer {
 namespace {
-
-const Isa pool_levels[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni,
-                           Isa::amx,    Isa::neon, Isa::dotprod, Isa::i8mm};
-
-// The code of the Error `call` throws, or ok.
-template <class Call>
-Errc error_of(Call call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.status().code();
-  }
-  return Errc::ok;
-}
-
-template <class Body>
-void for_each_level(Body body) {
-  for (Isa level : pool_levels) {
-    if (!cpu_features().supports(level)) {
-      WARN("pooling on " << isa_name(level) << " SKIPPED: not on this CPU");
-      continue;
-    }
-    SECTION(isa_name(level)) {
-      const test::CapGuard guard;
-      set_isa_cap(level);
-      body();
-    }
-  }
-}
 
 std::size_t tensor_size(const Pool2dShape& s, bool output) {
   return s.batch * (output ? s.h.output() * s.w.output() : s.h.input * s.w.input) * s.channels;
@@ -110,7 +82,7 @@ void random_windows(test::Rng& rng) {
 }
 
 TEST_CASE("max and average pooling match the reference on every level", "[ops][pool]") {
-  for_each_level([] {
+  test::for_each_level("pooling", [] {
     test::Rng rng(21);
     random_windows<uint8_t>(rng);
     random_windows<int8_t>(rng);
@@ -119,7 +91,7 @@ TEST_CASE("max and average pooling match the reference on every level", "[ops][p
 
 TEST_CASE("global average pooling matches the reference, beyond one chunk of taps and sums",
           "[ops][pool]") {
-  for_each_level([] {
+  test::for_each_level("pooling", [] {
     test::Rng rng(22);
     for (auto [h, w, c] : {std::array<std::size_t, 3>{7, 7, 1280},
                            {1, 1, 5},
@@ -162,10 +134,10 @@ TEST_CASE("pooling rejects bad shapes, buffers and bounds", "[ops][pool][error]"
   s.w = {4, 2, 2};
   std::vector<uint8_t> in(32), out(8), short_out(7);
   const auto max_error = [&](const Pool2dShape& shape, std::vector<uint8_t>& o) {
-    return error_of([&] { max_pool2d<uint8_t>(shape, in, o); });
+    return test::error_of([&] { max_pool2d<uint8_t>(shape, in, o); });
   };
   const auto avg_error = [&](const Pool2dShape& shape, ClampBounds clamp) {
-    return error_of([&] { avg_pool2d<uint8_t>(shape, in, out, clamp); });
+    return test::error_of([&] { avg_pool2d<uint8_t>(shape, in, out, clamp); });
   };
   CHECK(max_error(s, out) == Errc::ok);
   CHECK(max_error(s, short_out) == Errc::shape_mismatch);
