@@ -86,15 +86,15 @@ template <class T>
 Result<void> max_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> output,
                         ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
   if (auto s = reference::detail::check_pool(shape, input, output, clamp); !s) return fail(s);
-  const auto kernels = kernels::pool::pool_kernels<T>(active_isa());
-  detail::for_each_output(shape, input.data(), output.data(),
-                          [&](const T* image, const detail::PoolWindow& win, T* out) {
-                            detail::for_each_tap_chunk(
-                                shape, image, win, 0,
-                                [&](const T* const* taps, std::size_t count, bool first) {
-                                  kernels.max_taps(out, taps, count, shape.channels, first, clamp);
-                                });
-                          });
+  const auto row_kernels = kernels::pool::pool_kernels<T>(active_isa());
+  detail::for_each_output(
+      shape, input.data(), output.data(),
+      [&](const T* image, const detail::PoolWindow& win, T* out) {
+        detail::for_each_tap_chunk(
+            shape, image, win, 0, [&](const T* const* taps, std::size_t count, bool first) {
+              row_kernels.max_taps(out, taps, count, shape.channels, first, clamp);
+            });
+      });
   return ok();
 }
 
@@ -109,7 +109,7 @@ Result<void> avg_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> o
     // exact float division; the reference's int64 sums are exact at any size.
     return reference::avg_pool2d(shape, input, output, clamp);
   }
-  const auto kernels = kernels::pool::pool_kernels<T>(active_isa());
+  const auto row_kernels = kernels::pool::pool_kernels<T>(active_isa());
   detail::for_each_output(
       shape, input.data(), output.data(),
       [&](const T* image, const detail::PoolWindow& win, T* out) {
@@ -126,9 +126,9 @@ Result<void> avg_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> o
                                         : detail::pool_channel_block;
           detail::for_each_tap_chunk(shape, image, win, c,
                                      [&](const T* const* taps, std::size_t count, bool first) {
-                                       kernels.sum_taps(sums, taps, count, block, first);
+                                       row_kernels.sum_taps(sums, taps, count, block, first);
                                      });
-          kernels.average_row(out + c, sums, block, average);
+          row_kernels.average_row(out + c, sums, block, average);
         }
       });
   return ok();
