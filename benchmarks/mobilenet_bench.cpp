@@ -137,9 +137,11 @@ void qinfer_stack(benchmark::State& state, qinfer::Isa level, std::size_t thread
       }
       const std::size_t in_size = l.shape.h.input * l.shape.w.input * l.shape.in_c;
       const std::size_t out_size = output_size(convs[i]);
-      qinfer::conv2d(l.shape, qinfer::Span<const uint8_t>(x, in_size), convs[i].relu6 ? 0 : 128,
-                     l.packed, l.stage, qinfer::Span<uint8_t>(y, out_size),
-                     qinfer::Span<int32_t>(workspace), pool.hook());
+      // The input's zero point is the previous layer's output zero point (the image's: 128).
+      const int32_t x_zero_point = i > 0 && convs[i - 1].relu6 ? 0 : 128;
+      qinfer::conv2d(l.shape, qinfer::Span<const uint8_t>(x, in_size), x_zero_point, l.packed,
+                     l.stage, qinfer::Span<uint8_t>(y, out_size), qinfer::Span<int32_t>(workspace),
+                     pool.hook());
       if (with_adds && convs[i].residual_end) {
         qinfer::add<uint8_t>(add_params, qinfer::Span<const uint8_t>(block_input, out_size),
                              qinfer::Span<const uint8_t>(y, out_size),

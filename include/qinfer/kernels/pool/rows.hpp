@@ -3,9 +3,9 @@
 // The pooling kernels: loops over the contiguous channels of NHWC pixels, written once and
 // compiled for each instruction-set level (kernels/pool/dispatch.hpp). Every loop is element-wise
 // over channels, with no dependence between iterations, which the compilers turn into full-width
-// vector code at whatever level the function is compiled for (vpmaxub, vpmovzxbd + vpaddd,
-// vdivps, vpmovusdb on AVX-512; umax, uaddw, fdiv on NEON), so one source gives bit-identical
-// kernels at every level.
+// vector code at whatever level the function is compiled for (vpmaxub, vpmovzxbw and vpaddd,
+// vdivps, vcvttps2dq and vpackuswb on AVX-512; umax, uaddw, fdiv on NEON, as read in the
+// disassembly of g++ 12), so one source gives bit-identical kernels at every level.
 //
 // The operators (ops/pool.hpp) gather each output pixel's window as a list of tap pointers,
 // in chunks, and call:
