@@ -68,12 +68,13 @@ inline uint32_t activation_word(const TA* a, std::size_t first, uint32_t xor_mas
   return word ^ xor_mask;
 }
 
-// The same for the last, partial group of `count` (1..gemm_kr) activations, zero-padded (the
-// packed weights of the padding are zero). A byte loop: memcpy of a run-time size is a library
-// call, which cost 3% of a 256^3 GEMM.
+// The same for the last group of `count` (1..gemm_kr) activations, zero-padded when partial
+// (the packed weights of the padding are zero). A byte loop: memcpy of a run-time size is a
+// library call, which cost 3% of a 256^3 GEMM.
 template <class TA>
 inline uint32_t activation_tail_word(const TA* a, std::size_t first, uint32_t xor_mask,
                                      std::size_t count) noexcept {
+  if (count == gemm_kr) return activation_word(a, first, xor_mask);
   uint32_t word = 0;
   for (std::size_t i = 0; i < count; ++i) {
     word |= static_cast<uint32_t>(static_cast<uint8_t>(a[first + i])) << (8 * i);
