@@ -385,3 +385,38 @@ TEST_CASE("quantize, dequantize and requantize reject bad arguments", "[quantize
           requantize(Span<const int32_t>(acc), 2, RequantizeFloat<int8_t>{m, 0}, Span<int8_t>(out));
         }) == Errc::ok);
 }
+
+TEST_CASE("float requantization is exact at the int32 limits with multipliers near 1",
+          "[quantize][simd]") {
+  // With all multipliers < 1 the AVX-512 kernels round unclamped and let the saturating packs
+  // clamp (StageLanes<RequantizeFloat>::pack): the largest multiplier below 1 times the int32
+  // extremes is where that could overflow.
+  const float largest = std::nextafter(1.0f, 0.0f);
+  for (ConvertPath path : all_paths) {
+    if (!is_available(path)) continue;
+    SECTION(path_name(path)) {
+      test::Rng rng;
+      for (std::size_t channels : {32, 33, 64, 100}) {
+        auto acc = hard_accumulators(rng, 5 * channels);
+        for (std::size_t c = 0; c < channels; ++c) acc[c] = c % 2 == 0 ? INT32_MAX : INT32_MIN;
+        std::vector<float> multipliers(channels);
+        for (float& m : multipliers) {
+          const float choices[] = {largest, 0.999f, 0.5f, rng.real(1e-9f, 1.0f)};
+          m = choices[rng.integer(0, 3)];
+        }
+        // 1 and above take the clamped path, which the int32 extremes would overflow otherwise.
+        const std::vector<float> one{largest}, at_one{1.0f}, above{3.0f};
+        for (const auto& m : {one, multipliers, at_one, above}) {
+          require_requantize_paths_match(acc, channels, RequantizeFloat<int8_t>{m, -128}, path);
+          require_requantize_paths_match(acc, channels, RequantizeFloat<int8_t>{m, 127}, path);
+          require_requantize_paths_match(acc, channels, RequantizeFloat<int8_t>{m, 5, 5, 100},
+                                         path);
+          require_requantize_paths_match(acc, channels, RequantizeFloat<uint8_t>{m, 0}, path);
+          require_requantize_paths_match(acc, channels, RequantizeFloat<uint8_t>{m, 255}, path);
+          require_requantize_paths_match(acc, channels, RequantizeFloat<uint8_t>{m, 128, 128, 255},
+                                         path);
+        }
+      }
+    }
+  }
+}

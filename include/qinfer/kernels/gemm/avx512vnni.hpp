@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "qinfer/kernels/gemm/microkernel.hpp"
 #include "qinfer/quant/convert/avx512.hpp"
@@ -128,7 +129,7 @@ struct TileOutput {
 
 // The tile's sums go through the stage straight from the accumulators to C.
 template <std::size_t Rows, std::size_t Panels, class TA, class Stage>
-__attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     const int32_t* init, const convert::avx512::StageLanes<Stage>& lanes,
     const TileOutput<typename Stage::Output>& out) noexcept {
@@ -149,6 +150,29 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows_fused(
   // A local copy and the tile's multipliers loaded once: stores through the 8-bit output may
   // alias anything, so the stage read through the reference would be reloaded after each row.
   const convert::avx512::StageLanes<Stage> stage = lanes;
+  if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
+    if (out.columns == vectors * 16 && stage.unclamped) {
+      __m512 multiplier[vectors];
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < vectors; ++v) {
+        multiplier[v] = stage.multiplier(out.first_channel + 16 * v);
+      }
+#pragma GCC unroll 16
+      for (std::size_t m = 0; m < Rows; ++m) {
+        __m512i levels[vectors];
+#pragma GCC unroll 4
+        for (std::size_t v = 0; v < vectors; ++v) {
+          levels[v] = stage.raw_levels(sum[m][v], multiplier[v]);
+        }
+        if constexpr (Panels == 2) {
+          stage.store64(out.c + m * out.ldc, levels[0], levels[1], levels[2], levels[3]);
+        } else {
+          stage.store32(out.c + m * out.ldc, levels[0], levels[1]);
+        }
+      }
+      return;
+    }
+  }
   if (out.columns == vectors * 16) {
     decltype(stage.multiplier(0)) multiplier[vectors];
 #pragma GCC unroll 4
