@@ -74,7 +74,8 @@ struct GemmCall {
 #if QINFER_X86
 // gemm_block's tiles on the AVX-512 VNNI kernels with the stage fused: panels in pairs (6x64
 // tiles), an odd last panel alone (8x32). A pair's weights (64 KiB at K = 1024) may leave L1,
-// which the kernel's prefetch covers; the 6x64 tile still ran 7-15% faster at K = 1024-2048.
+// which the kernel's prefetch covers: against oneDNN, 1024^3 went from 0.78-0.96x to 0.91-1.21x
+// and 2048^3 from 0.81x to 0.99x (benchmarks/README.md).
 template <class TA, class Stage>
 void fused_block(const GemmCall<TA, Stage>& call, const convert::avx512::StageLanes<Stage>& lanes,
                  const int32_t (*init)[gemm_nr], const uint32_t* row_sums, std::size_t row_begin,
