@@ -129,7 +129,7 @@ struct TileOutput {
 
 // The tile's sums go through the stage straight from the accumulators to C.
 template <std::size_t Rows, std::size_t Panels, class TA, class Stage>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_rows_fused(
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     const int32_t* init, const convert::avx512::StageLanes<Stage>& lanes,
     const TileOutput<typename Stage::Output>& out) noexcept {
@@ -151,12 +151,22 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_rows_fused(
   // alias anything, so the stage read through the reference would be reloaded after each row.
   const convert::avx512::StageLanes<Stage> stage = lanes;
   if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
-    if (out.columns == vectors * 16 && stage.unclamped) {
+    if (stage.unclamped) {
+      // The packed form; a last panel's missing columns are masked in the multiplier loads
+      // (vectors past the columns form no address) and in the byte stores.
       __m512 multiplier[vectors];
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < vectors; ++v) {
-        multiplier[v] = stage.multiplier(out.first_channel + 16 * v);
+        const std::size_t first = 16 * v;
+        const std::size_t count =
+            first < out.columns ? std::min<std::size_t>(16, out.columns - first) : 0;
+        multiplier[v] = count == 0
+                            ? _mm512_setzero_ps()
+                            : stage.multiplier(out.first_channel + first,
+                                               static_cast<__mmask16>((uint32_t{1} << count) - 1));
       }
+      const bool full = out.columns == vectors * 16;
+      const uint64_t mask = full ? ~uint64_t{0} : (uint64_t{1} << out.columns) - 1;
 #pragma GCC unroll 16
       for (std::size_t m = 0; m < Rows; ++m) {
         __m512i levels[vectors];
@@ -165,9 +175,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void gemm_rows_fused(
           levels[v] = stage.raw_levels(sum[m][v], multiplier[v]);
         }
         if constexpr (Panels == 2) {
-          stage.store64(out.c + m * out.ldc, levels[0], levels[1], levels[2], levels[3]);
+          stage.store64(out.c + m * out.ldc, levels[0], levels[1], levels[2], levels[3], mask);
         } else {
-          stage.store32(out.c + m * out.ldc, levels[0], levels[1]);
+          stage.store32(out.c + m * out.ldc, levels[0], levels[1], static_cast<uint32_t>(mask));
         }
       }
       return;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// AVX-512 (F and BW) conversions, compiled through function-level target attributes; dispatch
-// runs them only where cpu_features().avx512bw holds. Bit-exact with convert/scalar.hpp; see there
-// for the reciprocal and near-tie argument.
+// AVX-512 (F, BW, DQ, VL) conversions, compiled through function-level target attributes;
+// dispatch runs them only where the avx512vnni level is supported, which requires all four.
+// Bit-exact with convert/scalar.hpp; see there for the reciprocal and near-tie argument.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -387,19 +387,30 @@ struct StageLanes<RequantizeFloat<Out>> {
       return narrow ? _mm512_min_epu8(max_bytes, _mm512_max_epu8(min_bytes, bytes)) : bytes;
     }
   }
-  // 64 outputs, channels in order, from the raw levels of 4 x 16 consecutive channels.
+  // 64 outputs, channels in order, from the raw levels of 4 x 16 consecutive channels; only the
+  // bytes in `mask` are written.
   __attribute__((always_inline, target("avx512f,avx512bw"))) void store64(
-      Out* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
+      Out* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3,
+      uint64_t mask = ~uint64_t{0}) const noexcept {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_storeu_si512(dst, _mm512_permutexvar_epi32(order, pack(k0, k1, k2, k3)));
+    const __m512i bytes = _mm512_permutexvar_epi32(order, pack(k0, k1, k2, k3));
+    if (mask == ~uint64_t{0}) {
+      _mm512_storeu_si512(dst, bytes);
+    } else {
+      _mm512_mask_storeu_epi8(dst, mask, bytes);
+    }
   }
   // 32 outputs from the raw levels of 2 x 16 consecutive channels.
-  __attribute__((always_inline, target("avx512f,avx512bw"))) void store32(
-      Out* dst, __m512i k0, __m512i k1) const noexcept {
+  __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store32(
+      Out* dst, __m512i k0, __m512i k1, uint32_t mask = ~uint32_t{0}) const noexcept {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
-    _mm256_storeu_si256(
-        reinterpret_cast<__m256i*>(dst),
-        _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, pack(k0, k1, k0, k1))));
+    const __m256i bytes =
+        _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, pack(k0, k1, k0, k1)));
+    if (mask == ~uint32_t{0}) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), bytes);
+    } else {
+      _mm256_mask_storeu_epi8(dst, mask, bytes);
+    }
   }
 
   const float* multipliers;
@@ -426,10 +437,9 @@ __attribute__((target("avx512f"))) void requantize(const int32_t* acc, std::size
 
 // Float stage over a [rows, channels] block; bit-exact with the stage itself.
 template <class Out>
-__attribute__((target("avx512f,avx512bw"))) void requantize(const int32_t* acc, std::size_t rows,
-                                                            std::size_t channels,
-                                                            const RequantizeFloat<Out>& stage,
-                                                            Out* out, RowStrides strides) noexcept {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void requantize(
+    const int32_t* acc, std::size_t rows, std::size_t channels, const RequantizeFloat<Out>& stage,
+    Out* out, RowStrides strides) noexcept {
   const StageLanes<RequantizeFloat<Out>> lanes(stage);
   if (lanes.unclamped && channels >= 32) {
     // The packed form 32 channels at a time; the last channels % 32 run below.
