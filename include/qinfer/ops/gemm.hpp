@@ -8,8 +8,9 @@
 // reference::gemm's result on every path; tests/kernels/gemm_test.cpp checks that on each path
 // the CPU has. A may have any row stride (its columns contiguous), C any strides.
 //
-// The work is split into tasks of up to gemm_task_rows rows x gemm_task_panels panels, run
-// through an executor (runtime/parallel.hpp; serial by default). Per tile the micro-kernel
+// The work is split into tasks of up to gemm_task_rows rows x gemm_task_panels panels (smaller
+// for small products on a parallel executor), run through an executor (runtime/parallel.hpp;
+// serial by default). Per tile the micro-kernel
 // starts from the bias and zero-point terms and accumulates into an L1-resident buffer
 // (modulo 2^32, the reference's accumulator arithmetic); the stage is then applied to the whole
 // tile by the vector requantization kernels.
@@ -39,6 +40,9 @@ static_assert(gemm_max_mr <= gemm_task_rows, "a task holds whole row tiles");
 // A task's panels (256 columns): 1024^3 makes 64 tasks and M = 1, N = 4096 makes 16, enough to
 // share among threads while each task stays long against the executor's hand-out cost.
 inline constexpr std::size_t gemm_task_panels = 8;
+// With an executor other than SerialExecutor, smaller products are cut into at least this many
+// tasks where they allow it (see gemm()).
+inline constexpr std::size_t gemm_parallel_tasks = 8;
 
 namespace detail {
 
@@ -213,14 +217,26 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
       static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
   const detail::GemmCall<TA, Stage> call{
       av, w, stage, c, kernel, best_convert_path(), za_code - kernel.activation_offset};
-  const std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
-  const std::size_t row_blocks = (av.rows + task_rows - 1) / task_rows;
-  const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
-  executor(row_blocks * panel_blocks, [&](std::size_t task) {
+  std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
+  std::size_t task_panels = gemm_task_panels;
+  const auto blocks = [](std::size_t total, std::size_t per_task) {
+    return (total + per_task - 1) / per_task;
+  };
+  if constexpr (!std::is_same_v<std::decay_t<Executor>, SerialExecutor>) {
+    // Small products (a 7x7 or 14x14 layer) would make one to four tasks and leave threads
+    // idle: narrower tasks first, down to a panel pair (the 6x64 tile), then shorter ones.
+    const auto tasks = [&] { return blocks(av.rows, task_rows) * blocks(w.panels, task_panels); };
+    while (tasks() < gemm_parallel_tasks && task_panels > 2) task_panels /= 2;
+    while (tasks() < gemm_parallel_tasks && task_rows > kernel.mr) {
+      task_rows = kernel.mr * std::max<std::size_t>(1, task_rows / kernel.mr / 2);
+    }
+  }
+  const std::size_t panel_blocks = blocks(w.panels, task_panels);
+  executor(blocks(av.rows, task_rows) * panel_blocks, [&](std::size_t task) {
     const std::size_t row = (task / panel_blocks) * task_rows;
-    const std::size_t panel = (task % panel_blocks) * gemm_task_panels;
+    const std::size_t panel = (task % panel_blocks) * task_panels;
     detail::gemm_block(call, row, std::min(av.rows, row + task_rows), panel,
-                       std::min(w.panels, panel + gemm_task_panels));
+                       std::min(w.panels, panel + task_panels));
   });
   return ok();
 }
