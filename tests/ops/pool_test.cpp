@@ -152,6 +152,22 @@ TEST_CASE("pooling rejects bad shapes, buffers and bounds", "[ops][pool][error]"
   include_pad.count_include_pad = true;
   include_pad.zero_point = 300;
   CHECK(avg_error(include_pad, {0, 255}) == Errc::invalid_zero_point);
+  // A global pool over an empty image is a shape error in both implementations.
+  std::vector<uint8_t> pooled(2);
+  const auto global_error = [&](std::size_t h, std::size_t w, bool reference_version) {
+    return test::error_of([&] {
+      if (reference_version) {
+        reference::global_avg_pool2d<uint8_t>(1, h, w, 2, Span<const uint8_t>(in), pooled);
+      } else {
+        global_avg_pool2d<uint8_t>(1, h, w, 2, Span<const uint8_t>(in), pooled);
+      }
+    });
+  };
+  for (bool reference_version : {false, true}) {
+    CHECK(global_error(4, 4, reference_version) == Errc::ok);
+    CHECK(global_error(0, 4, reference_version) == Errc::shape_mismatch);
+    CHECK(global_error(4, 0, reference_version) == Errc::shape_mismatch);
+  }
 }
 
 }  // namespace

@@ -140,12 +140,7 @@ template <class T>
 Result<void> global_avg_pool2d(std::size_t batch, std::size_t height, std::size_t width,
                                std::size_t channels, Span<const T> input, Span<T> output,
                                ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
-  Pool2dShape shape;
-  shape.batch = batch;
-  shape.channels = channels;
-  shape.h = {height, height == 0 ? 1 : height};
-  shape.w = {width, width == 0 ? 1 : width};
-  return avg_pool2d(shape, input, output, clamp);
+  return avg_pool2d(Pool2dShape::global(batch, height, width, channels), input, output, clamp);
 }
 
 }  // namespace qinfer

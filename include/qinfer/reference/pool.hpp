@@ -34,6 +34,18 @@ struct Pool2dShape {
   reference::Window1d w;
   bool count_include_pad = false;
   int32_t zero_point = 0;  // the padded taps' code, with count_include_pad
+
+  // One window over each whole image, no padding. An empty image keeps a kernel of 1, so the
+  // shape check reports it as a shape mismatch, not as an invalid kernel.
+  static Pool2dShape global(std::size_t batch, std::size_t height, std::size_t width,
+                            std::size_t channels) noexcept {
+    Pool2dShape shape;
+    shape.batch = batch;
+    shape.channels = channels;
+    shape.h = {height, height == 0 ? 1 : height};
+    shape.w = {width, width == 0 ? 1 : width};
+    return shape;
+  }
 };
 
 }  // namespace qinfer
@@ -155,12 +167,8 @@ template <class T>
 Result<void> global_avg_pool2d(std::size_t batch, std::size_t height, std::size_t width,
                                std::size_t channels, Span<const T> input, Span<T> output,
                                ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
-  Pool2dShape shape;
-  shape.batch = batch;
-  shape.channels = channels;
-  shape.h = {height, height == 0 ? 1 : height};
-  shape.w = {width, width == 0 ? 1 : width};
-  return reference::avg_pool2d(shape, input, output, clamp);
+  return reference::avg_pool2d(Pool2dShape::global(batch, height, width, channels), input, output,
+                               clamp);
 }
 
 }  // namespace qinfer::reference
