@@ -10,10 +10,10 @@
 //
 // The work is split into tasks of up to gemm_task_rows rows x gemm_task_panels panels (smaller
 // for small products on a parallel executor), run through an executor (runtime/parallel.hpp;
-// serial by default). Per tile the micro-kernel
-// starts from the bias and zero-point terms and accumulates into an L1-resident buffer
-// (modulo 2^32, the reference's accumulator arithmetic); the stage is then applied to the whole
-// tile by the vector requantization kernels.
+// serial by default). Per tile the micro-kernel starts from the bias and zero-point terms and
+// accumulates (modulo 2^32, the reference's accumulator arithmetic) either in registers, with
+// the stage fused (AVX-512 VNNI, requantizing stages), or into an L1-resident buffer that the
+// vector requantization kernels then convert as a whole.
 #pragma once
 
 #include <algorithm>
@@ -78,8 +78,8 @@ struct GemmCall {
 #if QINFER_X86
 // gemm_block's tiles on the AVX-512 VNNI kernels with the stage fused: panels in pairs (6x64
 // tiles), an odd last panel alone (8x32). A pair's weights (64 KiB at K = 1024) may leave L1,
-// which the kernel's prefetch covers: against oneDNN, 1024^3 went from 0.78-0.96x to 0.91-1.21x
-// and 2048^3 from 0.81x to 0.99x (benchmarks/README.md).
+// which the kernel's prefetch covers: against oneDNN, 2048^3 went from 0.81x to 0.99x and
+// 256^3 from 0.85x to 1.03x with the packed epilogue (benchmarks/README.md).
 template <class TA, class Stage>
 void fused_block(const GemmCall<TA, Stage>& call, const convert::avx512::StageLanes<Stage>& lanes,
                  const int32_t (*init)[gemm_nr], const uint32_t* row_sums, std::size_t row_begin,
