@@ -73,6 +73,11 @@ struct GemmCall {
   GemmMicrokernel<TA> kernel;
   ConvertPath epilogue_path;
   uint32_t a_zero_point;  // in the kernel's code domain: code(zero point) - activation_offset
+#if QINFER_X86
+  // Set when the AVX-512 VNNI kernels apply the stage in their registers. Built once per call:
+  // its constructor scans every channel's multiplier, 4096 of them per task at M = 1.
+  const convert::avx512::StageLanes<Stage>* fused = nullptr;
+#endif
 };
 
 #if QINFER_X86
@@ -81,11 +86,12 @@ struct GemmCall {
 // which the kernel's prefetch covers: against oneDNN, 2048^3 went from 0.81x to 0.99x and
 // 256^3 from 0.85x to 1.03x with the packed epilogue (benchmarks/README.md).
 template <class TA, class Stage>
-void fused_block(const GemmCall<TA, Stage>& call, const convert::avx512::StageLanes<Stage>& lanes,
-                 const int32_t (*init)[gemm_nr], const uint32_t* row_sums, std::size_t row_begin,
-                 std::size_t row_end, std::size_t panel_begin, std::size_t panel_end) noexcept {
+void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr],
+                 const uint32_t* row_sums, std::size_t row_begin, std::size_t row_end,
+                 std::size_t panel_begin, std::size_t panel_end) noexcept {
   namespace k5 = kernels::avx512vnni;
   const PackedWeights& w = call.w;
+  const convert::avx512::StageLanes<Stage>& lanes = *call.fused;
   const std::size_t panel_stride = w.panels > 1 ? w.panel(1) - w.panel(0) : 0;
   for (std::size_t panel = panel_begin; panel < panel_end;) {
     const bool pair = panel + 1 < panel_end;
@@ -144,13 +150,9 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
     }
   }
 #if QINFER_X86
-  // The AVX-512 VNNI kernels apply requantizing stages in their registers (C with contiguous
-  // columns); other tiles go through the tile buffer.
   if constexpr (HasX86Requantize<Stage>::value) {
-    if (kernel.isa == Isa::avx512vnni && call.c.col_stride == 1 &&
-        call.epilogue_path == ConvertPath::avx512) {
-      fused_block(call, convert::avx512::StageLanes<Stage>(call.stage), init, row_sums, row_begin,
-                  row_end, panel_begin, panel_end);
+    if (call.fused != nullptr) {
+      fused_block(call, init, row_sums, row_begin, row_end, panel_begin, panel_end);
       return;
     }
   }
@@ -215,7 +217,7 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
   const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), w, av.rows);
   const uint32_t za_code =
       static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
-  const detail::GemmCall<TA, Stage> call{
+  detail::GemmCall<TA, Stage> call{
       av, w, stage, c, kernel, best_convert_path(), za_code - kernel.activation_offset};
   std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
   std::size_t task_panels = gemm_task_panels;
@@ -232,12 +234,28 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
     }
   }
   const std::size_t panel_blocks = blocks(w.panels, task_panels);
-  executor(blocks(av.rows, task_rows) * panel_blocks, [&](std::size_t task) {
-    const std::size_t row = (task / panel_blocks) * task_rows;
-    const std::size_t panel = (task % panel_blocks) * task_panels;
-    detail::gemm_block(call, row, std::min(av.rows, row + task_rows), panel,
-                       std::min(w.panels, panel + task_panels));
-  });
+  const auto run = [&] {
+    executor(blocks(av.rows, task_rows) * panel_blocks, [&](std::size_t task) {
+      const std::size_t row = (task / panel_blocks) * task_rows;
+      const std::size_t panel = (task % panel_blocks) * task_panels;
+      detail::gemm_block(call, row, std::min(av.rows, row + task_rows), panel,
+                         std::min(w.panels, panel + task_panels));
+    });
+  };
+#if QINFER_X86
+  // The AVX-512 VNNI kernels apply requantizing stages in their registers (C with contiguous
+  // columns); other tiles go through the tile buffer.
+  if constexpr (HasX86Requantize<Stage>::value) {
+    if (kernel.isa == Isa::avx512vnni && c.col_stride == 1 &&
+        call.epilogue_path == ConvertPath::avx512) {
+      const convert::avx512::StageLanes<Stage> lanes(stage);
+      call.fused = &lanes;
+      run();
+      return ok();
+    }
+  }
+#endif
+  run();
   return ok();
 }
 
