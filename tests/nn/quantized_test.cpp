@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The int8 model's convolution and pooling steps against the scalar reference operators: the
-// model's im2col + packed GEMM + output stage must give reference::conv2d's result exactly.
+// The int8 model's convolution and pooling steps against the scalar reference operators: a
+// step on qinfer::conv2d (im2col chunks + packed GEMM, or the depthwise kernels) with its output
+// stage must give reference::conv2d's result exactly.
 #include "qinfer/nn/quantized.hpp"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "qinfer/reference/conv.hpp"
 #include "qinfer/reference/elementwise.hpp"
 #include "qinfer/reference/pool.hpp"
+#include "support/errors.hpp"
 #include "support/random.hpp"
 
 namespace qinfer::nn {
@@ -17,9 +19,11 @@ namespace {
 
 TEST_CASE("a quantized conv step computes reference::conv2d exactly", "[nn][quantized]") {
   test::Rng rng(31);
-  for (int trial = 0; trial < 60; ++trial) {
+  for (int trial = 0; trial < 80; ++trial) {
+    const bool depthwise = trial % 4 == 3;
     const std::size_t k = rng.size(1, 5), stride = rng.size(1, 3), pad = rng.size(0, k - 1);
-    const std::size_t cin = rng.size(1, 9), cout = rng.size(1, 40), batch = rng.size(1, 3);
+    const std::size_t cin = rng.size(1, depthwise ? 40 : 9), batch = rng.size(1, 3);
+    const std::size_t cout = depthwise ? cin : rng.size(1, 40), cpg = depthwise ? 1 : cin;
     const std::size_t h = rng.size(k, 17), w = rng.size(k, 17);
     QuantizedMatmul m;
     m.kernel = k;
@@ -27,6 +31,7 @@ TEST_CASE("a quantized conv step computes reference::conv2d exactly", "[nn][quan
     m.padding = pad;
     m.in_channels = cin;
     m.out_channels = cout;
+    m.depthwise = depthwise;
     m.bits = trial % 2 == 0 ? 8 : 4;
     const int32_t qmax = m.bits == 8 ? 127 : 7;
     m.input = {0.02f, static_cast<int32_t>(rng.integer(0, 255))};
@@ -35,8 +40,8 @@ TEST_CASE("a quantized conv step computes reference::conv2d exactly", "[nn][quan
     m.clamp_min = static_cast<int32_t>(rng.integer(0, m.output.zero_point));
     m.clamp_max = 255;
     m.weight_scales = rng.reals(cout, 0.001f, 0.01f);
-    // HWIO codes, the GEMM's [k * k * cin, cout].
-    m.weight_codes = rng.integers<int8_t>(k * k * cin * cout, -qmax, qmax);
+    // HWIO codes, the GEMM's [k * k * cin, cout] ([k * k, channels] when depthwise).
+    m.weight_codes = rng.integers<int8_t>(k * k * cpg * cout, -qmax, qmax);
     const std::vector<int32_t> bias = rng.integers<int32_t>(cout, -5000, 5000);
     pack_quantized_weights(m, bias);
     set_multipliers(m);
@@ -70,16 +75,21 @@ TEST_CASE("a quantized conv step computes reference::conv2d exactly", "[nn][quan
           (static_cast<float>(codes[i]) - static_cast<float>(m.input.zero_point)) * m.input.scale;
     }
     std::vector<int8_t> ohwi(m.weight_codes.size());
-    for (std::size_t t = 0; t < k * k * cin; ++t) {
+    for (std::size_t t = 0; t < k * k * cpg; ++t) {
       for (std::size_t o = 0; o < cout; ++o)
-        ohwi[o * k * k * cin + t] = m.weight_codes[t * cout + o];
+        ohwi[o * k * k * cpg + t] = m.weight_codes[t * cout + o];
     }
-    const reference::Conv2dShape shape{
-        batch, cin, cout, 1, {h, k, stride, 1, pad, pad}, {w, k, stride, 1, pad, pad}};
+    const reference::Conv2dShape shape{batch,
+                                       cin,
+                                       cout,
+                                       depthwise ? cin : 1,
+                                       {h, k, stride, 1, pad, pad},
+                                       {w, k, stride, 1, pad, pad}};
     const int32_t zero = 0;
     const reference::GemmOffsets offsets{m.input.zero_point, Span<const int32_t>(&zero, 1), bias};
     const std::size_t outputs = batch * shape.h.output() * shape.w.output() * cout;
-    INFO("trial " << trial << ": k " << k << " stride " << stride << " pad " << pad);
+    INFO("trial " << trial << ": k " << k << " stride " << stride << " pad " << pad
+                  << (depthwise ? " depthwise" : ""));
     if (m.dequantize) {
       std::vector<float> expected(outputs);
       reference::conv2d<uint8_t, int8_t>(shape, codes, ohwi, offsets,
@@ -100,6 +110,28 @@ TEST_CASE("a quantized conv step computes reference::conv2d exactly", "[nn][quan
       REQUIRE(ours == expected);
     }
   }
+}
+
+TEST_CASE("pack_quantized_weights rejects codes that do not fit the layer", "[nn][quantized]") {
+  QuantizedMatmul m;
+  m.kernel = 3;
+  m.in_channels = 4;
+  m.out_channels = 2;
+  m.weight_codes.assign(3 * 3 * 4 * 2, 1);
+  const std::vector<int32_t> bias(2);
+  REQUIRE(test::error_of([&] { pack_quantized_weights(m, bias); }) == Errc::ok);
+  m.weight_codes.assign(3 * 3 * 3 * 2, 1);  // [kernel^2 x 3, out]: one input channel short
+  REQUIRE(test::error_of([&] { pack_quantized_weights(m, bias); }) == Errc::shape_mismatch);
+  m.depthwise = true;  // depthwise wants [kernel^2, channels], and out == in channels
+  m.weight_codes.assign(3 * 3 * 2, 1);
+  REQUIRE(test::error_of([&] { pack_quantized_weights(m, bias); }) == Errc::shape_mismatch);
+  m.in_channels = 2;
+  REQUIRE(test::error_of([&] { pack_quantized_weights(m, bias); }) == Errc::ok);
+  m.bits = 5;
+  REQUIRE(test::error_of([&] { pack_quantized_weights(m, bias); }) == Errc::invalid_argument);
+  m.bits = 4;  // codes of 1 fit 4 bits; 8 does not
+  m.weight_codes[5] = 8;
+  REQUIRE(test::error_of([&] { pack_quantized_weights(m, bias); }) != Errc::ok);
 }
 
 // A 1x1 step over `channels` with identity codes and unit scales: it dequantizes its input

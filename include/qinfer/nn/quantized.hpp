@@ -3,12 +3,12 @@
 // An int8 model: a chain of quantized steps on uint8 activations, from a float input (quantized
 // at the boundary) to float logits (the last step dequantizes in its output stage); a residual
 // block is a step that holds two chains. Built by calib::quantize_model from a float
-// nn::Sequential; every convolution and linear layer runs on the packed int8 GEMM (ops/gemm.hpp)
-// with its bias, requantization and fused ReLU / ReLU6 in the output stage, so the model follows
-// the scalar reference bit for bit on every ISA path. Depthwise convolutions run on the
-// depthwise kernels (ops/depthwise.hpp); average pooling and residual adds through the scalar
-// reference operators themselves for now (their vectorized forms belong to the SIMD
-// convolution work).
+// nn::Sequential; every linear layer runs on the packed int8 GEMM (ops/gemm.hpp) and every
+// convolution on qinfer::conv2d (ops/conv2d.hpp: the GEMM on the image itself for 1x1 layers,
+// im2col in chunks that stay in L2 for the others, the depthwise kernels for depthwise layers),
+// with bias, requantization and fused ReLU / ReLU6 in the output stage, so the model follows the
+// scalar reference bit for bit on every ISA path. Pooling and residual adds run on the
+// vectorized operators of ops/pool.hpp and ops/elementwise.hpp.
 //
 // Affine uint8 activations (zero point z, scale s) and symmetric int8 weights per output
 // channel (scale w_c):
@@ -26,10 +26,9 @@
 #include "qinfer/core/matrix.hpp"
 #include "qinfer/core/tensor.hpp"
 #include "qinfer/kernels/gemm/packing.hpp"
-#include "qinfer/ops/depthwise.hpp"
+#include "qinfer/ops/conv2d.hpp"
 #include "qinfer/ops/elementwise.hpp"
 #include "qinfer/ops/gemm.hpp"
-#include "qinfer/ops/im2col.hpp"
 #include "qinfer/ops/pool.hpp"
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/params.hpp"
@@ -46,15 +45,15 @@ struct QuantizedMatmul {
   std::string name;
   std::size_t kernel = 0, stride = 1, padding = 0;
   std::size_t in_channels = 0, out_channels = 0;
-  PackedWeights weights;
   std::vector<float> weight_scales;  // per output channel
-  std::vector<int8_t> weight_codes;  // [depth, out], kept for the model file and reports
-  std::vector<int32_t> bias;         // per output channel, in units of s_in w_c
-  // A depthwise convolution: depth = kernel^2, one filter per channel (out = in channels), on
-  // the depthwise kernels (ops/depthwise.hpp).
+  // [depth, out], depth in (ky, kx, in channel) order; kept for the model file and reports.
+  std::vector<int8_t> weight_codes;
+  std::vector<int32_t> bias;  // per output channel, in units of s_in w_c
+  // A depthwise convolution: depth = kernel^2, one filter per channel (out = in channels).
   bool depthwise = false;
-  PackedDepthwise depthwise_weights;
-  int bits = 8;  // of the weight codes
+  PackedWeights weights;  // a linear layer's
+  PackedConv2d conv;      // a convolution's
+  int bits = 8;           // of the weight codes
   QuantParams input;
   // Requantizing steps: the output's parameters and clamp; the last step dequantizes instead.
   bool dequantize = false;
@@ -63,50 +62,46 @@ struct QuantizedMatmul {
   std::vector<float> multipliers;  // s_in w_c / s_out, or s_in w_c when dequantizing
 };
 
-// Packs m.weight_codes ([depth, out], symmetric at m.bits) with `bias` into m.weights; the
-// scheme's range check rejects codes outside [-7, 7] at 4 bits or [-127, 127] at 8.
+// Packs m.weight_codes ([depth, out], symmetric at m.bits) with `bias` into m.weights or m.conv;
+// the scheme's range check rejects codes outside [-7, 7] at 4 bits or [-127, 127] at 8.
 inline void pack_quantized_weights(QuantizedMatmul& m, const std::vector<int32_t>& bias) {
   if (m.out_channels == 0 || m.weight_codes.size() % m.out_channels != 0 ||
       bias.size() != m.out_channels) {
     fail(Errc::shape_mismatch, "QuantizedMatmul: weight codes must be [depth, out], one bias each");
   }
-  m.bias = bias;
-  if (m.depthwise) {
-    const std::size_t taps = m.weight_codes.size() / m.out_channels;
-    std::vector<int8_t> filters(m.weight_codes.size());  // [channel, kh, kw], as packing wants
-    for (std::size_t t = 0; t < taps; ++t) {
-      for (std::size_t c = 0; c < m.out_channels; ++c) {
-        filters[c * taps + t] = m.weight_codes[t * m.out_channels + c];
-      }
-    }
-    const int32_t zero_point = 0;
-    const Span<const int32_t> zero_points(&zero_point, 1);
-    const Span<const int8_t> codes(filters);
-    if (m.kernel * m.kernel != taps) {
-      fail(Errc::shape_mismatch, "QuantizedMatmul: depthwise codes must be [kernel^2, channels]");
-    }
-    if (m.bits == 8) {
-      m.depthwise_weights = pack_depthwise<SymmetricNarrow>(m.out_channels, m.kernel, m.kernel,
-                                                            codes, zero_points, bias);
-    } else if (m.bits == 4) {
-      m.depthwise_weights = pack_depthwise<Symmetric<true, 4>>(m.out_channels, m.kernel, m.kernel,
-                                                               codes, zero_points, bias);
-    } else {
-      fail(Errc::invalid_argument, "QuantizedMatmul: weight bits must be 8 or 4");
-    }
-    return;
-  }
-  const MatrixView<const int8_t> codes = row_major<const int8_t>(
-      m.weight_codes.data(), m.weight_codes.size() / m.out_channels, m.out_channels);
-  const int32_t zero_point = 0;
-  const Span<const int32_t> zero_points(&zero_point, 1);
-  if (m.bits == 8) {
-    m.weights = pack_weights<SymmetricNarrow>(codes, zero_points, bias);
-  } else if (m.bits == 4) {
-    m.weights = pack_weights<Symmetric<true, 4>>(codes, zero_points, bias);
-  } else {
+  if (m.bits != 8 && m.bits != 4) {
     fail(Errc::invalid_argument, "QuantizedMatmul: weight bits must be 8 or 4");
   }
+  m.bias = bias;
+  const std::size_t depth = m.weight_codes.size() / m.out_channels;
+  const int32_t zero_point = 0;
+  const Span<const int32_t> zero_points(&zero_point, 1);
+  if (m.kernel == 0) {
+    const MatrixView<const int8_t> codes =
+        row_major<const int8_t>(m.weight_codes.data(), depth, m.out_channels);
+    m.weights = m.bits == 8 ? pack_weights<SymmetricNarrow>(codes, zero_points, bias)
+                            : pack_weights<Symmetric<true, 4>>(codes, zero_points, bias);
+    return;
+  }
+  const Conv2dFilter filter{m.out_channels, m.in_channels, m.depthwise ? m.in_channels : 1,
+                            m.kernel, m.kernel};
+  if (m.in_channels == 0 || depth != filter.depth() ||
+      (m.depthwise && m.out_channels != m.in_channels)) {
+    fail(Errc::shape_mismatch,
+         "QuantizedMatmul: convolution codes must be [kernel^2 x in channels, out] "
+         "([kernel^2, channels] when depthwise)");
+  }
+  std::vector<int8_t> ohwi(m.weight_codes.size());  // [out, ky, kx, in channel]: the transpose
+  for (std::size_t d = 0; d < depth; ++d) {
+    for (std::size_t c = 0; c < m.out_channels; ++c) {
+      ohwi[c * depth + d] = m.weight_codes[d * m.out_channels + c];
+    }
+  }
+  const Span<const int8_t> codes(ohwi);
+  m.conv =
+      m.bits == 8
+          ? pack_conv2d<SymmetricNarrow>(filter, codes, zero_points, Span<const int32_t>(bias))
+          : pack_conv2d<Symmetric<true, 4>>(filter, codes, zero_points, Span<const int32_t>(bias));
 }
 
 // The output stage's per-channel multipliers: s_in w_c / s_out, or s_in w_c when the step
@@ -240,37 +235,13 @@ class QuantizedSequential {
     }
   }
 
-  // The GEMM's A operand of one step: the uint8 batch itself (linear, 1x1) or its im2col.
-  struct Operand {
-    std::vector<uint8_t> columns;
-    MatrixView<const uint8_t> a;
-    std::vector<std::size_t> out_dims;
-  };
-
-  static Operand operand(const QuantizedMatmul& m, const Tensor<uint8_t>& x) {
-    Operand o;
-    if (m.kernel == 0) {
-      if (x.rank() != 2 || x.dims[1] != m.in_channels) {
-        fail(Errc::shape_mismatch, "QuantizedSequential: linear input must be [N, in]");
-      }
-      o.a = row_major(x.data.data(), x.dims[0], m.in_channels);
-      o.out_dims = {x.dims[0], m.out_channels};
-      return o;
+  // A linear step's input as the GEMM's A operand, and its output's dimensions.
+  static MatrixView<const uint8_t> linear_input(const QuantizedMatmul& m,
+                                                const Tensor<uint8_t>& x) {
+    if (x.rank() != 2 || x.dims[1] != m.in_channels) {
+      fail(Errc::shape_mismatch, "QuantizedSequential: linear input must be [N, in]");
     }
-    ImageWindows g;
-    if (auto s = square_windows(x.dims, m.in_channels, m.kernel, m.stride, m.padding, g); !s) {
-      fail(s);
-    }
-    o.out_dims = {g.batch, g.height.output(), g.width.output(), m.out_channels};
-    if (m.kernel == 1 && m.stride == 1 && m.padding == 0) {
-      o.a = row_major(x.data.data(), g.rows(), m.in_channels);
-      return o;
-    }
-    o.columns.resize(g.rows() * g.depth());
-    // Padding holds real 0.0: the input's zero point.
-    im2col(g, x.data.data(), static_cast<uint8_t>(m.input.zero_point), o.columns.data());
-    o.a = row_major<const uint8_t>(o.columns.data(), g.rows(), g.depth());
-    return o;
+    return row_major(x.data.data(), x.dims[0], m.in_channels);
   }
 
   static Tensor<uint8_t> global_average(const Tensor<uint8_t>& x) {
@@ -283,19 +254,18 @@ class QuantizedSequential {
     return y;
   }
 
-  // A depthwise step (groups = channels).
+  // A convolution step: square kernel, symmetric padding, no dilation.
   template <class Stage>
-  static Tensor<typename Stage::Output> run_depthwise(const QuantizedMatmul& m,
-                                                      const Tensor<uint8_t>& x, const Stage& stage,
-                                                      ParallelForHook executor) {
+  static Tensor<typename Stage::Output> run_conv(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
+                                                 const Stage& stage, ParallelForHook executor) {
     if (x.rank() != 4 || x.dims[3] != m.in_channels) {
       fail(Errc::shape_mismatch,
-           "QuantizedSequential: depthwise input must be [N, H, W, channels]");
+           "QuantizedSequential: convolution input must be [N, H, W, in channels]");
     }
     const reference::Conv2dShape shape{x.dims[0],
                                        m.in_channels,
                                        m.out_channels,
-                                       m.in_channels,
+                                       m.conv.filter.groups,
                                        {x.dims[1], m.kernel, m.stride, 1, m.padding, m.padding},
                                        {x.dims[2], m.kernel, m.stride, 1, m.padding, m.padding}};
     reference::Conv2dSizes sizes;
@@ -303,36 +273,34 @@ class QuantizedSequential {
     Tensor<typename Stage::Output> y(
         {x.dims[0], shape.h.output(), shape.w.output(), m.out_channels},
         std::vector<typename Stage::Output>(sizes.output));
-    depthwise_conv2d(shape, Span<const uint8_t>(x.data), m.input.zero_point, m.depthwise_weights,
-                     stage, Span<typename Stage::Output>(y.data), executor);
+    conv2d(shape, Span<const uint8_t>(x.data), m.input.zero_point, m.conv, stage,
+           Span<typename Stage::Output>(y.data), executor);
+    return y;
+  }
+
+  template <class Stage>
+  static Tensor<typename Stage::Output> run_step(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
+                                                 const Stage& stage, ParallelForHook executor) {
+    if (m.kernel > 0) return run_conv(m, x, stage, executor);
+    const MatrixView<const uint8_t> a = linear_input(m, x);
+    Tensor<typename Stage::Output> y({a.rows, m.out_channels},
+                                     std::vector<typename Stage::Output>(a.rows * m.out_channels));
+    gemm(a, m.input.zero_point, m.weights, stage, row_major(y.data.data(), a.rows, m.out_channels),
+         executor);
     return y;
   }
 
   static Tensor<uint8_t> run(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
                              ParallelForHook executor) {
-    if (m.depthwise) {
-      return run_depthwise(
-          m, x,
-          RequantizeFloat<uint8_t>{m.multipliers, m.output.zero_point, m.clamp_min, m.clamp_max},
-          executor);
-    }
-    const Operand o = operand(m, x);
-    Tensor<uint8_t> y(o.out_dims, std::vector<uint8_t>(o.a.rows * m.out_channels));
-    const RequantizeFloat<uint8_t> stage{m.multipliers, m.output.zero_point, m.clamp_min,
-                                         m.clamp_max};
-    gemm(o.a, m.input.zero_point, m.weights, stage,
-         row_major(y.data.data(), o.a.rows, m.out_channels), executor);
-    return y;
+    return run_step(
+        m, x,
+        RequantizeFloat<uint8_t>{m.multipliers, m.output.zero_point, m.clamp_min, m.clamp_max},
+        executor);
   }
 
   static Tensor<float> run_dequantizing(const QuantizedMatmul& m, const Tensor<uint8_t>& x,
                                         ParallelForHook executor) {
-    if (m.depthwise) return run_depthwise(m, x, DequantizeFloat{m.multipliers}, executor);
-    const Operand o = operand(m, x);
-    Tensor<float> y(o.out_dims, std::vector<float>(o.a.rows * m.out_channels));
-    gemm(o.a, m.input.zero_point, m.weights, DequantizeFloat{m.multipliers},
-         row_major(y.data.data(), o.a.rows, m.out_channels), executor);
-    return y;
+    return run_step(m, x, DequantizeFloat{m.multipliers}, executor);
   }
 
   static Tensor<uint8_t> run(const QuantizedAvgPool& p, const Tensor<uint8_t>& x) {

@@ -155,50 +155,6 @@ inline std::size_t conv2d_workspace_size(const reference::Conv2dShape& shape) no
   return (bytes + sizeof(int32_t) - 1) / sizeof(int32_t);
 }
 
-namespace detail {
-
-// Rows [first, first + count) of the im2col matrix of group g: row r is output pixel r's window,
-// taps in (ky, kx, channel) order, the padding filled with `pad`.
-template <class TA>
-void im2col_rows(const reference::Conv2dShape& s, const TA* image, TA pad, std::size_t group,
-                 std::size_t first, std::size_t count, TA* columns) noexcept {
-  const std::size_t out_h = s.h.output(), out_w = s.w.output();
-  const std::size_t cpg = s.in_c_per_group(), c0 = group * cpg;
-  const std::size_t depth = s.h.kernel * s.w.kernel * cpg;
-  for (std::size_t r = first; r < first + count; ++r, columns += depth) {
-    const std::size_t n = r / (out_h * out_w), oy = r / out_w % out_h, ox = r % out_w;
-    TA* out = columns;
-    // With one group and no dilation, a window row inside the image is one run of bytes.
-    const std::ptrdiff_t first_x = s.w.coordinate(ox, 0),
-                         last_x = s.w.coordinate(ox, s.w.kernel - 1);
-    const bool contiguous = s.groups == 1 && s.w.dilation == 1 && first_x >= 0 &&
-                            static_cast<std::size_t>(last_x) < s.w.input;
-    for (std::size_t ky = 0; ky < s.h.kernel; ++ky) {
-      const std::ptrdiff_t iy = s.h.coordinate(oy, ky);
-      const bool row_inside = iy >= 0 && static_cast<std::size_t>(iy) < s.h.input;
-      if (row_inside && contiguous) {
-        const std::size_t pixel = (n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
-                                  static_cast<std::size_t>(first_x);
-        copy_run(image + pixel * s.in_c, s.w.kernel * cpg, out);
-        out += s.w.kernel * cpg;
-        continue;
-      }
-      for (std::size_t kx = 0; kx < s.w.kernel; ++kx, out += cpg) {
-        const std::ptrdiff_t ix = s.w.coordinate(ox, kx);
-        if (row_inside && ix >= 0 && static_cast<std::size_t>(ix) < s.w.input) {
-          const std::size_t pixel = (n * s.h.input + static_cast<std::size_t>(iy)) * s.w.input +
-                                    static_cast<std::size_t>(ix);
-          copy_run(image + pixel * s.in_c + c0, cpg, out);
-        } else {
-          std::fill_n(out, cpg, pad);
-        }
-      }
-    }
-  }
-}
-
-}  // namespace detail
-
 // Checks conv2d()'s arguments without running it.
 template <class TA, class Stage>
 Status validate_conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
@@ -264,11 +220,12 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
   // The workspace's storage now holds activations: objects of TA begin their lifetime there.
   TA* columns = reinterpret_cast<TA*>(workspace.data());
   std::uninitialized_default_construct_n(columns, chunk * depth);
+  const ImageWindows windows{shape.batch, cpg, shape.h, shape.w};
   for (std::size_t first = 0; first < pixels; first += chunk) {
     const std::size_t rows = std::min(chunk, pixels - first);
     for (std::size_t g = 0; g < shape.groups; ++g) {
-      detail::im2col_rows(shape, input.data(), static_cast<TA>(input_zero_point), g, first, rows,
-                          columns);
+      im2col_rows(windows, shape.in_c, g * cpg, input.data(), static_cast<TA>(input_zero_point),
+                  first, rows, columns);
       run_gemm(row_major<const TA>(columns, rows, depth), first, g);
     }
   }

@@ -4,8 +4,8 @@
 // (oh, ow) of image n, taps in (kh, kw, channel) order, padding filled with `pad`. A KxK
 // convolution is then one GEMM with HWIO weights ([kh * kw * cin, cout]). col2im is its
 // adjoint (window gradients summed back into the image), for the float layers' backward pass.
-// The workspace is rows x kh*kw*channels elements: the float layers and the quantized model
-// use it; the bounded-workspace convolution of the SIMD conv work replaces it there.
+// The whole matrix is rows x kh*kw*channels elements, which the float layers take; conv2d
+// (ops/conv2d.hpp) takes it a chunk of rows at a time, in a bounded workspace.
 #pragma once
 
 #include <algorithm>
@@ -79,44 +79,59 @@ template <class T>
 
 }  // namespace detail
 
+// Rows [first, first + count) of the im2col matrix, from an image of `image_channels` channels
+// per pixel whose channels [first_channel, first_channel + g.channels) the windows take (a
+// group's slice; all of them when the two counts are equal). Output row by output row, one
+// kernel row at a time, so that the checks that depend on the kernel row alone are made once
+// per image row, not once per window.
 template <class T>
-void im2col(const ImageWindows& g, const T* image, T pad, T* columns) noexcept {
+void im2col_rows(const ImageWindows& g, std::size_t image_channels, std::size_t first_channel,
+                 const T* image, T pad, std::size_t first, std::size_t count, T* columns) noexcept {
   const std::size_t oh_n = g.height.output(), ow_n = g.width.output(), c = g.channels;
   const std::size_t depth = g.depth(), span = g.width.kernel * c;
   const auto width = static_cast<std::ptrdiff_t>(g.width.input);
-  // Output pixel by output pixel, one kernel row at a time: the checks that depend on the
-  // kernel row alone are made once per image row, not once per window.
-  for (std::size_t n = 0; n < g.batch; ++n) {
-    const T* img = image + n * g.height.input * g.width.input * c;
-    for (std::size_t oh = 0; oh < oh_n; ++oh, columns += ow_n * depth) {
-      for (std::size_t kh = 0; kh < g.height.kernel; ++kh) {
-        T* out = columns + kh * span;
-        const std::ptrdiff_t ih = g.height.coordinate(oh, kh);
-        if (ih < 0 || static_cast<std::size_t>(ih) >= g.height.input) {
-          for (std::size_t ow = 0; ow < ow_n; ++ow) std::fill_n(out + ow * depth, span, pad);
+  // A window row inside the image is one run of bytes when it takes every channel of
+  // consecutive pixels.
+  const bool runs = g.width.dilation == 1 && c == image_channels;
+  const std::size_t end = first + count;
+  for (std::size_t r = first; r < end;) {
+    const std::size_t oh = r / ow_n % oh_n, ow_begin = r % ow_n;
+    const std::size_t ow_end = std::min(ow_n, ow_begin + (end - r));
+    const T* img =
+        image + r / (ow_n * oh_n) * g.height.input * g.width.input * image_channels + first_channel;
+    for (std::size_t kh = 0; kh < g.height.kernel; ++kh) {
+      T* out = columns + kh * span;
+      const std::ptrdiff_t ih = g.height.coordinate(oh, kh);
+      if (ih < 0 || static_cast<std::size_t>(ih) >= g.height.input) {
+        for (std::size_t ow = ow_begin; ow < ow_end; ++ow, out += depth)
+          std::fill_n(out, span, pad);
+        continue;
+      }
+      const T* row = img + static_cast<std::size_t>(ih) * g.width.input * image_channels;
+      for (std::size_t ow = ow_begin; ow < ow_end; ++ow, out += depth) {
+        const std::ptrdiff_t first_x = g.width.coordinate(ow, 0);
+        if (runs && first_x >= 0 && g.width.coordinate(ow, g.width.kernel - 1) < width) {
+          detail::copy_run(row + static_cast<std::size_t>(first_x) * c, span, out);
           continue;
         }
-        const T* row = img + static_cast<std::size_t>(ih) * g.width.input * c;
-        for (std::size_t ow = 0; ow < ow_n; ++ow, out += depth) {
-          const std::ptrdiff_t first = g.width.coordinate(ow, 0);
-          const std::ptrdiff_t last = g.width.coordinate(ow, g.width.kernel - 1);
-          if (g.width.dilation == 1 && first >= 0 && last < width) {
-            // The window's row is contiguous in the image: one copy of kw * c values.
-            detail::copy_run(row + static_cast<std::size_t>(first) * c, span, out);
-            continue;
-          }
-          for (std::size_t kw = 0; kw < g.width.kernel; ++kw) {
-            const std::ptrdiff_t iw = g.width.coordinate(ow, kw);
-            if (iw >= 0 && iw < width) {
-              detail::copy_run(row + static_cast<std::size_t>(iw) * c, c, out + kw * c);
-            } else {
-              std::fill_n(out + kw * c, c, pad);
-            }
+        for (std::size_t kw = 0; kw < g.width.kernel; ++kw) {
+          const std::ptrdiff_t iw = g.width.coordinate(ow, kw);
+          if (iw >= 0 && iw < width) {
+            detail::copy_run(row + static_cast<std::size_t>(iw) * image_channels, c, out + kw * c);
+          } else {
+            std::fill_n(out + kw * c, c, pad);
           }
         }
       }
     }
+    columns += (ow_end - ow_begin) * depth;
+    r += ow_end - ow_begin;
   }
+}
+
+template <class T>
+void im2col(const ImageWindows& g, const T* image, T pad, T* columns) noexcept {
+  im2col_rows(g, g.channels, 0, image, pad, 0, g.rows(), columns);
 }
 
 // image += the adjoint of im2col applied to `columns` (the image must start zeroed for a plain
