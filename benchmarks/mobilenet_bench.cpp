@@ -145,7 +145,7 @@ void qinfer_stack(benchmark::State& state, qinfer::Isa level, std::size_t thread
       if (with_adds && convs[i].residual_end) {
         qinfer::add<uint8_t>(add_params, qinfer::Span<const uint8_t>(block_input, out_size),
                              qinfer::Span<const uint8_t>(y, out_size),
-                             qinfer::Span<uint8_t>(y, out_size));
+                             qinfer::Span<uint8_t>(y, out_size), pool.hook());
       }
       if (!convs[i].relu6) block_input = y;  // a projection ends a block
       x = y;

@@ -124,6 +124,22 @@ TEST_CASE("conv2d: extreme values, several im2col chunks, threads", "[conv2d][si
           .input_zero_point(31)
           .threads(threads)
           .test(path, rng);
+      // Chunks of at least conv2d_split_rows pixels, cut into pieces that each task copies and
+      // multiplies: 1024 + 576 rows, then 323 rows in uneven pieces of two groups.
+      test::ConvTester<uint8_t, int8_t>()
+          .channels(3, 16, 1)
+          .height({40, 3, 1, 1, 1, 1})
+          .width({40, 3, 1, 1, 1, 1})
+          .input_zero_point(128)
+          .threads(threads)
+          .test(path, rng);
+      test::ConvTester<uint8_t, int8_t>()
+          .channels(8, 12, 2)
+          .height({17, 3, 1, 1, 1, 1})
+          .width({19, 3, 1, 1, 1, 1})
+          .input_zero_point(7)
+          .threads(threads)
+          .test(path, rng);
     }
   });
 }

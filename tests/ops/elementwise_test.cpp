@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "qinfer/runtime/thread_pool.hpp"
 #include "support/errors.hpp"
 #include "support/levels.hpp"
 #include "support/random.hpp"
@@ -68,6 +69,27 @@ void compare_add(test::Rng& rng) {
     REQUIRE(ours == expected);
     std::vector<T> in_place = b;
     add<T>(params, a, in_place, in_place);
+    REQUIRE(in_place == expected);
+  }
+}
+
+TEST_CASE("add on a thread pool splits into runs and gives the same bytes", "[ops][add]") {
+  test::Rng rng(32);
+  ThreadPool pool(3);
+  const QuantParams qa{0.03f, 120}, qb{0.05f, 131}, qo{0.07f, 125};
+  const AddParams params = reference::make_add_params<uint8_t>(qa, qb, qo, {0, 255});
+  // Fewer values than a run, exactly one and two runs, and a last partial run.
+  for (const std::size_t n : {std::size_t{0}, std::size_t{100}, add_task_values,
+                              2 * add_task_values, 3 * add_task_values + 77}) {
+    const std::vector<uint8_t> a = rng.integers<uint8_t>(n, 0, 255),
+                               b = rng.integers<uint8_t>(n, 0, 255);
+    std::vector<uint8_t> expected(n), ours(n);
+    reference::add<uint8_t>(params, a, b, expected);
+    add<uint8_t>(params, a, b, ours, pool);
+    INFO("n " << n);
+    REQUIRE(ours == expected);
+    std::vector<uint8_t> in_place = a;
+    add<uint8_t>(params, in_place, b, in_place, pool.hook());
     REQUIRE(in_place == expected);
   }
 }

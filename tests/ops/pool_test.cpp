@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "qinfer/reference/pool.hpp"
+#include "qinfer/runtime/thread_pool.hpp"
 #include "support/errors.hpp"
 #include "support/levels.hpp"
 #include "support/random.hpp"
@@ -40,16 +41,26 @@ ClampBounds random_clamp(test::Rng& rng) {
   return {lo, static_cast<int32_t>(rng.integer(lo, StorageTraits<T>::max))};
 }
 
+// Three workers share out the output rows: any split must give the same bytes.
+ThreadPool& test_pool() {
+  static ThreadPool pool(3);
+  return pool;
+}
+
 template <class T>
 void check_shape(const Pool2dShape& s, const std::vector<T>& in, ClampBounds clamp) {
   const std::size_t out_size = tensor_size(s, true);
-  std::vector<T> ours(out_size), expected(out_size);
+  std::vector<T> ours(out_size), expected(out_size), threaded(out_size);
   reference::max_pool2d<T>(s, in, expected, clamp);
   max_pool2d<T>(s, in, ours, clamp);
   REQUIRE(ours == expected);
+  max_pool2d<T>(s, in, threaded, clamp, test_pool());
+  REQUIRE(threaded == expected);
   reference::avg_pool2d<T>(s, in, expected, clamp);
   avg_pool2d<T>(s, in, ours, clamp);
   REQUIRE(ours == expected);
+  avg_pool2d<T>(s, in, threaded, clamp, test_pool().hook());
+  REQUIRE(threaded == expected);
 }
 
 template <class T>

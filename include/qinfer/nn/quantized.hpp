@@ -220,14 +220,14 @@ class QuantizedSequential {
         if (body.dims != q.dims) {
           fail(Errc::shape_mismatch, "QuantizedSequential: a residual's branches differ in shape");
         }
-        qinfer::add<uint8_t>(r->add, body.data, q.data, q.data);
+        qinfer::add<uint8_t>(r->add, body.data, q.data, q.data, executor);
         on_output(static_cast<const Tensor<uint8_t>&>(q), r->output);
       } else if (const auto* p = std::get_if<QuantizedMaxPool>(&step)) {
-        q = run(*p, q);
+        q = run(*p, q, executor);
       } else if (const auto* a = std::get_if<QuantizedAvgPool>(&step)) {
-        q = run(*a, q);
+        q = run(*a, q, executor);
       } else if (std::holds_alternative<QuantizedGlobalAvgPool>(step)) {
-        q = global_average(q);
+        q = global_average(q, executor);
       } else {
         const std::size_t n = q.dims.at(0);
         q.dims = {n, n == 0 ? 0 : q.size() / n};
@@ -244,13 +244,14 @@ class QuantizedSequential {
     return row_major(x.data.data(), x.dims[0], m.in_channels);
   }
 
-  static Tensor<uint8_t> global_average(const Tensor<uint8_t>& x) {
+  static Tensor<uint8_t> global_average(const Tensor<uint8_t>& x, ParallelForHook executor) {
     if (x.rank() != 4) {
       fail(Errc::shape_mismatch,
            "QuantizedSequential: global average pool input must be [N, H, W, C]");
     }
     Tensor<uint8_t> y({x.dims[0], x.dims[3]}, std::vector<uint8_t>(x.dims[0] * x.dims[3]));
-    global_avg_pool2d<uint8_t>(x.dims[0], x.dims[1], x.dims[2], x.dims[3], x.data, y.data);
+    global_avg_pool2d<uint8_t>(x.dims[0], x.dims[1], x.dims[2], x.dims[3], x.data, y.data, {0, 255},
+                               executor);
     return y;
   }
 
@@ -303,7 +304,8 @@ class QuantizedSequential {
     return run_step(m, x, DequantizeFloat{m.multipliers}, executor);
   }
 
-  static Tensor<uint8_t> run(const QuantizedAvgPool& p, const Tensor<uint8_t>& x) {
+  static Tensor<uint8_t> run(const QuantizedAvgPool& p, const Tensor<uint8_t>& x,
+                             ParallelForHook executor) {
     if (x.rank() != 4) {
       fail(Errc::shape_mismatch, "QuantizedSequential: average pool input must be [N, H, W, C]");
     }
@@ -322,11 +324,12 @@ class QuantizedSequential {
     }
     Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
     y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
-    avg_pool2d<uint8_t>(shape, x.data, y.data);
+    avg_pool2d<uint8_t>(shape, x.data, y.data, {0, 255}, executor);
     return y;
   }
 
-  static Tensor<uint8_t> run(const QuantizedMaxPool& p, const Tensor<uint8_t>& x) {
+  static Tensor<uint8_t> run(const QuantizedMaxPool& p, const Tensor<uint8_t>& x,
+                             ParallelForHook executor) {
     if (x.rank() != 4) {
       fail(Errc::shape_mismatch, "QuantizedSequential: max pool input must be [N, H, W, C]");
     }
@@ -340,7 +343,7 @@ class QuantizedSequential {
     if (auto s = shape.w.check("QuantizedSequential: max pool window does not fit"); !s) fail(s);
     Tensor<uint8_t> y({x.dims[0], shape.h.output(), shape.w.output(), x.dims[3]}, {});
     y.data.resize(y.dims[0] * y.dims[1] * y.dims[2] * y.dims[3]);
-    max_pool2d<uint8_t>(shape, x.data, y.data);
+    max_pool2d<uint8_t>(shape, x.data, y.data, {0, 255}, executor);
     return y;
   }
 };

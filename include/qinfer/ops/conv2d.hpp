@@ -20,8 +20,9 @@
 //   reuses the packed GEMM of every path unchanged.
 //
 // Memory: with a caller-provided workspace of conv2d_workspace_size() int32 values nothing is
-// allocated. Threads: the executor splits each GEMM (and the depthwise rows); results do not
-// depend on the number of workers.
+// allocated. Threads: the executor splits each GEMM (a large chunk into pieces that each copy
+// and multiply their own rows) and the depthwise rows; results do not depend on the number of
+// workers.
 #pragma once
 
 #include <algorithm>
@@ -128,6 +129,11 @@ constexpr std::size_t conv2d_chunk_rows(std::size_t depth) noexcept {
   return std::min<std::size_t>(1024, std::max(task, rows));
 }
 
+// On a parallel executor, chunks of at least this many output pixels are cut into
+// gemm_parallel_tasks pieces (of at least 32 rows); smaller ones (a 14x14 or 7x7 layer) run one
+// GEMM that the executor splits by columns as well.
+inline constexpr std::size_t conv2d_split_rows = 256;
+
 namespace detail {
 
 // The convolution takes no workspace: a 1x1 filter of stride 1 without padding.
@@ -221,12 +227,31 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
   TA* columns = reinterpret_cast<TA*>(workspace.data());
   std::uninitialized_default_construct_n(columns, chunk * depth);
   const ImageWindows windows{shape.batch, cpg, shape.h, shape.w};
+  const TA pad = static_cast<TA>(input_zero_point);
   for (std::size_t first = 0; first < pixels; first += chunk) {
     const std::size_t rows = std::min(chunk, pixels - first);
     for (std::size_t g = 0; g < shape.groups; ++g) {
-      im2col_rows(windows, shape.in_c, g * cpg, input.data(), static_cast<TA>(input_zero_point),
-                  first, rows, columns);
-      run_gemm(row_major<const TA>(columns, rows, depth), first, g);
+      if (std::is_same_v<std::decay_t<Executor>, SerialExecutor> || rows < conv2d_split_rows) {
+        im2col_rows(windows, shape.in_c, g * cpg, input.data(), pad, first, rows, columns);
+        run_gemm(row_major<const TA>(columns, rows, depth), first, g);
+        continue;
+      }
+      // Pieces that each task copies and multiplies itself, so that each core reads the columns
+      // it wrote and the copy runs in parallel. With the copy shared out first and one GEMM
+      // after it, two threads ran the 3-channel first layer at 1.03-1.05x one thread, the 7x7
+      // stem at 1.3x and 56x56x64 3x3 at 1.2-1.25x; this way 1.4x, 1.6-1.7x and 1.4-1.6x.
+      const std::size_t piece = (rows + gemm_parallel_tasks - 1) / gemm_parallel_tasks;
+      executor(gemm_parallel_tasks, [&](std::size_t task) {
+        const std::size_t begin = task * piece;
+        if (begin >= rows) return;
+        const std::size_t count = std::min(piece, rows - begin);
+        TA* own = columns + begin * depth;
+        im2col_rows(windows, shape.in_c, g * cpg, input.data(), pad, first + begin, count, own);
+        const MatrixView<Out> c{output.data() + (first + begin) * shape.out_c + g * opg, count, opg,
+                                shape.out_c, 1};
+        static_cast<void>(gemm(row_major<const TA>(own, count, depth), input_zero_point,
+                               w.groups[g], slice_channels(stage, g * opg, opg), c));
+      });
     }
   }
   return ok();

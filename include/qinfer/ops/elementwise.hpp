@@ -9,6 +9,7 @@
 //                     branches), so the copy is exact; each pixel's slice is one memcpy.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -18,13 +19,19 @@
 #include "qinfer/core/span.hpp"
 #include "qinfer/kernels/add/dispatch.hpp"
 #include "qinfer/reference/elementwise.hpp"
+#include "qinfer/runtime/parallel.hpp"
 
 namespace qinfer {
 
+// Values per task of add() on an executor: 16 KiB of each operand, long against a hand-out.
+inline constexpr std::size_t add_task_values = std::size_t{16} << 10;
+
 // out = a + b, requantized: params from reference::make_add_params<T>(a, b, out quantization).
-// out may be a or b itself (an in-place residual add).
-template <class T>
-Result<void> add(const AddParams& params, Span<const T> a, Span<const T> b, Span<T> out) {
+// out may be a or b itself (an in-place residual add). An executor shares out runs of
+// add_task_values values.
+template <class T, class Executor = SerialExecutor>
+Result<void> add(const AddParams& params, Span<const T> a, Span<const T> b, Span<T> out,
+                 Executor&& executor = Executor{}) {
   for (Span<const T> operand : {a, b}) {
     if (auto s = detail::check_buffers(operand, out, "add: a, b and out differ in size",
                                        "add: null buffer");
@@ -32,7 +39,13 @@ Result<void> add(const AddParams& params, Span<const T> a, Span<const T> b, Span
       return fail(s);
     }
   }
-  kernels::add_kernel<T>(active_isa())(a.data(), b.data(), out.data(), out.size(), params);
+  const auto kernel = kernels::add_kernel<T>(active_isa());
+  const std::size_t size = out.size();
+  executor((size + add_task_values - 1) / add_task_values, [&](std::size_t task) {
+    const std::size_t first = task * add_task_values;
+    kernel(a.data() + first, b.data() + first, out.data() + first,
+           std::min(add_task_values, size - first), params);
+  });
   return ok();
 }
 

@@ -82,7 +82,8 @@ struct GemmCall {
 
 #if QINFER_X86
 // gemm_block's tiles on the AVX-512 VNNI kernels with the stage fused: panels in pairs (6x64
-// tiles), an odd last panel alone (8x32). A pair's weights (64 KiB at K = 1024) may leave L1,
+// tiles), an odd last panel alone (8x32), or its first half (8x16) when C has at most 16 of its
+// columns. A pair's weights (64 KiB at K = 1024) may leave L1,
 // which the kernel's prefetch covers: against oneDNN, 2048^3 went from 0.81x to 0.99x and
 // 256^3 from 0.85x to 1.03x with the packed epilogue (benchmarks/README.md).
 template <class TA, class Stage>
@@ -107,10 +108,13 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
           w.has_zero_points ? &w.zero_points[n0] : nullptr,
           row_sums + (m0 - row_begin)};
       if (pair) {
-        k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), panel_stride,
+        k5::gemm_tile_fused<4>(a, call.a.row_stride, rows, w.k, w.panel(panel), panel_stride,
+                               init[panel - panel_begin], lanes, out);
+      } else if (out.columns <= 16) {
+        k5::gemm_tile_fused<1>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
                                init[panel - panel_begin], lanes, out);
       } else {
-        k5::gemm_tile_fused<1>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
+        k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
                                init[panel - panel_begin], lanes, out);
       }
     }

@@ -7,18 +7,22 @@
 // window with count_include_pad, padded taps holding the zero point), and the result is clamped
 // (a fused ReLU or ReLU6).
 //
-// No heap: each output pixel's window is gathered as up to pool_tap_chunk tap pointers at a
-// time, and an average sums up to pool_channel_block channels at a time in int32 on the stack.
+// Threads: an executor (runtime/parallel.hpp) shares out the output rows; results do not depend
+// on the number of workers. No heap: each output pixel's window is gathered as up to pool_tap_chunk
+// tap pointers at a time, and an average sums up to pool_channel_block channels at a time in int32
+// on the stack.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "qinfer/core/cpu.hpp"
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/span.hpp"
 #include "qinfer/kernels/pool/dispatch.hpp"
 #include "qinfer/reference/pool.hpp"
+#include "qinfer/runtime/parallel.hpp"
 
 namespace qinfer {
 
@@ -63,28 +67,31 @@ void for_each_tap_chunk(const Pool2dShape& s, const T* image, const PoolWindow& 
   if (count != 0) visit(taps, count, first);
 }
 
-// Runs pixel(image, window, out) for every output position.
-template <class T, class Pixel>
-void for_each_output(const Pool2dShape& s, const T* input, T* output, Pixel pixel) noexcept {
+// Runs pixel(image, window, out) for every output position, one output row per task of the
+// executor.
+template <class T, class Pixel, class Executor>
+void for_each_output(const Pool2dShape& s, const T* input, T* output, Pixel pixel,
+                     Executor&& executor) {
   const std::size_t out_h = s.h.output(), out_w = s.w.output();
-  for (std::size_t n = 0; n < s.batch; ++n) {
+  executor(s.batch * out_h, [&](std::size_t row) {
+    const std::size_t n = row / out_h, oy = row % out_h;
     const T* image = input + n * s.h.input * s.w.input * s.channels;
-    for (std::size_t oy = 0; oy < out_h; ++oy) {
-      PoolWindow win{};
-      window_range(s.h, oy, win.y0, win.y1);
-      for (std::size_t ox = 0; ox < out_w; ++ox, output += s.channels) {
-        window_range(s.w, ox, win.x0, win.x1);
-        pixel(image, win, output);
-      }
+    T* out = output + row * out_w * s.channels;
+    PoolWindow win{};
+    window_range(s.h, oy, win.y0, win.y1);
+    for (std::size_t ox = 0; ox < out_w; ++ox, out += s.channels) {
+      window_range(s.w, ox, win.x0, win.x1);
+      pixel(image, win, out);
     }
-  }
+  });
 }
 
 }  // namespace detail
 
-template <class T>
+template <class T, class Executor = SerialExecutor>
 Result<void> max_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> output,
-                        ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
+                        ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max},
+                        Executor&& executor = Executor{}) {
   if (auto s = reference::detail::check_pool(shape, input, output, clamp); !s) return fail(s);
   const auto row_kernels = kernels::pool::pool_kernels<T>(active_isa());
   detail::for_each_output(
@@ -94,13 +101,15 @@ Result<void> max_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> o
             shape, image, win, 0, [&](const T* const* taps, std::size_t count, bool first) {
               row_kernels.max_taps(out, taps, count, shape.channels, first, clamp);
             });
-      });
+      },
+      executor);
   return ok();
 }
 
-template <class T>
+template <class T, class Executor = SerialExecutor>
 Result<void> avg_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> output,
-                        ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
+                        ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max},
+                        Executor&& executor = Executor{}) {
   if (auto s = reference::detail::check_pool(shape, input, output, clamp); !s) return fail(s);
   std::size_t window = 0;
   if (!checked_mul(shape.h.kernel, shape.w.kernel, window) ||
@@ -130,17 +139,20 @@ Result<void> avg_pool2d(const Pool2dShape& shape, Span<const T> input, Span<T> o
                                      });
           row_kernels.average_row(out + c, sums, block, average);
         }
-      });
+      },
+      executor);
   return ok();
 }
 
 // Average over the whole H x W of each channel: input [batch, height, width, channels], output
-// [batch, channels].
-template <class T>
+// [batch, channels]; an executor shares out the images.
+template <class T, class Executor = SerialExecutor>
 Result<void> global_avg_pool2d(std::size_t batch, std::size_t height, std::size_t width,
                                std::size_t channels, Span<const T> input, Span<T> output,
-                               ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max}) {
-  return avg_pool2d(Pool2dShape::global(batch, height, width, channels), input, output, clamp);
+                               ClampBounds clamp = {StorageTraits<T>::min, StorageTraits<T>::max},
+                               Executor&& executor = Executor{}) {
+  return avg_pool2d(Pool2dShape::global(batch, height, width, channels), input, output, clamp,
+                    std::forward<Executor>(executor));
 }
 
 }  // namespace qinfer

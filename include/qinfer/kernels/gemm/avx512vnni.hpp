@@ -58,13 +58,15 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline __m512i dpbu
   return sum;
 }
 
-// The sums of Rows rows x (32 Panels) columns, left in registers: panel p's weights start at
-// panel + p * panel_stride and its initial terms at init + 32 p.
-template <std::size_t Rows, std::size_t Panels, class TA>
+// The sums of Rows rows x (16 Vectors) columns, left in registers: vector v's weights are the
+// (v % 2)-th 64 bytes of each group of panel v / 2, which starts at panel + (v / 2) *
+// panel_stride, and its initial terms are at init + 16 v. One vector is the first half of a
+// panel: a last panel with at most 16 columns (N = 16 or 144) does half the work.
+template <std::size_t Rows, std::size_t Vectors, class TA>
 __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumulate(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
-    const int32_t* init, __m512i (&sum)[Rows][2 * Panels]) noexcept {
-  constexpr std::size_t vectors = 2 * Panels;
+    const int32_t* init, __m512i (&sum)[Rows][Vectors]) noexcept {
+  constexpr std::size_t vectors = Vectors;
   constexpr uint32_t mask = code_mask<TA>(0);
 #pragma GCC unroll 16
   for (auto& row : sum) {
@@ -83,13 +85,11 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
   }
   for (std::size_t g = 0; g < groups; ++g) {
     __m512i b[vectors];
-#pragma GCC unroll 2
-    for (std::size_t p = 0; p < Panels; ++p) {
-      const int8_t* group = panel + p * panel_stride + g * gemm_nr * gemm_kr;
-      _mm_prefetch(reinterpret_cast<const char*>(group + prefetch_distance), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(group + prefetch_distance + 64), _MM_HINT_T0);
-      b[2 * p] = _mm512_loadu_si512(group);
-      b[2 * p + 1] = _mm512_loadu_si512(group + 64);
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < vectors; ++v) {
+      const int8_t* half = panel + v / 2 * panel_stride + g * gemm_nr * gemm_kr + v % 2 * 64;
+      _mm_prefetch(reinterpret_cast<const char*>(half + prefetch_distance), _MM_HINT_T0);
+      b[v] = _mm512_loadu_si512(half);
     }
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
@@ -108,7 +108,7 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
                                                              const int32_t* init,
                                                              int32_t* acc) noexcept {
   __m512i sum[Rows][2];
-  accumulate<Rows, 1>(a, lda, k, panel, 0, init, sum);
+  accumulate<Rows, 2>(a, lda, k, panel, 0, init, sum);
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     _mm512_storeu_si512(acc + m * gemm_nr, sum[m][0]);
@@ -128,14 +128,14 @@ struct TileOutput {
 };
 
 // The tile's sums go through the stage straight from the accumulators to C.
-template <std::size_t Rows, std::size_t Panels, class TA, class Stage>
+template <std::size_t Rows, std::size_t Vectors, class TA, class Stage>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     const int32_t* init, const convert::avx512::StageLanes<Stage>& lanes,
     const TileOutput<typename Stage::Output>& out) noexcept {
-  constexpr std::size_t vectors = 2 * Panels;
+  constexpr std::size_t vectors = Vectors;
   __m512i sum[Rows][vectors];
-  accumulate<Rows, Panels>(a, lda, k, panel, panel_stride, init, sum);
+  accumulate<Rows, Vectors>(a, lda, k, panel, panel_stride, init, sum);
   if (out.zb != nullptr) {
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < vectors; ++v) {
@@ -165,8 +165,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_f
                             : stage.multiplier(out.first_channel + first,
                                                static_cast<__mmask16>((uint32_t{1} << count) - 1));
       }
-      const bool full = out.columns == vectors * 16;
-      const uint64_t mask = full ? ~uint64_t{0} : (uint64_t{1} << out.columns) - 1;
+      // The bytes C has: all 64 of a two-panel row, else the low `columns` bits (16 of one
+      // vector's store32 are never written).
+      const uint64_t mask = out.columns >= 64 ? ~uint64_t{0} : (uint64_t{1} << out.columns) - 1;
 #pragma GCC unroll 16
       for (std::size_t m = 0; m < Rows; ++m) {
         __m512i levels[vectors];
@@ -174,10 +175,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_f
         for (std::size_t v = 0; v < vectors; ++v) {
           levels[v] = stage.raw_levels(sum[m][v], multiplier[v]);
         }
-        if constexpr (Panels == 2) {
+        if constexpr (Vectors == 4) {
           stage.store64(out.c + m * out.ldc, levels[0], levels[1], levels[2], levels[3], mask);
-        } else {
+        } else if constexpr (Vectors == 2) {
           stage.store32(out.c + m * out.ldc, levels[0], levels[1], static_cast<uint32_t>(mask));
+        } else {
+          stage.store32(out.c + m * out.ldc, levels[0], levels[0], static_cast<uint32_t>(mask));
         }
       }
       return;
@@ -215,15 +218,16 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_f
   }
 }
 
-// A tile of up to mr rows (one panel) or wide_mr rows (two panels, panel_stride bytes apart).
-template <std::size_t Panels, class TA, class Stage>
+// A tile of up to mr rows of 16 or 32 columns (half a panel or one), or of wide_mr rows of 64
+// (two panels, panel_stride bytes apart).
+template <std::size_t Vectors, class TA, class Stage>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, std::size_t panel_stride, const int32_t* init,
                      const convert::avx512::StageLanes<Stage>& lanes,
                      const TileOutput<typename Stage::Output>& out) noexcept {
-  static_assert(Panels == 1 || Panels == 2);
-  dispatch_rows<Panels == 1 ? mr : wide_mr>(rows, [&](auto r) {
-    gemm_rows_fused<decltype(r)::value, Panels, TA, Stage>(a, lda, k, panel, panel_stride, init,
+  static_assert(Vectors == 1 || Vectors == 2 || Vectors == 4);
+  dispatch_rows<Vectors == 4 ? wide_mr : mr>(rows, [&](auto r) {
+    gemm_rows_fused<decltype(r)::value, Vectors, TA, Stage>(a, lda, k, panel, panel_stride, init,
                                                            lanes, out);
   });
 }
