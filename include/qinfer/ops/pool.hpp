@@ -8,9 +8,9 @@
 // (a fused ReLU or ReLU6).
 //
 // Threads: an executor (runtime/parallel.hpp) shares out the output rows; results do not depend
-// on the number of workers. No heap: each output pixel's window is gathered as up to pool_tap_chunk
-// tap pointers at a time, and an average sums up to pool_channel_block channels at a time in int32
-// on the stack.
+// on the number of workers. No heap: each output pixel's window is gathered as up to
+// pool_tap_chunk tap pointers at a time, and an average sums up to pool_channel_block channels
+// at a time in int32 on the stack.
 #pragma once
 
 #include <cstddef>
