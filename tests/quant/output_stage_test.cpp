@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "qinfer/quant/output_stage.hpp"
@@ -44,4 +45,20 @@ TEST_CASE("output stages reject bad parameters", "[output_stage][error]") {
   CHECK(RequantizeFloat<uint8_t>{one, 0, 10, 5}.check(1).code() == Errc::invalid_argument);
   const std::vector<QuantizedMultiplier> raw{{12345, 0}};
   CHECK(RequantizeFixedPoint<int8_t>{raw, 0}.check(1).code() == Errc::invalid_scale);
+  // Every invalid value, alone or at any place in a long per-channel span (the check runs
+  // without an early exit); the smallest denormal and the largest float are valid.
+  using Limits = std::numeric_limits<float>;
+  for (float v : {-0.0f, -1.0f, -Limits::min(), Limits::quiet_NaN(), -Limits::quiet_NaN(),
+                  Limits::infinity(), -Limits::infinity()}) {
+    for (std::size_t at : {std::size_t{0}, std::size_t{37}, std::size_t{999}}) {
+      std::vector<float> many(1000, 0.01f);
+      many[at] = v;
+      INFO("value " << v << " at " << at);
+      CHECK(RequantizeFloat<uint8_t>{many, 0}.check(1000).code() == Errc::invalid_scale);
+      CHECK(DequantizeFloat{many}.check(1000).code() == Errc::invalid_scale);
+    }
+  }
+  const std::vector<float> extremes{Limits::denorm_min(), Limits::max()};
+  CHECK(RequantizeFloat<int8_t>{extremes, 0}.check(2).ok());
+  CHECK(DequantizeFloat{extremes}.check(2).ok());
 }

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/span.hpp"
@@ -29,6 +30,19 @@ struct StoreInt32 {
   int32_t operator()(int32_t acc, std::size_t /*channel*/) const noexcept { return acc; }
 };
 
+namespace detail {
+
+// Whether every value is finite and above 0, in one pass without an early exit that the compiler
+// vectorizes (NaN fails both comparisons): stages check all their channels on every call, and
+// an early-exit loop over 960 multipliers was 5% of a 7x7 depthwise layer's time, twice per call.
+inline bool all_finite_positive(Span<const float> values) noexcept {
+  int valid = 1;
+  for (float v : values) valid &= (v > 0.0f) & (v <= std::numeric_limits<float>::max());
+  return valid != 0;
+}
+
+}  // namespace detail
+
 // Real-valued output: acc * scales[channel], where scales holds a_scale * b_scale[channel].
 struct DequantizeFloat {
   using Output = float;
@@ -38,10 +52,8 @@ struct DequantizeFloat {
     if (!is_broadcastable(scales, channels)) {
       return {Errc::shape_mismatch, "DequantizeFloat: scales must have 1 or channels entries"};
     }
-    for (float s : scales) {
-      if (!(std::isfinite(s) && s > 0.0f)) {
-        return {Errc::invalid_scale, "DequantizeFloat: scales must be finite and > 0"};
-      }
+    if (!detail::all_finite_positive(scales)) {
+      return {Errc::invalid_scale, "DequantizeFloat: scales must be finite and > 0"};
     }
     return {};
   }
@@ -87,10 +99,8 @@ struct RequantizeFloat {
     if (!is_broadcastable(multipliers, channels)) {
       return {Errc::shape_mismatch, "RequantizeFloat: multipliers must have 1 or channels entries"};
     }
-    for (float m : multipliers) {
-      if (!(std::isfinite(m) && m > 0.0f)) {
-        return {Errc::invalid_scale, "RequantizeFloat: multipliers must be finite and > 0"};
-      }
+    if (!detail::all_finite_positive(multipliers)) {
+      return {Errc::invalid_scale, "RequantizeFloat: multipliers must be finite and > 0"};
     }
     return detail::check_output_bounds<Out>(zero_point, min, max,
                                             "RequantizeFloat: zero_point outside the output type");
