@@ -103,8 +103,9 @@ void im2col_rows(const ImageWindows& g, std::size_t image_channels, std::size_t 
       T* out = columns + kh * span;
       const std::ptrdiff_t ih = g.height.coordinate(oh, kh);
       if (ih < 0 || static_cast<std::size_t>(ih) >= g.height.input) {
-        for (std::size_t ow = ow_begin; ow < ow_end; ++ow, out += depth)
+        for (std::size_t ow = ow_begin; ow < ow_end; ++ow, out += depth) {
           std::fill_n(out, span, pad);
+        }
         continue;
       }
       const T* row = img + static_cast<std::size_t>(ih) * g.width.input * image_channels;

@@ -91,13 +91,17 @@ class Adam {
 inline float cosine_learning_rate(float base, std::size_t step, std::size_t total) noexcept {
   if (total == 0 || step >= total) return 0.0f;
   constexpr double pi = 3.14159265358979323846;
-  return static_cast<float>(0.5 * base *
-                            (1.0 + std::cos(pi * static_cast<double>(step) / static_cast<double>(total))));
+  return static_cast<float>(
+      0.5 * base * (1.0 + std::cos(pi * static_cast<double>(step) / static_cast<double>(total))));
 }
 
 // Step decay: base x gamma^(step / every).
-inline float step_learning_rate(float base, std::size_t step, std::size_t every, float gamma) noexcept {
-  return every == 0 ? base : base * static_cast<float>(std::pow(double{gamma}, static_cast<double>(step / every)));
+inline float step_learning_rate(float base, std::size_t step, std::size_t every,
+                                float gamma) noexcept {
+  return every == 0
+             ? base
+             : base *
+                   static_cast<float>(std::pow(double{gamma}, static_cast<double>(step / every)));
 }
 
 }  // namespace qinfer::train
