@@ -135,6 +135,47 @@ TEST_CASE("depthwise convolution: extreme values, long windows, wide layers, thr
   });
 }
 
+// The rows kernel (3x3, float stage, AVX-512 VNNI) interleaves each input row once into a ring
+// of three rows, in strips of 16 units and bands of 8 output rows: heights past one band, widths
+// past one strip (in both modes: a unit is 64 channels of one column, or 32 channels of two),
+// channel tails in each mode, every padding on each side, strides 1-3, horizontal dilation.
+TEST_CASE("depthwise convolution: 3x3 rows across bands, strips and channel blocks",
+          "[depthwise][simd]") {
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    const std::size_t channels_list[] = {1, 5, 32, 33, 63, 64, 80, 96, 129};
+    for (std::size_t channels : channels_list) {
+      for (std::size_t stride = 1; stride <= 3; ++stride) {
+        const std::size_t dilation = rng.size(1, 2);
+        const reference::Window1d h{rng.size(17, 29), 3, stride, 1, rng.size(0, 2), rng.size(0, 2)};
+        const reference::Window1d w{rng.size(30, 75), 3, stride, dilation, rng.size(0, 2),
+                                    rng.size(0, 2)};
+        test::ConvTester<uint8_t, int8_t>()
+            .batch(rng.size(1, 2))
+            .channels(channels)
+            .height(h)
+            .width(w)
+            .input_zero_point(static_cast<int32_t>(rng.integer(0, 255)))
+            .test(path, rng);
+        test::ConvTester<int8_t, int8_t>()
+            .channels(channels)
+            .height(h)
+            .width(w)
+            .input_zero_point(static_cast<int32_t>(rng.integer(-128, 127)))
+            .threads(3)
+            .test(path, rng);
+      }
+    }
+    // Saturating sums: all-255 activations against -128 weights, every tap inside.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(40)
+        .height({12, 3, 1, 1, 0, 0})
+        .width({40, 3, 1, 1, 0, 0})
+        .fill(255, -128)
+        .test(path, rng);
+  });
+}
+
 TEST_CASE("depthwise convolution rejects bad arguments", "[depthwise]") {
   const std::vector<int8_t> weights(9 * 4, 1);
   const std::vector<int32_t> zero{0}, bias;

@@ -199,6 +199,50 @@ void depthwise_row_fused(const DepthwiseCall<TA, Stage>& call, std::size_t row,
   }
 }
 
+// Output rows per task of the rows kernel. Each task interleaves the input rows above its first
+// output row again (2 of 10 at stride 1), and the tasks must be many enough to share out.
+inline constexpr std::size_t depthwise_rows_band = 8;
+
+// The convolution on the rows kernel (3x3 windows, h.dilation 1, row quads, float stage),
+// split into tasks of one band of output rows and one block of 64 channels; a last block of at
+// most 32 channels runs two output columns per register.
+template <class TA, class Stage, class Executor>
+void depthwise_rows(const DepthwiseCall<TA, Stage>& call,
+                    const kernels::avx512::QuadsFloatStage& stage, uint8_t zero_point,
+                    Executor& executor) {
+  const reference::Conv2dShape& s = call.shape;
+  const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
+  const std::size_t blocks = (channels + depthwise_quad_block - 1) / depthwise_quad_block;
+  const std::size_t bands = (out_h + depthwise_rows_band - 1) / depthwise_rows_band;
+  executor(s.batch * bands * blocks, [&](std::size_t task) {
+    const std::size_t block = task % blocks, band = task / blocks % bands;
+    const std::size_t n = task / blocks / bands, c0 = block * depthwise_quad_block;
+    kernels::avx512::QuadsFloatStage block_stage = stage;
+    block_stage.init += c0;
+    block_stage.multipliers += c0;
+    const kernels::avx512::DepthwiseRows rows{
+        call.input + n * s.h.input * s.w.input * channels + c0,
+        channels,
+        s.h,
+        s.w,
+        band * depthwise_rows_band,
+        std::min(out_h, (band + 1) * depthwise_rows_band),
+        call.w.row_quads.data() + 4 * c0,
+        call.w.quad_stride(),
+        block_stage,
+        std::min(depthwise_quad_block, channels - c0),
+        zero_point,
+        call.interior_begin,
+        call.interior_end};
+    typename Stage::Output* out = call.output + n * out_h * out_w * channels + c0;
+    if (rows.channels <= depthwise_quad_block / 2) {
+      kernels::avx512::depthwise_rows_float<TA, typename Stage::Output, true>(rows, out, channels);
+    } else {
+      kernels::avx512::depthwise_rows_float<TA, typename Stage::Output, false>(rows, out, channels);
+    }
+  });
+}
+
 template <class Stage>
 inline constexpr bool is_float_requantize = false;
 template <class Out>
@@ -291,7 +335,7 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
 #if QINFER_X86
   // The quads kernel applies requantizing stages in its registers when one run of taps holds
   // the whole window: the float stage in its own channel order, the fixed-point stage after
-  // restoring the order.
+  // restoring the order. 3x3 windows with the float stage run on the rows kernel.
   const bool fusable = kernel.taps_per_group == 4 && call.epilogue_path == ConvertPath::avx512 &&
                        w.taps() <= detail::depthwise_tap_run;
   if constexpr (detail::is_float_requantize<Stage>) {
@@ -308,6 +352,10 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
           static_cast<float>(stage.max - stage.zero_point),
           static_cast<int16_t>(stage.min - stage.zero_point),
           static_cast<int16_t>(stage.zero_point)};
+      if (w.has_row_quads() && shape.h.dilation == 1) {
+        detail::depthwise_rows(call, lanes, static_cast<uint8_t>(input_zero_point), executor);
+        return ok();
+      }
       executor(rows, [&](std::size_t row) {
         detail::depthwise_row_fused(
             call, row, [&](const DepthwiseRun& run, typename Stage::Output* out, std::size_t c0) {

@@ -3,8 +3,9 @@
 // AVX-512 VNNI depthwise kernels (contract in kernels/depthwise/scalar.hpp). For any weights,
 // 16 channels per zmm with the AVX2 kernel's tap-pair scheme and vpdpwssd, which multiplies
 // both taps, sums them and accumulates in one instruction. For weights whose w' fit int8, the
-// quads kernel below multiplies bytes with vpdpbusd, 4 taps per lane. Channel tails run the
-// same loops under masks.
+// quads kernel below multiplies bytes with vpdpbusd, 4 taps per lane, and the rows kernel does
+// the same for 3x3 windows with each input row interleaved once. Channel tails run the same
+// loops under masks.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -12,6 +13,7 @@
 #if QINFER_X86
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -217,18 +219,17 @@ struct QuadsFloatStage {
 // for integer bounds; packssdw's saturation only reaches values below every lower bound.
 // Groups is the run's tap quads when fixed at compile time (3 for 3x3, 7 for 5x5), which lets
 // the compiler keep the accumulators in registers across the unrolled taps; 0 loops over them.
-// The output bytes of four vectors of raw sums in the quads order, given their starting sums
-// and multipliers in the same order; the packs restore channel order.
+// The output bytes of four vectors of sums (starting sums included) in the quads order, given
+// their multipliers in the same order; the packs restore channel order.
 template <class Out>
-__attribute__((always_inline, target("avx512f,avx512bw"))) inline __m512i quads_levels(
-    const __m512i (&acc)[4], const __m512i (&init)[4], const __m512 (&multipliers)[4],
+__attribute__((always_inline, target("avx512f,avx512bw"))) inline __m512i quads_bytes(
+    const __m512i (&sums)[4], const __m512 (&multipliers)[4],
     const QuadsFloatStage& stage) noexcept {
   const __m512 hi = _mm512_set1_ps(stage.hi);
   __m512i levels[4];
 #pragma GCC unroll 4
   for (std::size_t i = 0; i < 4; ++i) {
-    const __m512 v =
-        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i], init[i])), multipliers[i]);
+    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(sums[i]), multipliers[i]);
     levels[i] = _mm512_cvtps_epi32(_mm512_min_ps(v, hi));
   }
   const __m512i lo = _mm512_set1_epi16(stage.lo), zero_point = _mm512_set1_epi16(stage.zero_point);
@@ -238,6 +239,16 @@ __attribute__((always_inline, target("avx512f,avx512bw"))) inline __m512i quads_
       _mm512_add_epi16(_mm512_max_epi16(_mm512_packs_epi32(levels[2], levels[3]), lo), zero_point);
   return std::is_same_v<Out, uint8_t> ? _mm512_packus_epi16(low, high)
                                       : _mm512_packs_epi16(low, high);
+}
+
+// The same from raw sums and their starting sums.
+template <class Out>
+__attribute__((always_inline, target("avx512f,avx512bw"))) inline __m512i quads_levels(
+    const __m512i (&acc)[4], const __m512i (&init)[4], const __m512 (&multipliers)[4],
+    const QuadsFloatStage& stage) noexcept {
+  const __m512i sums[4] = {_mm512_add_epi32(acc[0], init[0]), _mm512_add_epi32(acc[1], init[1]),
+                           _mm512_add_epi32(acc[2], init[2]), _mm512_add_epi32(acc[3], init[3])};
+  return quads_bytes<Out>(sums, multipliers, stage);
 }
 
 // One pixel's 64-channel block [c, c + 64), or fewer under `bytes`, in zmm registers.
@@ -385,6 +396,213 @@ void depthwise_quads_float(const DepthwiseRun& run, const QuadsFloatStage& stage
       return depthwise_quads_float_run<TA, Out, 7>(run, stage, out, out_stride);
     default:
       return depthwise_quads_float_run<TA, Out, 0>(run, stage, out, out_stride);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rows kernel: 3x3 windows with the float stage fused. The quads kernel interleaves the
+// four activation vectors of every tap quad for every output pixel: 24 byte and word unpacks
+// per pixel and 64 channels, all on the one shuffle port. Here a quad is the three taps of one
+// kernel row (row quads, packing.hpp), so the interleaved quad of output column ox in input row
+// iy serves every output row that reads iy: each input row is interleaved once into a ring of
+// three rows, and at stride 1 a pixel costs 8 unpacks instead of 24.
+//
+// A "unit" is what one zmm lane set holds: 64 channels of one output column, or, in Pair mode
+// (a block of at most 32 channels), 32 channels of output columns 2u and 2u + 1 in the low and
+// high 256 bits, as quads_float_pixel_pair does. Its interleaved quad is 4 vectors, 256 bytes.
+inline constexpr std::size_t rows_unit_bytes = 256;
+// Units per strip of output columns: the ring of three interleaved rows stays 12 KiB, in L1.
+inline constexpr std::size_t rows_strip = 16;
+// Bytes per ring slot: one strip and 3 cache lines. Slots a multiple of 4 KiB apart made the
+// loads from one slot wait on the stores to another at the same address modulo 4 KiB
+// (4K aliasing): 56x56x144 ran at 52-59 GOPS with 4096-byte slots and 74-77 with these.
+inline constexpr std::size_t rows_slot_bytes = rows_strip * rows_unit_bytes + 192;
+
+// One task of the rows kernel: output rows [row_begin, row_end) of one image, one block of
+// channels.
+struct DepthwiseRows {
+  const uint8_t* image;      // the image's first input pixel, at the block's first channel
+  std::size_t pixel_bytes;   // bytes from one input pixel to the next: the channel count
+  reference::Window1d h, w;  // the window's geometry; h.dilation is 1
+  std::size_t row_begin, row_end;
+  // The row quads at the block's first channel; kernel row ky's are weight_stride bytes apart.
+  const int8_t* weights;
+  std::size_t weight_stride;
+  QuadsFloatStage stage;  // at the block's first channel
+  std::size_t channels;   // in the block: <= 64, or <= 32 in Pair mode
+  uint8_t zero_point;     // the input zero point's byte
+  // Output columns [interior_begin, interior_end) have all three taps inside the image.
+  std::size_t interior_begin, interior_end;
+};
+
+// Interleaves the codes of a kernel row's three taps into a unit's quad: byte k of lane j of
+// vector i is tap k of the channel that the quads order keeps there (a zero fourth tap).
+__attribute__((always_inline, target("avx512f,avx512bw"))) inline void interleave_row_quad(
+    __m512i x0, __m512i x1, __m512i x2, uint8_t* unit) noexcept {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i lo01 = _mm512_unpacklo_epi8(x0, x1), hi01 = _mm512_unpackhi_epi8(x0, x1);
+  const __m512i lo2 = _mm512_unpacklo_epi8(x2, zero), hi2 = _mm512_unpackhi_epi8(x2, zero);
+  _mm512_store_si512(unit, _mm512_unpacklo_epi16(lo01, lo2));
+  _mm512_store_si512(unit + 64, _mm512_unpackhi_epi16(lo01, lo2));
+  _mm512_store_si512(unit + 128, _mm512_unpacklo_epi16(hi01, hi2));
+  _mm512_store_si512(unit + 192, _mm512_unpackhi_epi16(hi01, hi2));
+}
+
+// The codes of tap kx of output column ox in input row `row`, or the zero point's where the tap
+// falls in the padding or ox past the last column; Pair mode fills the low 256 bits.
+template <class TA, bool Pair>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) inline __m512i border_tap(
+    const DepthwiseRows& r, const uint8_t* row, std::size_t out_w, std::size_t ox, std::size_t kx,
+    __mmask64 bytes, __m512i zero_point) noexcept {
+  const std::ptrdiff_t ix = r.w.coordinate(ox, kx);
+  if (ox >= out_w || ix < 0 || static_cast<std::size_t>(ix) >= r.w.input) return zero_point;
+  const uint8_t* p = row + static_cast<std::size_t>(ix) * r.pixel_bytes;
+  const __m512i flip = _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
+  if constexpr (Pair) {
+    return _mm512_xor_si512(
+        _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(static_cast<__mmask32>(bytes), p)), flip);
+  } else {
+    return _mm512_xor_si512(_mm512_maskz_loadu_epi8(bytes, p), flip);
+  }
+}
+
+// The codes of the three taps of a unit whose columns all lie inside the image; the first tap of
+// its (first) column starts at p, its second column `column` bytes further.
+template <class TA, bool Pair>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) inline void interior_taps(
+    const uint8_t* p, std::size_t tap, std::size_t column, __mmask64 bytes,
+    __m512i (&x)[3]) noexcept {
+  const __m512i flip = _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
+#pragma GCC unroll 3
+  for (std::size_t kx = 0; kx < 3; ++kx) {
+    if constexpr (Pair) {
+      const auto half = static_cast<__mmask32>(bytes);
+      x[kx] =
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(half, p + kx * tap)),
+                             _mm256_maskz_loadu_epi8(half, p + kx * tap + column), 1);
+    } else {
+      x[kx] = _mm512_maskz_loadu_epi8(bytes, p + kx * tap);
+    }
+    x[kx] = _mm512_xor_si512(x[kx], flip);
+  }
+}
+
+// Interleaves units [u0, u0 + count) of input row iy into `ring`.
+template <class TA, bool Pair>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void interleave_row(
+    const DepthwiseRows& r, std::size_t iy, std::size_t u0, std::size_t count, __mmask64 bytes,
+    __m512i zero_point, uint8_t* ring) noexcept {
+  constexpr std::size_t columns = Pair ? 2 : 1;
+  const uint8_t* row = r.image + iy * r.w.input * r.pixel_bytes;
+  const std::size_t out_w = r.w.output();
+  const std::size_t tap = r.w.dilation * r.pixel_bytes, column = r.w.stride * r.pixel_bytes;
+  // Units [first, last) of the strip have every column in the interior.
+  const std::size_t first = std::clamp((r.interior_begin + columns - 1) / columns, u0, u0 + count);
+  const std::size_t last = std::clamp(r.interior_end / columns, first, u0 + count);
+  for (std::size_t u = u0; u < u0 + count; ++u) {
+    __m512i x[3];
+    if (u >= first && u < last) {
+      const auto ix = static_cast<std::size_t>(r.w.coordinate(columns * u, 0));
+      interior_taps<TA, Pair>(row + ix * r.pixel_bytes, tap, column, bytes, x);
+    } else {
+#pragma GCC unroll 3
+      for (std::size_t kx = 0; kx < 3; ++kx) {
+        x[kx] = border_tap<TA, Pair>(r, row, out_w, columns * u, kx, bytes, zero_point);
+        if constexpr (Pair) {
+          x[kx] = _mm512_inserti64x4(x[kx],
+                                     _mm512_castsi512_si256(border_tap<TA, Pair>(
+                                         r, row, out_w, columns * u + 1, kx, bytes, zero_point)),
+                                     1);
+        }
+      }
+    }
+    interleave_row_quad(x[0], x[1], x[2], ring + (u - u0) * rows_unit_bytes);
+  }
+}
+
+// A 64-byte vector of the block's packed data; Pair mode repeats its first 32 bytes.
+template <bool Pair>
+__attribute__((always_inline, target("avx512f"))) inline __m512i block_vector(
+    const void* p) noexcept {
+  if constexpr (Pair) {
+    return twice(p);
+  } else {
+    return _mm512_loadu_si512(p);
+  }
+}
+
+template <class TA, class Out, bool Pair>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_rows_float(
+    const DepthwiseRows& r, Out* out, std::size_t out_stride) noexcept {
+  constexpr std::size_t kernel = 3;
+  alignas(64) uint8_t ring[kernel][rows_slot_bytes];
+  alignas(64) uint8_t padding[rows_unit_bytes];
+  const std::size_t out_w = r.w.output();
+  const std::size_t units = Pair ? (out_w + 1) / 2 : out_w;
+  const __mmask64 bytes = block_mask(r.channels, 0);
+  const __m512i zero_point =
+      _mm512_set1_epi8(static_cast<char>(r.zero_point ^ (std::is_same_v<TA, int8_t> ? 0x80 : 0)));
+  interleave_row_quad(zero_point, zero_point, zero_point, padding);
+  __m512i weights[kernel][4], init[4];
+  __m512 multipliers[4];
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < 4; ++i) {
+#pragma GCC unroll 3
+    for (std::size_t ky = 0; ky < kernel; ++ky) {
+      weights[ky][i] = block_vector<Pair>(r.weights + ky * r.weight_stride + 64 * i);
+    }
+    init[i] = block_vector<Pair>(r.stage.init + 16 * i);
+    multipliers[i] = _mm512_castsi512_ps(block_vector<Pair>(r.stage.multipliers + 16 * i));
+  }
+  for (std::size_t u0 = 0; u0 < units; u0 += rows_strip) {
+    const std::size_t count = std::min(rows_strip, units - u0);
+    // The input row each ring slot holds: rows iy, iy + 1, iy + 2 go to distinct slots iy % 3.
+    std::size_t held[kernel] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    for (std::size_t oy = r.row_begin; oy < r.row_end; ++oy) {
+      const uint8_t* rows[kernel];
+      std::size_t unit_step[kernel];
+      for (std::size_t ky = 0; ky < kernel; ++ky) {
+        const std::ptrdiff_t iy = r.h.coordinate(oy, ky);
+        if (iy < 0 || static_cast<std::size_t>(iy) >= r.h.input) {
+          rows[ky] = padding;
+          unit_step[ky] = 0;
+          continue;
+        }
+        const std::size_t slot = static_cast<std::size_t>(iy) % kernel;
+        if (held[slot] != static_cast<std::size_t>(iy)) {
+          interleave_row<TA, Pair>(r, static_cast<std::size_t>(iy), u0, count, bytes, zero_point,
+                                   ring[slot]);
+          held[slot] = static_cast<std::size_t>(iy);
+        }
+        rows[ky] = ring[slot];
+        unit_step[ky] = rows_unit_bytes;
+      }
+      Out* row_out = out + oy * out_w * out_stride;
+      for (std::size_t u = 0; u < count; ++u) {
+        __m512i sums[4] = {init[0], init[1], init[2], init[3]};
+#pragma GCC unroll 3
+        for (std::size_t ky = 0; ky < kernel; ++ky) {
+          const uint8_t* quad = rows[ky] + u * unit_step[ky];
+#pragma GCC unroll 4
+          for (std::size_t i = 0; i < 4; ++i) {
+            sums[i] =
+                _mm512_dpbusd_epi32(sums[i], _mm512_load_si512(quad + 64 * i), weights[ky][i]);
+          }
+        }
+        const __m512i narrow = quads_bytes<Out>(sums, multipliers, r.stage);
+        if constexpr (Pair) {
+          const std::size_t ox = 2 * (u0 + u);
+          const auto mask = static_cast<__mmask32>(bytes);
+          _mm256_mask_storeu_epi8(row_out + ox * out_stride, mask, _mm512_castsi512_si256(narrow));
+          if (ox + 1 < out_w) {
+            _mm256_mask_storeu_epi8(row_out + (ox + 1) * out_stride, mask,
+                                    _mm512_extracti64x4_epi64(narrow, 1));
+          }
+        } else {
+          _mm512_mask_storeu_epi8(row_out + (u0 + u) * out_stride, bytes, narrow);
+        }
+      }
+    }
   }
 }
 

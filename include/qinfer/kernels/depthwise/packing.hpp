@@ -16,6 +16,11 @@
 // 64-channel activation vectors leave them: in vector i of a block, 128-bit lane j, dword k
 // holds channel 16 j + 4 i + k, its 4 bytes the weights of taps 4q .. 4q + 3.
 //
+// A 3x3 filter with the quads layout also gets "row quads": the same channel order, but quad ky
+// holds the taps of kernel row ky, (w'[ky][0], w'[ky][1], w'[ky][2], 0). The rows kernel
+// (kernels/depthwise/avx512.hpp) interleaves each input row once for every output row that
+// reads it, which needs the taps of one row together.
+//
 // The activation zero point never enters the inner loop. Padding taps hold the zero point, so
 //   sum_t (x_t - zx) w'_t = sum_t x_t w'_t - zx sum_t w'_t
 // over all taps, and the driver starts each channel from bias - zx colsum(w'), exact modulo
@@ -53,11 +58,15 @@ struct PackedDepthwise {
   std::vector<int32_t> bias;         // per channel
   // The quads layout, empty unless every w' fits int8: [quads][blocks of 64][4][16][4].
   AlignedVector<int8_t> quads;
+  // The row quads layout, empty unless the filter is 3x3 and has quads: [3][blocks of 64][4][16]
+  // [4], indexed by quad_index(ky, c, kx).
+  AlignedVector<int8_t> row_quads;
 
   std::size_t taps() const noexcept { return kernel_h * kernel_w; }
   // int16 elements from one tap pair to the next.
   std::size_t pair_stride() const noexcept { return 2 * padded_channels; }
   bool has_quads() const noexcept { return !quads.empty(); }
+  bool has_row_quads() const noexcept { return !row_quads.empty(); }
   // Bytes from one tap quad to the next.
   std::size_t quad_stride() const noexcept {
     return (channels + depthwise_quad_block - 1) / depthwise_quad_block * depthwise_quad_block * 4;
@@ -140,6 +149,15 @@ Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_
       for (std::size_t t = 0; t < taps; ++t) {
         p.quads[p.quad_index(t / 4, c, t % 4)] =
             static_cast<int8_t>(p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2]);
+      }
+    }
+    if (kernel_h == 3 && kernel_w == 3) {
+      p.row_quads.assign(kernel_h * p.quad_stride(), 0);
+      for (std::size_t c = 0; c < channels; ++c) {
+        for (std::size_t t = 0; t < taps; ++t) {
+          p.row_quads[p.quad_index(t / kernel_w, c, t % kernel_w)] =
+              static_cast<int8_t>(p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2]);
+        }
       }
     }
   }
