@@ -411,8 +411,8 @@ void depthwise_quads_float(const DepthwiseRun& run, const QuadsFloatStage& stage
 // (a block of at most 32 channels), 32 channels of output columns 2u and 2u + 1 in the low and
 // high 256 bits, as quads_float_pixel_pair does. Its interleaved quad is 4 vectors, 256 bytes.
 inline constexpr std::size_t rows_unit_bytes = 256;
-// Units per strip of output columns: the ring of three interleaved rows stays 12 KiB, in L1.
-inline constexpr std::size_t rows_strip = 16;
+// Units per strip of output columns: the ring of three interleaved rows takes 24 KiB, in L1.
+inline constexpr std::size_t rows_strip = 32;
 // Bytes per ring slot: one strip and 3 cache lines. Slots a multiple of 4 KiB apart made the
 // loads from one slot wait on the stores to another at the same address modulo 4 KiB
 // (4K aliasing): 56x56x144 ran at 52-59 GOPS with 4096-byte slots and 74-77 with these.
@@ -449,21 +449,20 @@ __attribute__((always_inline, target("avx512f,avx512bw"))) inline void interleav
 }
 
 // The codes of tap kx of output column ox in input row `row`, or the zero point's where the tap
-// falls in the padding or ox past the last column; Pair mode fills the low 256 bits.
-template <class TA, bool Pair>
+// falls in the padding. Branch-free: a tap outside loads nothing (mask 0) from a clamped column,
+// so the address stays inside the row; past the last output column (the second column of a
+// Pair unit) the codes are those of some real column, which no output uses.
+template <class TA>
 __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) inline __m512i border_tap(
-    const DepthwiseRows& r, const uint8_t* row, std::size_t out_w, std::size_t ox, std::size_t kx,
-    __mmask64 bytes, __m512i zero_point) noexcept {
+    const DepthwiseRows& r, const uint8_t* row, std::size_t ox, std::size_t kx, __mmask64 bytes,
+    __m512i zero_point_bytes) noexcept {
   const std::ptrdiff_t ix = r.w.coordinate(ox, kx);
-  if (ox >= out_w || ix < 0 || static_cast<std::size_t>(ix) >= r.w.input) return zero_point;
-  const uint8_t* p = row + static_cast<std::size_t>(ix) * r.pixel_bytes;
+  const bool inside = ix >= 0 && static_cast<std::size_t>(ix) < r.w.input;
+  const std::size_t column = ix < 0 ? 0 : std::min(static_cast<std::size_t>(ix), r.w.input - 1);
   const __m512i flip = _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0);
-  if constexpr (Pair) {
-    return _mm512_xor_si512(
-        _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(static_cast<__mmask32>(bytes), p)), flip);
-  } else {
-    return _mm512_xor_si512(_mm512_maskz_loadu_epi8(bytes, p), flip);
-  }
+  return _mm512_xor_si512(
+      _mm512_mask_loadu_epi8(zero_point_bytes, inside ? bytes : 0, row + column * r.pixel_bytes),
+      flip);
 }
 
 // The codes of the three taps of a unit whose columns all lie inside the image; the first tap of
@@ -487,18 +486,15 @@ __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) inline void 
   }
 }
 
-// Interleaves units [u0, u0 + count) of input row iy into `ring`.
+// Interleaves units [u0, u0 + count) of input row iy into `ring`; units [first, last) are
+// interior (every column's taps inside the image).
 template <class TA, bool Pair>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void interleave_row(
-    const DepthwiseRows& r, std::size_t iy, std::size_t u0, std::size_t count, __mmask64 bytes,
-    __m512i zero_point, uint8_t* ring) noexcept {
+    const DepthwiseRows& r, std::size_t iy, std::size_t u0, std::size_t count, std::size_t first,
+    std::size_t last, __mmask64 bytes, __m512i zero_point_bytes, uint8_t* ring) noexcept {
   constexpr std::size_t columns = Pair ? 2 : 1;
   const uint8_t* row = r.image + iy * r.w.input * r.pixel_bytes;
-  const std::size_t out_w = r.w.output();
   const std::size_t tap = r.w.dilation * r.pixel_bytes, column = r.w.stride * r.pixel_bytes;
-  // Units [first, last) of the strip have every column in the interior.
-  const std::size_t first = std::clamp((r.interior_begin + columns - 1) / columns, u0, u0 + count);
-  const std::size_t last = std::clamp(r.interior_end / columns, first, u0 + count);
   for (std::size_t u = u0; u < u0 + count; ++u) {
     __m512i x[3];
     if (u >= first && u < last) {
@@ -507,11 +503,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void interleave_row(
     } else {
 #pragma GCC unroll 3
       for (std::size_t kx = 0; kx < 3; ++kx) {
-        x[kx] = border_tap<TA, Pair>(r, row, out_w, columns * u, kx, bytes, zero_point);
+        x[kx] = border_tap<TA>(r, row, columns * u, kx, bytes, zero_point_bytes);
         if constexpr (Pair) {
           x[kx] = _mm512_inserti64x4(x[kx],
-                                     _mm512_castsi512_si256(border_tap<TA, Pair>(
-                                         r, row, out_w, columns * u + 1, kx, bytes, zero_point)),
+                                     _mm512_castsi512_si256(border_tap<TA>(
+                                         r, row, columns * u + 1, kx, bytes, zero_point_bytes)),
                                      1);
         }
       }
@@ -540,9 +536,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_r
   const std::size_t out_w = r.w.output();
   const std::size_t units = Pair ? (out_w + 1) / 2 : out_w;
   const __mmask64 bytes = block_mask(r.channels, 0);
+  const __m512i zero_point_bytes = _mm512_set1_epi8(static_cast<char>(r.zero_point));
   const __m512i zero_point =
-      _mm512_set1_epi8(static_cast<char>(r.zero_point ^ (std::is_same_v<TA, int8_t> ? 0x80 : 0)));
+      _mm512_xor_si512(zero_point_bytes, _mm512_set1_epi8(std::is_same_v<TA, int8_t> ? -128 : 0));
   interleave_row_quad(zero_point, zero_point, zero_point, padding);
+  // Units [first, last) have every column in the interior.
+  constexpr std::size_t columns = Pair ? 2 : 1;
+  const std::size_t first = std::min((r.interior_begin + columns - 1) / columns, units);
+  const std::size_t last = std::max(first, r.interior_end / columns);
   __m512i weights[kernel][4], init[4];
   __m512 multipliers[4];
 #pragma GCC unroll 4
@@ -570,8 +571,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_r
         }
         const std::size_t slot = static_cast<std::size_t>(iy) % kernel;
         if (held[slot] != static_cast<std::size_t>(iy)) {
-          interleave_row<TA, Pair>(r, static_cast<std::size_t>(iy), u0, count, bytes, zero_point,
-                                   ring[slot]);
+          interleave_row<TA, Pair>(r, static_cast<std::size_t>(iy), u0, count, first, last, bytes,
+                                   zero_point_bytes, ring[slot]);
           held[slot] = static_cast<std::size_t>(iy);
         }
         rows[ky] = ring[slot];
