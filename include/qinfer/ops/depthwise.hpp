@@ -199,8 +199,9 @@ void depthwise_row_fused(const DepthwiseCall<TA, Stage>& call, std::size_t row,
   }
 }
 
-// Output rows per task of the rows kernel. Each task interleaves the input rows above its first
-// output row again (2 of 10 at stride 1), and the tasks must be many enough to share out.
+// Output rows per task of the rows kernel, at most. Each task interleaves the input rows above
+// its first output row again (2 of 10 at stride 1), and the tasks must be many enough to share
+// out.
 inline constexpr std::size_t depthwise_rows_band = 8;
 
 // The convolution on the rows kernel (3x3 windows, h.dilation 1, row quads, float stage),
@@ -213,10 +214,14 @@ void depthwise_rows(const DepthwiseCall<TA, Stage>& call,
   const reference::Conv2dShape& s = call.shape;
   const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
   const std::size_t blocks = (channels + depthwise_quad_block - 1) / depthwise_quad_block;
-  const std::size_t bands = (out_h + depthwise_rows_band - 1) / depthwise_rows_band;
+  // At least two bands, and consecutive tasks in different bands: two tasks that ran at once on
+  // neighbouring blocks of the same pixels would share the cache lines where their channels
+  // meet. Writing them in turn made 2 threads no faster than one (28x28x192: 34 us and 36 us).
+  const std::size_t band_rows = std::clamp<std::size_t>((out_h + 1) / 2, 1, depthwise_rows_band);
+  const std::size_t bands = (out_h + band_rows - 1) / band_rows;
   executor(s.batch * bands * blocks, [&](std::size_t task) {
-    const std::size_t block = task % blocks, band = task / blocks % bands;
-    const std::size_t n = task / blocks / bands, c0 = block * depthwise_quad_block;
+    const std::size_t band = task % bands, block = task / bands % blocks;
+    const std::size_t n = task / bands / blocks, c0 = block * depthwise_quad_block;
     kernels::avx512::QuadsFloatStage block_stage = stage;
     block_stage.init += c0;
     block_stage.multipliers += c0;
@@ -225,8 +230,8 @@ void depthwise_rows(const DepthwiseCall<TA, Stage>& call,
         channels,
         s.h,
         s.w,
-        band * depthwise_rows_band,
-        std::min(out_h, (band + 1) * depthwise_rows_band),
+        band * band_rows,
+        std::min(out_h, (band + 1) * band_rows),
         call.w.row_quads.data() + 4 * c0,
         call.w.quad_stride(),
         block_stage,
