@@ -2,8 +2,8 @@
 //
 // The convolution tester shared by tests/ops/conv2d_test.cpp and depthwise_test.cpp, in the
 // style of XNNPACK's testers: one fluent description of a convolution, run through conv2d()
-// (and depthwise_conv2d() for depthwise shapes) for five output stages on one ISA path, and
-// compared with reference::conv2d exactly.
+// (and depthwise_conv2d() for depthwise shapes) for five output stages (six for depthwise shapes:
+// a per-tensor float multiplier too) on one ISA path, and compared with reference::conv2d exactly.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -132,6 +132,11 @@ class ConvTester {
     compare(x, w, offsets, packed, RequantizeFloat<int8_t>{multipliers, out_zp, -100, 120});
     compare(x, w, offsets, packed, RequantizeFloat<uint8_t>{multipliers, 128});
     compare(x, w, offsets, packed, RequantizeFixedPoint<int8_t>{fixed, out_zp});
+    // One multiplier for every channel: the depthwise kernels lay it out differently.
+    if (is_depthwise()) {
+      const std::vector<float> one{multipliers[0]};
+      compare(x, w, offsets, packed, RequantizeFloat<uint8_t>{one, 3});
+    }
   }
 
  private:

@@ -199,51 +199,60 @@ void depthwise_row_fused(const DepthwiseCall<TA, Stage>& call, std::size_t row,
   }
 }
 
-// Output rows per task of the rows kernel, at most. Each task interleaves the input rows above
-// its first output row again (2 of 10 at stride 1), and the tasks must be many enough to share
-// out.
+// Output rows per task of the rows kernel on a parallel executor, at most: each task
+// interleaves the input rows above its first output row again (2 of 10 at stride 1). A serial
+// executor gets one task per image.
 inline constexpr std::size_t depthwise_rows_band = 8;
+// Multiply-adds per task of the rows kernel, about (6 us on one core here). Finer tasks cost
+// more than a second thread gives: 7x7x960 took 10.8 us on one thread, and 13.3 us on two in
+// 30 tasks.
+inline constexpr std::size_t depthwise_task_macs = std::size_t{1} << 18;
 
-// The convolution on the rows kernel (3x3 windows, h.dilation 1, row quads, float stage),
-// split into tasks of one band of output rows and one block of 64 channels; a last block of at
-// most 32 channels runs two output columns per register.
+// The convolution on the rows kernel (3x3 windows, h.dilation 1, row quads, float stage). A
+// task is a band of output rows of one image over every block of 64 channels, so tasks that run
+// at once write different rows: two that wrote neighbouring blocks of the same pixels shared
+// the cache lines where their channels meet, and 2 threads ran no faster than one (28x28x192:
+// 34 us and 36 us). A last block of at most 32 channels runs two output columns per register.
 template <class TA, class Stage, class Executor>
 void depthwise_rows(const DepthwiseCall<TA, Stage>& call,
                     const kernels::avx512::QuadsFloatStage& stage, uint8_t zero_point,
                     Executor& executor) {
   const reference::Conv2dShape& s = call.shape;
   const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
-  const std::size_t blocks = (channels + depthwise_quad_block - 1) / depthwise_quad_block;
-  // At least two bands, and consecutive tasks in different bands: two tasks that ran at once on
-  // neighbouring blocks of the same pixels would share the cache lines where their channels
-  // meet. Writing them in turn made 2 threads no faster than one (28x28x192: 34 us and 36 us).
-  const std::size_t band_rows = std::clamp<std::size_t>((out_h + 1) / 2, 1, depthwise_rows_band);
+  const std::size_t image_macs = out_h * out_w * channels * 9;
+  const std::size_t wanted = std::clamp<std::size_t>(image_macs / depthwise_task_macs, 1, out_h);
+  const std::size_t band_rows = std::is_same_v<std::decay_t<Executor>, SerialExecutor>
+                                    ? out_h
+                                    : std::min(depthwise_rows_band, (out_h + wanted - 1) / wanted);
   const std::size_t bands = (out_h + band_rows - 1) / band_rows;
-  executor(s.batch * bands * blocks, [&](std::size_t task) {
-    const std::size_t band = task % bands, block = task / bands % blocks;
-    const std::size_t n = task / bands / blocks, c0 = block * depthwise_quad_block;
-    kernels::avx512::QuadsFloatStage block_stage = stage;
-    block_stage.init += c0;
-    block_stage.multipliers += c0;
-    const kernels::avx512::DepthwiseRows rows{
-        call.input + n * s.h.input * s.w.input * channels + c0,
-        channels,
-        s.h,
-        s.w,
-        band * band_rows,
-        std::min(out_h, (band + 1) * band_rows),
-        call.w.row_quads.data() + 4 * c0,
-        call.w.quad_stride(),
-        block_stage,
-        std::min(depthwise_quad_block, channels - c0),
-        zero_point,
-        call.interior_begin,
-        call.interior_end};
-    typename Stage::Output* out = call.output + n * out_h * out_w * channels + c0;
-    if (rows.channels <= depthwise_quad_block / 2) {
-      kernels::avx512::depthwise_rows_float<TA, typename Stage::Output, true>(rows, out, channels);
-    } else {
-      kernels::avx512::depthwise_rows_float<TA, typename Stage::Output, false>(rows, out, channels);
+  executor(s.batch * bands, [&](std::size_t task) {
+    const std::size_t n = task / bands, band = task % bands;
+    for (std::size_t c0 = 0; c0 < channels; c0 += depthwise_quad_block) {
+      kernels::avx512::QuadsFloatStage block_stage = stage;
+      block_stage.init += c0;
+      block_stage.multipliers += c0;
+      const kernels::avx512::DepthwiseRows rows{
+          call.input + n * s.h.input * s.w.input * channels + c0,
+          channels,
+          s.h,
+          s.w,
+          band * band_rows,
+          std::min(out_h, (band + 1) * band_rows),
+          call.w.row_quads.data() + 4 * c0,
+          call.w.quad_stride(),
+          block_stage,
+          std::min(depthwise_quad_block, channels - c0),
+          zero_point,
+          call.interior_begin,
+          call.interior_end};
+      typename Stage::Output* out = call.output + n * out_h * out_w * channels + c0;
+      if (rows.channels <= depthwise_quad_block / 2) {
+        kernels::avx512::depthwise_rows_float<TA, typename Stage::Output, true>(rows, out,
+                                                                                channels);
+      } else {
+        kernels::avx512::depthwise_rows_float<TA, typename Stage::Output, false>(rows, out,
+                                                                                 channels);
+      }
     }
   });
 }
@@ -345,12 +354,13 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
                        w.taps() <= detail::depthwise_tap_run;
   if constexpr (detail::is_float_requantize<Stage>) {
     if (fusable) {
-      std::fill_n(quads_init, 2 * block_channels, 0);
-      for (std::size_t c = 0; c < channels; ++c) {
-        const std::size_t position = kernels::avx512::quads_position(c);
-        quads_init[position] = init[c];
-        const float m = broadcast_at(stage.multipliers, c);
-        std::memcpy(quads_multipliers + position, &m, sizeof m);
+      kernels::avx512::to_quads_order(init, channels, quads_init);
+      if (stage.multipliers.size() == 1) {
+        int32_t bits = 0;
+        std::memcpy(&bits, stage.multipliers.data(), sizeof bits);
+        std::fill_n(quads_multipliers, block_channels, bits);
+      } else {
+        kernels::avx512::to_quads_order(stage.multipliers.data(), channels, quads_multipliers);
       }
       const kernels::avx512::QuadsFloatStage lanes{
           quads_init, reinterpret_cast<const float*>(quads_multipliers),

@@ -116,21 +116,28 @@ quads_accumulate(const DepthwiseRun& run, std::size_t offset, std::size_t c, __m
   }
 }
 
-// The same sums in channel order, from init: the 4 x 4 transpose of 128-bit lanes.
+// The 4 x 4 transpose of 128-bit lanes: lane j of out[i] is lane i of in[j]. It takes the quads
+// order to channel order and back.
+__attribute__((always_inline, target("avx512f"))) inline void transpose_lanes(
+    const __m512i (&in)[4], __m512i (&out)[4]) noexcept {
+  const __m512i t0 = _mm512_shuffle_i32x4(in[0], in[1], 0x44);
+  const __m512i t1 = _mm512_shuffle_i32x4(in[2], in[3], 0x44);
+  const __m512i t2 = _mm512_shuffle_i32x4(in[0], in[1], 0xEE);
+  const __m512i t3 = _mm512_shuffle_i32x4(in[2], in[3], 0xEE);
+  out[0] = _mm512_shuffle_i32x4(t0, t1, 0x88);
+  out[1] = _mm512_shuffle_i32x4(t0, t1, 0xDD);
+  out[2] = _mm512_shuffle_i32x4(t2, t3, 0x88);
+  out[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
+}
+
+// The same sums in channel order, from init.
 template <class TA>
 __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void
 quads_sums(const DepthwiseRun& run, std::size_t offset, const int32_t* init, std::size_t c,
            __mmask64 bytes, __m512i (&sums)[4]) noexcept {
   __m512i acc[4];
   quads_accumulate<TA>(run, offset, c, bytes, acc);
-  const __m512i t0 = _mm512_shuffle_i32x4(acc[0], acc[1], 0x44);
-  const __m512i t1 = _mm512_shuffle_i32x4(acc[2], acc[3], 0x44);
-  const __m512i t2 = _mm512_shuffle_i32x4(acc[0], acc[1], 0xEE);
-  const __m512i t3 = _mm512_shuffle_i32x4(acc[2], acc[3], 0xEE);
-  sums[0] = _mm512_shuffle_i32x4(t0, t1, 0x88);
-  sums[1] = _mm512_shuffle_i32x4(t0, t1, 0xDD);
-  sums[2] = _mm512_shuffle_i32x4(t2, t3, 0x88);
-  sums[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
+  transpose_lanes(acc, sums);
 #pragma GCC unroll 4
   for (std::size_t j = 0; j < 4; ++j) {
     const auto lanes = static_cast<__mmask16>(bytes >> (16 * j));
@@ -195,15 +202,28 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_q
   }
 }
 
-// Where in its 64-channel block the quads order keeps channel c: vector i, lane j, dword k of
-// channel 16 j + 4 i + k is element 16 i + 4 j + k.
-constexpr std::size_t quads_position(std::size_t c) noexcept {
-  const std::size_t r = c % depthwise_quad_block;
-  return c - r + r % 16 / 4 * 16 + r / 16 * 4 + r % 4;
+// Lays out `channels` 32-bit values in the quads order, blocks of 64 with zeros past the last
+// channel: in each block, vector i, lane j, dword k holds channel 16 j + 4 i + k.
+__attribute__((target("avx512f"))) inline void to_quads_order(const void* in, std::size_t channels,
+                                                              void* out) noexcept {
+  const auto* from = static_cast<const int32_t*>(in);
+  auto* to = static_cast<int32_t*>(out);
+  for (std::size_t c = 0; c < channels; c += depthwise_quad_block) {
+    __m512i block[4], quads[4];
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < 4; ++j) {
+      const std::size_t first = std::min(channels, c + 16 * j), rest = channels - first;
+      const auto lanes = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
+      block[j] = _mm512_maskz_loadu_epi32(lanes, from + first);
+    }
+    transpose_lanes(block, quads);
+#pragma GCC unroll 4
+    for (std::size_t i = 0; i < 4; ++i) _mm512_storeu_si512(to + c + 16 * i, quads[i]);
+  }
 }
 
-// The float requantization in the quads order: starting sums and multipliers per channel laid
-// out by quads_position(), the clamp bounds and zero point of RequantizeFloat<Out>.
+// The float requantization in the quads order (to_quads_order): starting sums and multipliers
+// per channel, the clamp bounds and zero point of RequantizeFloat<Out>.
 struct QuadsFloatStage {
   const int32_t* init;
   const float* multipliers;
