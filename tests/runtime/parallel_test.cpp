@@ -32,6 +32,17 @@ TEST_CASE("the serial executor and the hook without a pool run every task once",
   }
 }
 
+TEST_CASE("runs_serially knows the executors that run on the caller", "[threads]") {
+  CHECK(runs_serially(SerialExecutor{}));
+  CHECK(runs_serially(ParallelForHook{}));
+  ThreadPool one(1), two(2);
+  CHECK(runs_serially(one));
+  CHECK_FALSE(runs_serially(two));
+  CHECK_FALSE(runs_serially(one.hook()));
+  const auto custom = [](std::size_t, auto&&) {};
+  CHECK_FALSE(runs_serially(custom));
+}
+
 TEST_CASE("the thread pool runs every task once, call after call", "[threads]") {
   for (std::size_t threads : {1, 2, 7}) {
     ThreadPool pool(threads);

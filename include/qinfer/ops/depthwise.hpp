@@ -200,8 +200,8 @@ void depthwise_row_fused(const DepthwiseCall<TA, Stage>& call, std::size_t row,
 }
 
 // Output rows per task of the rows kernel on a parallel executor, at most: each task
-// interleaves the input rows above its first output row again (2 of 10 at stride 1). A serial
-// executor gets one task per image.
+// interleaves the input rows above its first output row again (2 of 10 at stride 1). An
+// executor that runs serially (runtime/parallel.hpp) gets one task per image.
 inline constexpr std::size_t depthwise_rows_band = 8;
 // Multiply-adds per task of the rows kernel, about (6 us on one core here). Finer tasks cost
 // more than a second thread gives: 7x7x960 took 10.8 us on one thread, and 13.3 us on two in
@@ -221,7 +221,7 @@ void depthwise_rows(const DepthwiseCall<TA, Stage>& call,
   const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
   const std::size_t image_macs = out_h * out_w * channels * 9;
   const std::size_t wanted = std::clamp<std::size_t>(image_macs / depthwise_task_macs, 1, out_h);
-  const std::size_t band_rows = std::is_same_v<std::decay_t<Executor>, SerialExecutor>
+  const std::size_t band_rows = runs_serially(executor)
                                     ? out_h
                                     : std::min(depthwise_rows_band, (out_h + wanted - 1) / wanted);
   const std::size_t bands = (out_h + band_rows - 1) / band_rows;

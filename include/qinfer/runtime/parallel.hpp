@@ -42,4 +42,18 @@ struct ParallelForHook {
   }
 };
 
+// Whether an executor is known to run every task on the calling thread. Operators whose tasks
+// cost something each (the depthwise rows kernel re-reads the rows above each task's first)
+// then make one task. Any other executor may be parallel.
+template <class Executor>
+constexpr bool runs_serially(const Executor& /*executor*/) noexcept {
+  return false;
+}
+constexpr bool runs_serially(const SerialExecutor& /*executor*/) noexcept {
+  return true;
+}
+inline bool runs_serially(const ParallelForHook& hook) noexcept {
+  return hook.run == nullptr;
+}
+
 }  // namespace qinfer

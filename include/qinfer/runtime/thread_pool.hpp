@@ -146,4 +146,9 @@ class ThreadPool {
   std::size_t sleeping_ = 0;  // workers blocked on wake_, under mutex_
 };
 
+// A pool of one thread runs every task on the caller (runtime/parallel.hpp).
+inline bool runs_serially(const ThreadPool& pool) noexcept {
+  return pool.threads() == 1;
+}
+
 }  // namespace qinfer

@@ -232,15 +232,12 @@ struct QuadsFloatStage {
   int16_t zero_point;
 };
 
-// The quads kernel with RequantizeFloat<Out> fused, never leaving the quads order: the packs
-// that narrow 32-bit levels to 16 and then 8 bits interleave 128-bit lanes back into channel
-// order, so no transpose is needed. Bit-exact with the stage: the upper bound clamps in float
-// (it also keeps cvtps2dq from overflowing), the lower one after rounding, which is the same
-// for integer bounds; packssdw's saturation only reaches values below every lower bound.
-// Groups is the run's tap quads when fixed at compile time (3 for 3x3, 7 for 5x5), which lets
-// the compiler keep the accumulators in registers across the unrolled taps; 0 loops over them.
 // The output bytes of four vectors of sums (starting sums included) in the quads order, given
-// their multipliers in the same order; the packs restore channel order.
+// their multipliers in the same order. The packs that narrow 32-bit levels to 16 and then 8 bits
+// interleave 128-bit lanes back into channel order, so no transpose is needed. Bit-exact with
+// RequantizeFloat<Out>: the upper bound clamps in float (it also keeps cvtps2dq from
+// overflowing), the lower one after rounding, which is the same for integer bounds; packssdw's
+// saturation only reaches values below every lower bound.
 template <class Out>
 __attribute__((always_inline, target("avx512f,avx512bw"))) inline __m512i quads_bytes(
     const __m512i (&sums)[4], const __m512 (&multipliers)[4],
@@ -376,6 +373,9 @@ quads_float_pixel_pair(const DepthwiseRun& run, const QuadsFloatStage& stage, st
   _mm256_mask_storeu_epi8(pixel + out_stride, bytes, _mm512_extracti64x4_epi64(narrow, 1));
 }
 
+// The quads kernel with RequantizeFloat<Out> fused, never leaving the quads order. Groups is the
+// run's tap quads when fixed at compile time (3 for 3x3, 7 for 5x5), which lets the compiler
+// keep the accumulators in registers across the unrolled taps; 0 loops over them.
 template <class TA, class Out, std::size_t Groups>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void depthwise_quads_float_run(
     const DepthwiseRun& run, const QuadsFloatStage& stage, Out* out,

@@ -58,8 +58,8 @@ struct PackedDepthwise {
   std::vector<int32_t> bias;         // per channel
   // The quads layout, empty unless every w' fits int8: [quads][blocks of 64][4][16][4].
   AlignedVector<int8_t> quads;
-  // The row quads layout, empty unless the filter is 3x3 and has quads: [3][blocks of 64][4][16]
-  // [4], indexed by quad_index(ky, c, kx).
+  // The row quads layout, empty unless the filter is 3x3 and has quads: the quads layout with
+  // kernel row ky as quad ky, tap kx of channel c at quad_index(ky, c, kx).
   AlignedVector<int8_t> row_quads;
 
   std::size_t taps() const noexcept { return kernel_h * kernel_w; }
