@@ -231,7 +231,7 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
   for (std::size_t first = 0; first < pixels; first += chunk) {
     const std::size_t rows = std::min(chunk, pixels - first);
     for (std::size_t g = 0; g < shape.groups; ++g) {
-      if (std::is_same_v<std::decay_t<Executor>, SerialExecutor> || rows < conv2d_split_rows) {
+      if (runs_serially(executor) || rows < conv2d_split_rows) {
         im2col_rows(windows, shape.in_c, g * cpg, input.data(), pad, first, rows, columns);
         run_gemm(row_major<const TA>(columns, rows, depth), first, g);
         continue;

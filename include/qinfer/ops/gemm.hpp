@@ -229,7 +229,7 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
   const auto blocks = [](std::size_t total, std::size_t per_task) {
     return (total + per_task - 1) / per_task;
   };
-  if constexpr (!std::is_same_v<std::decay_t<Executor>, SerialExecutor>) {
+  if (!runs_serially(executor)) {
     // Small products (a 7x7 or 14x14 layer) would make one to four tasks and leave threads
     // idle: narrower tasks first, down to a panel pair (the 6x64 tile), then shorter ones.
     const auto tasks = [&] { return blocks(av.rows, task_rows) * blocks(w.panels, task_panels); };
