@@ -215,19 +215,43 @@ TEST_CASE("quotients a few ulps from a tie round as the division does on every p
 TEST_CASE("every vectorized dequantize path is bit-exact with the scalar reference",
           "[quantize][simd]") {
   test::Rng rng;
+  // The vector kernels align their stores to cache lines and overlap head and tail vectors with
+  // the body: every output alignment, sizes around the vector widths, and one call above the
+  // streaming threshold. Sentinels around the output catch a store outside it.
+  constexpr std::size_t guard = 32;
+  constexpr float sentinel = -1234.5f;
   for (ConvertPath path : all_paths) {
     if (!is_available(path)) continue;
-    for (std::size_t n : {1, 5, 15, 16, 17, 256, 700}) {
-      INFO("path " << path_name(path) << " n " << n);
+    const std::size_t streamed = convert::streaming_threshold() / sizeof(float) + 77;
+    for (std::size_t n : {std::size_t{1}, std::size_t{5}, std::size_t{15}, std::size_t{16},
+                          std::size_t{17}, std::size_t{31}, std::size_t{47}, std::size_t{64},
+                          std::size_t{256}, std::size_t{700}, streamed}) {
       const auto q8 = rng.integers<int8_t>(n, -128, 127);
       const auto u8 = rng.integers<uint8_t>(n, 0, 255);
-      std::vector<float> expected(n), actual(n);
-      dequantize_scalar(q8.data(), n, expected.data(), {0.0123f, -3});
-      dequantize_with(path, q8.data(), n, actual.data(), {0.0123f, -3});
-      REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
-      dequantize_scalar(u8.data(), n, expected.data(), {7.5e-5f, 255});
-      dequantize_with(path, u8.data(), n, actual.data(), {7.5e-5f, 255});
-      REQUIRE(std::memcmp(expected.data(), actual.data(), n * sizeof(float)) == 0);
+      std::vector<float> expected(n);
+      std::vector<float> buffer(n + 2 * guard);
+      const std::size_t lead = (64 - reinterpret_cast<std::uintptr_t>(buffer.data()) % 64) % 64;
+      REQUIRE(lead % sizeof(float) == 0);
+      const std::size_t offsets = n > 1000 ? 2 : 16;
+      for (std::size_t offset = 0; offset < offsets; ++offset) {
+        INFO("path " << path_name(path) << " n " << n << " offset " << offset);
+        float* out = buffer.data() + lead / sizeof(float) + offset;
+        const auto guards_intact = [&] {
+          return std::all_of(buffer.data(), out, [&](float v) { return v == sentinel; }) &&
+                 std::all_of(out + n, buffer.data() + buffer.size(),
+                             [&](float v) { return v == sentinel; });
+        };
+        std::fill(buffer.begin(), buffer.end(), sentinel);
+        dequantize_scalar(q8.data(), n, expected.data(), {0.0123f, -3});
+        dequantize_with(path, q8.data(), n, out, {0.0123f, -3});
+        REQUIRE(std::memcmp(expected.data(), out, n * sizeof(float)) == 0);
+        REQUIRE(guards_intact());
+        std::fill(buffer.begin(), buffer.end(), sentinel);
+        dequantize_scalar(u8.data(), n, expected.data(), {7.5e-5f, 255});
+        dequantize_with(path, u8.data(), n, out, {7.5e-5f, 255});
+        REQUIRE(std::memcmp(expected.data(), out, n * sizeof(float)) == 0);
+        REQUIRE(guards_intact());
+      }
     }
   }
 }
