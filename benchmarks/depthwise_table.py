@@ -20,7 +20,8 @@ layers = sorted(dict.fromkeys(layer for _, layer in gops),
                 key=lambda l: (-int(l.split("x")[0]), int(l.split("x")[2].split("/")[0]),
                                l.split("/s")[1]))
 columns = [("depthwise/avx512vnni", "avx512vnni bytes"),
-           ("depthwise-int16/avx512vnni", "avx512vnni int16"), ("depthwise/avx2", "avx2"),
+           ("depthwise-int16/avx512vnni", "avx512vnni int16"), ("depthwise/avxvnni", "avxvnni"),
+           ("depthwise/avx2", "avx2"),
            ("onednn_int8", "oneDNN int8"), ("onednn_fp32", "oneDNN fp32")]
 print("| layer (input, channels, stride) | " + " | ".join(c[1] for c in columns) +
       " | bytes / oneDNN int8 | bytes / oneDNN fp32 |")
@@ -28,7 +29,7 @@ print("| --- " * (len(columns) + 3) + "|")
 ratios = []
 for layer in layers:
     cells = [gops.get((kind, layer)) for kind, _ in columns]
-    best, int8, fp32 = cells[0], cells[3], cells[4]
+    best, int8, fp32 = cells[0], cells[4], cells[5]
     ratio = best / int8 if best and int8 else None
     if ratio:
         ratios.append(ratio)

@@ -176,6 +176,30 @@ TEST_CASE("depthwise convolution: 3x3 rows across bands, strips and channel bloc
   });
 }
 
+TEST_CASE("depthwise kernels multiply bytes on the VNNI levels when the weights fit int8",
+          "[depthwise][simd]") {
+  // w' = -128 fits int8; uint8 weights of 200 around a zero point of 0 do not.
+  const std::vector<int8_t> narrow(9 * 5, -128);
+  const std::vector<uint8_t> wide(9 * 5, 200);
+  const std::vector<int32_t> zero{0}, bias;
+  const PackedDepthwise bytes = pack_depthwise(
+      5, 3, 3, Span<const int8_t>(narrow), Span<const int32_t>(zero), Span<const int32_t>(bias));
+  const PackedDepthwise pairs = pack_depthwise(
+      5, 3, 3, Span<const uint8_t>(wide), Span<const int32_t>(zero), Span<const int32_t>(bias));
+  REQUIRE(bytes.has_quads());
+  REQUIRE_FALSE(pairs.has_quads());
+  const auto taps_per_group = [](Isa isa, const PackedDepthwise& w) {
+    return depthwise_kernel<uint8_t>(isa, w).taps_per_group;
+  };
+  for (Isa isa : all_isas) {
+    INFO(isa_name(isa));
+    if (!cpu_features().supports(isa) || is_arm_isa(isa)) continue;
+    const bool vnni = isa == Isa::avxvnni || isa == Isa::avx512vnni || isa == Isa::amx;
+    CHECK(taps_per_group(isa, bytes) == (vnni ? 4 : 2));
+    CHECK(taps_per_group(isa, pairs) == 2);
+  }
+}
+
 TEST_CASE("depthwise convolution rejects bad arguments", "[depthwise]") {
   const std::vector<int8_t> weights(9 * 4, 1);
   const std::vector<int32_t> zero{0}, bias;

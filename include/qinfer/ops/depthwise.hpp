@@ -58,8 +58,6 @@ namespace detail {
 
 // Sums buffered per task before the stage runs over them: 8 KiB, on the stack.
 inline constexpr std::size_t depthwise_buffer = 2048;
-// Taps whose pointers a task holds at once; longer windows run in several passes.
-inline constexpr std::size_t depthwise_tap_run = 32;
 
 template <class TA, class Stage>
 struct DepthwiseCall {
@@ -146,7 +144,7 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
   const std::size_t block = std::min(channels, depthwise_buffer);
   const std::size_t chunk = depthwise_buffer / block;
   alignas(64) int32_t sums[depthwise_buffer];
-  const uint8_t* pointers[depthwise_tap_run];
+  const uint8_t* pointers[depthwise_run_taps];
   for (std::size_t c0 = 0; c0 < channels; c0 += block) {
     const std::size_t width = std::min(block, channels - c0);
     for (std::size_t ox0 = 0; ox0 < out_w; ox0 += chunk) {
@@ -154,8 +152,8 @@ void depthwise_row(const DepthwiseCall<TA, Stage>& call, std::size_t row) noexce
       for (std::size_t ox = ox0; ox < end;) {
         const std::size_t last = run_end(call, ox, end);
         int32_t* out = sums + (ox - ox0) * width;
-        for (std::size_t t0 = 0; t0 < taps; t0 += depthwise_tap_run) {
-          const std::size_t count = std::min(depthwise_tap_run, taps - t0);
+        for (std::size_t t0 = 0; t0 < taps; t0 += depthwise_run_taps) {
+          const std::size_t count = std::min(depthwise_run_taps, taps - t0);
           DepthwiseRun run = tap_run(call, n, oy, ox, last, t0, count, c0, pointers);
           if (t0 != 0) {
             run.init = out;
@@ -187,7 +185,7 @@ void depthwise_row_fused(const DepthwiseCall<TA, Stage>& call, std::size_t row,
   const std::size_t out_h = s.h.output(), out_w = s.w.output(), channels = s.in_c;
   const std::size_t n = row / out_h, oy = row % out_h;
   const std::size_t block = std::min(channels, depthwise_buffer);
-  const uint8_t* pointers[depthwise_tap_run];
+  const uint8_t* pointers[depthwise_run_taps];
   for (std::size_t c0 = 0; c0 < channels; c0 += block) {
     for (std::size_t ox = 0; ox < out_w;) {
       const std::size_t last = run_end(call, ox, out_w);
@@ -350,8 +348,8 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
   // The quads kernel applies requantizing stages in its registers when one run of taps holds
   // the whole window: the float stage in its own channel order, the fixed-point stage after
   // restoring the order. 3x3 windows with the float stage run on the rows kernel.
-  const bool fusable = kernel.taps_per_group == 4 && call.epilogue_path == ConvertPath::avx512 &&
-                       w.taps() <= detail::depthwise_tap_run;
+  const bool fusable = kernel.taps_per_group == 4 && kernel.isa >= Isa::avx512vnni &&
+                       call.epilogue_path == ConvertPath::avx512 && w.taps() <= depthwise_run_taps;
   if constexpr (detail::is_float_requantize<Stage>) {
     if (fusable) {
       kernels::avx512::to_quads_order(init, channels, quads_init);

@@ -6,14 +6,16 @@
 #include "qinfer/core/cpu.hpp"
 #include "qinfer/kernels/depthwise/avx2.hpp"
 #include "qinfer/kernels/depthwise/avx512.hpp"
+#include "qinfer/kernels/depthwise/avxvnni.hpp"
 #include "qinfer/kernels/depthwise/neon.hpp"
 #include "qinfer/kernels/depthwise/scalar.hpp"
 
 namespace qinfer {
 
 // The depthwise kernel at level `isa` (normally active_isa()), which the CPU must support, for
-// weights `w`: AVX-512 VNNI multiplies bytes when w has the quads layout. AVX-VNNI runs the AVX2
-// kernel and the Arm levels above NEON the NEON kernel.
+// weights `w`: AVX-512 VNNI and AVX-VNNI multiply bytes when w has the quads layout, and
+// otherwise run 16-bit pairs (AVX-VNNI on the AVX2 kernel). The Arm levels above NEON run the
+// NEON kernel.
 template <class TA>
 DepthwiseKernel<TA> depthwise_kernel(Isa isa, const PackedDepthwise& w) noexcept {
 #if QINFER_X86
@@ -22,6 +24,7 @@ DepthwiseKernel<TA> depthwise_kernel(Isa isa, const PackedDepthwise& w) noexcept
       return w.has_quads() ? kernels::avx512::depthwise_quads_kernel<TA>()
                            : kernels::avx512::depthwise_kernel<TA>();
     }
+    if (isa == Isa::avxvnni && w.has_quads()) return kernels::avxvnni::depthwise_quads_kernel<TA>();
     return kernels::avx2::depthwise_kernel<TA>();
   }
 #elif defined(__aarch64__)

@@ -28,6 +28,10 @@
 
 namespace qinfer {
 
+// The most taps (groups times the kernel's taps per group) a run holds; longer windows run in
+// several passes, each adding to the sums of the last.
+inline constexpr std::size_t depthwise_run_taps = 32;
+
 struct DepthwiseRun {
   const uint8_t* const* taps;
   std::size_t groups;
