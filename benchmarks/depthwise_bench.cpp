@@ -3,10 +3,11 @@
 // Depthwise convolution (ops/depthwise.hpp) on every depthwise layer shape of MobileNetV2 at
 // 224x224 (all 3x3, padding 1), batch 1, in GOPS (2 ops per multiply-add), uint8 activations
 // and int8 weights requantized to uint8 with per-channel float multipliers; on AVX-512 VNNI
-// also with uint8 weights (depthwise-int16/), which take the int16 kernel. AVX-VNNI runs its
-// bytes kernel; cap oneDNN with ONEDNN_MAX_CPU_ISA=AVX2_VNNI to compare it like with like. In the same binary,
+// also with uint8 weights (depthwise-int16/), which take the int16 kernel. In the same binary,
 // when oneDNN was found: oneDNN 2.6's int8 grouped convolution (u8 x s8 -> u8, NHWC, per-channel
-// output scales, weights in its preferred format) and its fp32 one on the same layers.
+// output scales, weights in its preferred format) and its fp32 one on the same layers. AVX-VNNI
+// runs its own bytes kernel: cap oneDNN with ONEDNN_MAX_CPU_ISA=AVX2_VNNI to compare like with
+// like.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

@@ -345,9 +345,9 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
   detail::interior_columns(shape.w, call.interior_begin, call.interior_end);
   const std::size_t rows = shape.batch * shape.h.output();
 #if QINFER_X86
-  // The quads kernel applies requantizing stages in its registers when one run of taps holds
-  // the whole window: the float stage in its own channel order, the fixed-point stage after
-  // restoring the order. 3x3 windows with the float stage run on the rows kernel.
+  // The AVX-512 quads kernel applies requantizing stages in its registers when one run of taps
+  // holds the whole window: the float stage in its own channel order, the fixed-point stage
+  // after restoring the order. 3x3 windows with the float stage run on the rows kernel.
   const bool fusable = kernel.taps_per_group == 4 && kernel.isa >= Isa::avx512vnni &&
                        call.epilogue_path == ConvertPath::avx512 && w.taps() <= depthwise_run_taps;
   if constexpr (detail::is_float_requantize<Stage>) {
@@ -376,6 +376,18 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
               block.init += c0;
               block.multipliers += c0;
               kernels::avx512::depthwise_quads_float<TA>(run, block, out, channels);
+            });
+      });
+      return ok();
+    }
+    // The AVX-VNNI kernel applies the float stage in its registers too, in channel order.
+    if (kernel.isa == Isa::avxvnni && kernel.taps_per_group == 4 &&
+        call.epilogue_path == ConvertPath::avx2 && w.taps() <= depthwise_run_taps) {
+      const convert::avx2::FloatStageLanes<typename Stage::Output> lanes(stage);
+      executor(rows, [&](std::size_t row) {
+        detail::depthwise_row_fused(
+            call, row, [&](const DepthwiseRun& run, typename Stage::Output* out, std::size_t c0) {
+              kernels::avxvnni::depthwise_quads_float<TA>(run, stage, lanes, out, channels, c0);
             });
       });
       return ok();

@@ -25,6 +25,8 @@
 #include <type_traits>
 
 #include "qinfer/kernels/depthwise/scalar.hpp"
+#include "qinfer/quant/convert/avx2.hpp"
+#include "qinfer/quant/output_stage.hpp"
 
 namespace qinfer::kernels::avxvnni {
 
@@ -96,18 +98,21 @@ __attribute__((always_inline, target("avx2"))) inline void channel_order(
   sums[3] = _mm256_permute2x128_si256(acc[2], acc[3], 0x31);
 }
 
-// Channels run in halves of 32 while they last, then in quarters of 16; a last quarter of
-// fewer channels reads its activations from zero-padded copies, since a full load from the
-// image could read past its end. Packed weights are padded to whole 64-channel blocks, so the
-// weight loads always stay inside them; channel c's weights start (c / 64) * 256 + c % 64
-// bytes into a quad.
-template <class TA>
-__attribute__((target("avx2,avxvnni"))) void depthwise_quads(const DepthwiseRun& run) noexcept {
+// The sums of every pixel of the run, starting sums added, in channel order: whole(p, c, sums)
+// for each step of 32 channels (sums[m] holds channels c + 8 m .. c + 8 m + 7), then part(p, c,
+// width, lanes) for each step of at most 16 (lanes[k] holds channel c + k, k < width).
+// Channels run in halves of 32 while they last, then in quarters of 16; a last quarter of fewer
+// channels reads its activations from zero-padded copies, since a full load from the image
+// could read past its end. Packed weights are padded to whole 64-channel blocks, so the weight
+// loads always stay inside them; channel c's weights start (c / 64) * 256 + c % 64 bytes into a
+// quad.
+template <class TA, class Whole, class Part>
+__attribute__((always_inline, target("avx2,avxvnni"))) inline void for_each_step(
+    const DepthwiseRun& run, const Whole& whole, const Part& part) noexcept {
   const std::size_t taps = 4 * run.groups;
   const auto weights_at = [&run](std::size_t c) { return run.quads + (c / 64) * 256 + c % 64; };
   for (std::size_t p = 0; p < run.pixels; ++p) {
     const int32_t* init = run.init + p * run.init_stride;
-    int32_t* out = run.out + p * run.out_stride;
     const std::size_t offset = p * run.step;
     std::size_t c = 0;
     for (; c + 32 <= run.channels; c += 32) {
@@ -116,11 +121,10 @@ __attribute__((target("avx2,avxvnni"))) void depthwise_quads(const DepthwiseRun&
       channel_order(acc, sums);
 #pragma GCC unroll 4
       for (std::size_t m = 0; m < 4; ++m) {
-        const __m256i start =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + c + 8 * m));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c + 8 * m),
-                            _mm256_add_epi32(sums[m], start));
+        sums[m] = _mm256_add_epi32(
+            sums[m], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + c + 8 * m)));
       }
+      whole(p, c, sums);
     }
     for (; c < run.channels; c += 16) {
       const std::size_t width = std::min<std::size_t>(16, run.channels - c);
@@ -145,11 +149,72 @@ __attribute__((target("avx2,avxvnni"))) void depthwise_quads(const DepthwiseRun&
         _mm_store_si128(reinterpret_cast<__m128i*>(lanes + 4 * i), acc[i]);
       }
       for (std::size_t k = 0; k < width; ++k) {
-        out[c + k] = static_cast<int32_t>(static_cast<uint32_t>(lanes[k]) +
-                                          static_cast<uint32_t>(init[c + k]));
+        lanes[k] = static_cast<int32_t>(static_cast<uint32_t>(lanes[k]) +
+                                        static_cast<uint32_t>(init[c + k]));
       }
+      part(p, c, width, lanes);
     }
   }
+}
+
+template <class TA>
+__attribute__((target("avx2,avxvnni"))) void depthwise_quads(const DepthwiseRun& run) noexcept {
+  for_each_step<TA>(
+      run,
+      [&run](std::size_t p, std::size_t c, const __m256i(&sums)[4])
+          __attribute__((always_inline, target("avx2"))) {
+            int32_t* out = run.out + p * run.out_stride + c;
+#pragma GCC unroll 4
+            for (std::size_t m = 0; m < 4; ++m) {
+              _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * m), sums[m]);
+            }
+          },
+      [&run](std::size_t p, std::size_t c, std::size_t width, const int32_t* lanes) {
+        std::memcpy(run.out + p * run.out_stride + c, lanes, width * sizeof(int32_t));
+      });
+}
+
+// The kernel with the float stage fused: pixel p's channel c goes to out[p * out_stride + c]
+// (run.out is unused), stage channel first_channel + c. The run must cover the whole window.
+// Channels past the last whole 8 go through the stage lane by lane, which the vector stage
+// matches bit for bit.
+template <class TA, class Out>
+__attribute__((target("avx2,avxvnni"))) void depthwise_quads_float(
+    const DepthwiseRun& run, const RequantizeFloat<Out>& stage,
+    const convert::avx2::FloatStageLanes<Out>& lanes, Out* out, std::size_t out_stride,
+    std::size_t first_channel) noexcept {
+  const convert::avx2::FloatStageLanes<Out> local = lanes;
+  // The packs leave each 128-bit lane holding the lower or upper halves of the four vectors'
+  // levels; this dword permutation restores channel order.
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for_each_step<TA>(
+      run,
+      [&](std::size_t p, std::size_t c, const __m256i(&sums)[4])
+          __attribute__((always_inline, target("avx2"))) {
+            __m256i levels[4];
+#pragma GCC unroll 4
+            for (std::size_t m = 0; m < 4; ++m) {
+              levels[m] = local(sums[m], first_channel + c + 8 * m);
+            }
+            // Levels lie inside Out's range, so the saturating packs are exact.
+            const __m256i words01 = _mm256_packs_epi32(levels[0], levels[1]);
+            const __m256i words23 = _mm256_packs_epi32(levels[2], levels[3]);
+            const __m256i bytes = std::is_same_v<Out, int8_t>
+                                      ? _mm256_packs_epi16(words01, words23)
+                                      : _mm256_packus_epi16(words01, words23);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + p * out_stride + c),
+                                _mm256_permutevar8x32_epi32(bytes, order));
+          },
+      [&](std::size_t p, std::size_t c, std::size_t width, const int32_t* sums)
+          __attribute__((always_inline, target("avx2"))) {
+            Out* pixel = out + p * out_stride + c;
+            std::size_t k = 0;
+            for (; k + 8 <= width; k += 8) {
+              const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + k));
+              convert::avx2::store8(pixel + k, local(v, first_channel + c + k));
+            }
+            for (; k < width; ++k) pixel[k] = stage(sums[k], first_channel + c + k);
+          });
 }
 
 template <class TA>

@@ -276,26 +276,44 @@ __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t 
       });
 }
 
+// The float stage on 8 lanes: levels (zero point added, clamped) of the sums of channels
+// c .. c + 7; bit-exact with the stage itself. The depthwise kernels apply it in registers.
+template <class Out>
+struct FloatStageLanes {
+  __attribute__((target("avx2"))) explicit FloatStageLanes(
+      const RequantizeFloat<Out>& stage) noexcept
+      : multipliers(stage.multipliers.data()),
+        per_tensor(stage.multipliers.size() == 1),
+        tensor_multiplier(_mm256_set1_ps(stage.multipliers[0])),
+        lo(_mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point))),
+        hi(_mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point))),
+        zero_point(_mm256_set1_epi32(stage.zero_point)) {}
+
+  __attribute__((always_inline, target("avx2"))) __m256i operator()(__m256i acc,
+                                                                    std::size_t c) const noexcept {
+    const __m256 m = per_tensor ? tensor_multiplier : _mm256_loadu_ps(multipliers + c);
+    const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)),
+                            zero_point);
+  }
+
+  const float* multipliers;
+  bool per_tensor;
+  __m256 tensor_multiplier, lo, hi;
+  __m256i zero_point;
+};
+
 // Float stage over a row-major [rows, channels] block; bit-exact with the stage itself.
 template <class Out>
 __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
                                                 std::size_t channels,
                                                 const RequantizeFloat<Out>& stage, Out* out,
                                                 RowStrides strides) noexcept {
-  const bool per_tensor = stage.multipliers.size() == 1;
-  const __m256 tensor_multiplier = _mm256_set1_ps(stage.multipliers[0]);
-  const __m256 lo = _mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point));
-  const __m256 hi = _mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point));
-  const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
+  const FloatStageLanes<Out> lanes(stage);
   requantize_rows(
       acc, rows, channels, stage, out, strides,
       [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
-        const __m256 m =
-            per_tensor ? tensor_multiplier : _mm256_loadu_ps(stage.multipliers.data() + c);
-        const __m256 v = _mm256_mul_ps(
-            _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row))), m);
-        return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)),
-                                zero_point);
+        return lanes(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)), c);
       });
 }
 
