@@ -140,6 +140,57 @@ TEST_CASE("conv2d: extreme values, several im2col chunks, threads", "[conv2d][si
   });
 }
 
+// On AVX-512 VNNI the requantizing stages read ungrouped windows in place, from padded bands of
+// image rows; the other levels run the same shapes through im2col.
+TEST_CASE("conv2d: windows read in place, in bands, with kernel rows padded to whole groups",
+          "[conv2d][simd]") {
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    // A first layer: 3 channels, rows of 9 bytes read as 12, asymmetric weights (row sums over
+    // the runs), int8 activations, dilated rows.
+    test::ConvTester<int8_t, int8_t>()
+        .batch(2)
+        .channels(3, 35, 1)
+        .height({23, 3, 2, 2, 1, 2})
+        .width({19, 3, 2, 1, 1, 0})
+        .input_zero_point(-5)
+        .per_channel_zero_points(true)
+        .test(path, rng);
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(1, 16, 1)
+        .height({12, 7, 2, 1, 3, 3})
+        .width({14, 7, 2, 1, 3, 3})
+        .input_zero_point(255)
+        .weight_zero_point(-3)
+        .test(path, rng);
+    // No padding and rows of whole groups: the image itself.
+    test::ConvTester<uint8_t, uint8_t>()
+        .channels(8, 40, 1)
+        .height({9, 3, 1, 1, 0, 0})
+        .width({10, 3, 2, 1, 0, 0})
+        .input_zero_point(128)
+        .weight_zero_point(100)
+        .test(path, rng);
+    // One kernel row: no padding of the run, whose last group is partial.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(5, 20, 1)
+        .height({6, 1, 1, 1, 0, 0})
+        .width({13, 5, 1, 1, 2, 2})
+        .input_zero_point(0)
+        .test(path, rng);
+    // 360 rows of 50 x 15 bytes: two bands, the second shorter, on 1, 2 and 7 threads.
+    for (std::size_t threads : {1, 2, 7}) {
+      test::ConvTester<uint8_t, int8_t>()
+          .channels(15, 9, 1)
+          .height({360, 3, 1, 1, 1, 1})
+          .width({48, 3, 1, 1, 1, 1})
+          .input_zero_point(77)
+          .threads(threads)
+          .test(path, rng);
+    }
+  });
+}
+
 TEST_CASE("conv2d rejects bad arguments", "[conv2d]") {
   const Conv2dFilter filter{6, 4, 2, 3, 3};
   const std::vector<int8_t> weights(6 * 3 * 3 * 2, 1);

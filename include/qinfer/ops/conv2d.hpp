@@ -60,6 +60,15 @@ struct Conv2dFilter {
   std::size_t out_c_per_group() const noexcept { return out_c / groups; }
   // The GEMM's K: one window of one group.
   std::size_t depth() const noexcept { return kernel_h * kernel_w * in_c_per_group(); }
+  // One kernel row of a window read in place from the image (see conv2d()): with several kernel
+  // rows each is padded to whole groups of gemm_kr, so that no group straddles two image rows.
+  // The padding taps weigh the column's zero point, which adds nothing to a sum whatever
+  // activation they meet.
+  std::size_t window_row() const noexcept {
+    const std::size_t run = kernel_w * in_c_per_group();
+    return kernel_h > 1 ? (run + gemm_kr - 1) / gemm_kr * gemm_kr : run;
+  }
+  std::size_t window_depth() const noexcept { return kernel_h * window_row(); }
   bool depthwise() const noexcept { return groups == in_c && out_c == in_c; }
 };
 
@@ -67,6 +76,11 @@ struct PackedConv2d {
   Conv2dFilter filter;
   std::vector<PackedWeights> groups;  // per group: K = depth() x N = out_c_per_group()
   PackedDepthwise depthwise;          // instead, for depthwise filters
+  // K = window_depth() x N = out_c, for windows read in place where kernel rows need padding
+  // (x86 builds, one group, kernel_w x in_c not a multiple of gemm_kr): the first layers of
+  // 3-channel images. im2col keeps the tight K: on AVX2 the padded rows cost the 3-channel 3x3
+  // layer 13% (72 against 63 GOPS).
+  std::optional<PackedWeights> windows;
 };
 
 // Packs OHWI weights ([out_c, kernel_h, kernel_w, in_c / groups]) with zero points and bias of
@@ -118,6 +132,25 @@ Result<PackedConv2d> pack_conv2d(const Conv2dFilter& f, Span<const TW> weights,
       return fail<PackedConv2d>(s);
     }
   }
+#if QINFER_X86
+  const std::size_t run = f.kernel_w * f.in_c, row = f.window_row();
+  if (f.groups == 1 && row != run) {
+    std::vector<TW> padded(f.window_depth() * f.out_c);
+    for (std::size_t n = 0; n < f.out_c; ++n) {
+      const auto zero = static_cast<TW>(broadcast_at(zero_points, n));
+      for (std::size_t kh = 0; kh < f.kernel_h; ++kh) {
+        TW* out = padded.data() + n * f.window_depth() + kh * row;
+        std::copy_n(weights.data() + n * depth + kh * run, run, out);
+        std::fill(out + run, out + row, zero);
+      }
+    }
+    const MatrixView<const TW> b{padded.data(), f.window_depth(), f.out_c, 1, f.window_depth()};
+    p.windows.emplace();
+    if (auto s = take(pack_weights<Scheme>(b, zero_points, bias), *p.windows); !s) {
+      return fail<PackedConv2d>(s);
+    }
+  }
+#endif
   return p;
 }
 
@@ -128,6 +161,14 @@ constexpr std::size_t conv2d_chunk_rows(std::size_t depth) noexcept {
   const std::size_t rows = depth == 0 ? task : budget / depth / task * task;
   return std::min<std::size_t>(1024, std::max(task, rows));
 }
+
+// The padded image rows conv2d() reads windows from in place, per band of output rows: about
+// 256 KiB, as the im2col chunks; a layer whose single output row needs more runs im2col.
+inline constexpr std::size_t conv2d_band_budget = std::size_t{256} << 10;
+inline constexpr std::size_t conv2d_band_limit = std::size_t{4} << 20;
+// Windows are read in place when their kernel rows are shorter or the output wider than these.
+inline constexpr std::size_t conv2d_window_row_limit = 64;
+inline constexpr std::size_t conv2d_window_min_width = 24;
 
 // On a parallel executor, chunks of at least this many output pixels are cut into
 // gemm_parallel_tasks pieces (of at least 32 rows); smaller ones (a 14x14 or 7x7 layer) run one
@@ -144,6 +185,47 @@ inline bool conv2d_is_direct(const reference::Conv2dShape& s) noexcept {
   return unit(s.h) && unit(s.w);
 }
 
+// How conv2d() reads windows in place: from bands of image rows copied with their padding, so
+// that every window lies inside the copy, or from the image itself when there is no padding to
+// add and no padded kernel row reads past a window.
+struct WindowBand {
+  std::size_t width = 0;  // pixels per row of the copy (the image's, with left and right padding)
+  std::size_t rows = 0;   // output rows per band
+  std::size_t size = 0;   // elements of the copy: its rows and gemm_kr more for the last window
+  bool in_place = false;
+
+  // Image rows a band of `out_rows` output rows reads.
+  static std::size_t input_rows(const reference::Conv2dShape& s, std::size_t out_rows) noexcept {
+    return (out_rows - 1) * s.h.stride + (s.h.kernel - 1) * s.h.dilation + 1;
+  }
+};
+
+// Whether conv2d() reads `s`'s windows in place, and how. It needs one group (a window row is
+// then a run of whole pixels) without dilation along the width and a shape that im2col would
+// otherwise copy. Each output row is one GEMM, so a panel's weights serve only that row's
+// pixels: narrow outputs of deep windows run faster through im2col, whose GEMMs take 64 rows.
+// On Zen 5, GOPS in place against im2col: 3 and 7 channels (K = 27, 147; 112 wide): 316-325
+// against 185-190 and 805-818 against 566-585; ResNet-50's 3x3 layers 56 and 28 wide: 1021-1047
+// against 916-1004; 14 and 7 wide: 828-996 against 1016-1034.
+inline bool conv2d_window_band(const reference::Conv2dShape& s, WindowBand& band) noexcept {
+  if (s.groups != 1 || s.w.dilation != 1 || conv2d_is_direct(s)) return false;
+  const Conv2dFilter f{s.out_c, s.in_c, 1, s.h.kernel, s.w.kernel};
+  if (f.window_row() >= conv2d_window_row_limit && s.w.output() < conv2d_window_min_width) {
+    return false;
+  }
+  band.width = s.w.input + s.w.pad_begin + s.w.pad_end;
+  std::size_t row = 0;
+  if (!checked_mul(band.width, s.in_c, row)) return false;
+  const std::size_t window = WindowBand::input_rows(s, 1);
+  if (row > conv2d_band_limit / window) return false;
+  band.in_place = s.h.pad_begin == 0 && s.h.pad_end == 0 && s.w.pad_begin == 0 &&
+                  s.w.pad_end == 0 && f.window_row() == s.w.kernel * s.in_c;
+  const std::size_t fit = conv2d_band_budget / row;
+  band.rows = std::min(s.h.output(), fit > window ? (fit - window) / s.h.stride + 1 : 1);
+  band.size = band.in_place ? 0 : WindowBand::input_rows(s, band.rows) * row + gemm_kr;
+  return true;
+}
+
 }  // namespace detail
 
 // The workspace of conv2d() for `shape`, in int32 values (0 for the direct 1x1 case); SIZE_MAX
@@ -157,7 +239,12 @@ inline std::size_t conv2d_workspace_size(const reference::Conv2dShape& shape) no
   if (detail::conv2d_is_direct(shape)) return 0;
   const std::size_t depth = shape.h.kernel * shape.w.kernel * shape.in_c_per_group();
   const std::size_t pixels = sizes.output / shape.out_c;
-  const std::size_t bytes = std::min(pixels, conv2d_chunk_rows(depth)) * depth;
+  std::size_t bytes = std::min(pixels, conv2d_chunk_rows(depth)) * depth;
+#if QINFER_X86
+  if (detail::WindowBand band; detail::conv2d_window_band(shape, band)) {
+    bytes = std::max(bytes, band.size);
+  }
+#endif
   return (bytes + sizeof(int32_t) - 1) / sizeof(int32_t);
 }
 
@@ -190,6 +277,87 @@ Status validate_conv2d(const reference::Conv2dShape& shape, Span<const TA> input
   return stage.check(shape.out_c);
 }
 
+namespace detail {
+
+// Image rows [first, first + count) of `image` (first may lie in the top padding, the last rows
+// in the bottom one) with their padding, `band.width` pixels each, then gemm_kr more values.
+template <class TA>
+void copy_band(const reference::Conv2dShape& s, const WindowBand& band, const TA* image, TA pad,
+               std::ptrdiff_t first, std::size_t count, TA* out) noexcept {
+  const std::size_t c = s.in_c, left = s.w.pad_begin * c, inside = s.w.input * c;
+  const std::size_t row = band.width * c;
+  for (std::size_t r = 0; r < count; ++r, out += row) {
+    const std::ptrdiff_t y = first + static_cast<std::ptrdiff_t>(r);
+    if (y < 0 || static_cast<std::size_t>(y) >= s.h.input) {
+      std::fill_n(out, row, pad);
+      continue;
+    }
+    std::fill_n(out, left, pad);
+    std::copy_n(image + static_cast<std::size_t>(y) * inside, inside, out + left);
+    std::fill(out + left + inside, out + row, pad);
+  }
+  std::fill_n(out, gemm_kr, pad);
+}
+
+#if QINFER_X86
+// conv2d() on windows read in place: each output row is a GEMM whose A rows are its windows,
+// stride x channels apart, each in kernel_h runs (RowRuns) one image row apart, against weights
+// packed with kernel rows of whole groups (Conv2dFilter::window_row). Only the AVX-512 VNNI
+// tiles with the stage fused take runs. For MobileNetV2's first layer (3 channels, K = 27)
+// im2col took as long as the GEMM and the padded rows' 36 bytes per window cost less than the
+// copy; see benchmarks/README.md for the layers it serves.
+template <class TA, class Stage, class Executor>
+void conv2d_windows(const reference::Conv2dShape& s, const WindowBand& band, const TA* input,
+                    int32_t input_zero_point, const PackedWeights& w,
+                    const GemmMicrokernel<TA>& kernel, const Stage& stage,
+                    typename Stage::Output* output, TA* workspace, Executor& executor) {
+  using Out = typename Stage::Output;
+  const std::size_t c = s.in_c, oh = s.h.output(), ow = s.w.output();
+  const std::size_t row = band.width * c;
+  const convert::avx512::StageLanes<Stage> lanes(stage);
+  GemmCall<TA, Stage> call{{},
+                           w,
+                           stage,
+                           {},
+                           kernel,
+                           ConvertPath::avx512,
+                           kernel_zero_point(input_zero_point, kernel),
+                           {s.h.kernel, s.h.dilation * row},
+                           &lanes};
+  const std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
+  const std::size_t row_blocks = (ow + task_rows - 1) / task_rows;
+  const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
+  for (std::size_t n = 0; n < s.batch; ++n) {
+    const TA* image = input + n * s.h.input * s.w.input * c;
+    for (std::size_t oy0 = 0; oy0 < oh; oy0 += band.rows) {
+      const std::size_t rows = std::min(band.rows, oh - oy0);
+      const TA* base = image + oy0 * s.h.stride * row;
+      if (!band.in_place) {
+        copy_band(s, band, image, static_cast<TA>(input_zero_point),
+                  static_cast<std::ptrdiff_t>(oy0 * s.h.stride) -
+                      static_cast<std::ptrdiff_t>(s.h.pad_begin),
+                  WindowBand::input_rows(s, rows), workspace);
+        base = workspace;
+      }
+      executor(rows * row_blocks * panel_blocks, [&](std::size_t task) {
+        const std::size_t oy = task / (row_blocks * panel_blocks);
+        const std::size_t block = task % (row_blocks * panel_blocks);
+        const std::size_t first = block / panel_blocks * task_rows;
+        const std::size_t panel = block % panel_blocks * gemm_task_panels;
+        GemmCall<TA, Stage> own = call;
+        own.a = {base + oy * s.h.stride * row, ow, w.k, s.w.stride * c, 1};
+        own.c =
+            MatrixView<Out>{output + ((n * oh + oy0 + oy) * ow) * s.out_c, ow, s.out_c, s.out_c, 1};
+        gemm_block(own, first, std::min(ow, first + task_rows), panel,
+                   std::min(w.panels, panel + gemm_task_panels));
+      });
+    }
+  }
+}
+#endif
+
+}  // namespace detail
+
 // The convolution with a caller-provided workspace of conv2d_workspace_size(shape) int32
 // values: allocates nothing.
 template <class TA, class Stage, class Executor = SerialExecutor>
@@ -221,13 +389,28 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
     }
     return ok();
   }
-  const std::size_t depth = w.filter.depth();
-  const std::size_t chunk = std::min(pixels, conv2d_chunk_rows(depth));
   // The workspace's storage now holds activations: objects of TA begin their lifetime there.
   TA* columns = reinterpret_cast<TA*>(workspace.data());
+  const TA pad = static_cast<TA>(input_zero_point);
+#if QINFER_X86
+  if constexpr (HasX86Requantize<Stage>::value) {
+    detail::WindowBand band;
+    if (detail::conv2d_window_band(shape, band)) {
+      const PackedWeights& packed = w.windows ? *w.windows : w.groups[0];
+      const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), packed, pixels);
+      if (kernel.isa == Isa::avx512vnni && best_convert_path() == ConvertPath::avx512) {
+        std::uninitialized_default_construct_n(columns, band.size);
+        detail::conv2d_windows(shape, band, input.data(), input_zero_point, packed, kernel, stage,
+                               output.data(), columns, executor);
+        return ok();
+      }
+    }
+  }
+#endif
+  const std::size_t depth = w.filter.depth();
+  const std::size_t chunk = std::min(pixels, conv2d_chunk_rows(depth));
   std::uninitialized_default_construct_n(columns, chunk * depth);
   const ImageWindows windows{shape.batch, cpg, shape.h, shape.w};
-  const TA pad = static_cast<TA>(input_zero_point);
   for (std::size_t first = 0; first < pixels; first += chunk) {
     const std::size_t rows = std::min(chunk, pixels - first);
     for (std::size_t g = 0; g < shape.groups; ++g) {

@@ -73,6 +73,9 @@ struct GemmCall {
   GemmMicrokernel<TA> kernel;
   ConvertPath epilogue_path;
   uint32_t a_zero_point;  // in the kernel's code domain: code(zero point) - activation_offset
+  // A's rows in runs: a convolution's windows read in place (ops/conv2d.hpp), which only the
+  // fused tiles below take.
+  RowRuns runs{};
 #if QINFER_X86
   // Set when the AVX-512 VNNI kernels apply the stage in their registers. Built once per call:
   // its constructor scans every channel's multiplier, and built per task it cost M = 1,
@@ -110,19 +113,27 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
           row_sums + (m0 - row_begin)};
       if (pair) {
         k5::gemm_tile_fused<4>(a, call.a.row_stride, rows, w.k, w.panel(panel), panel_stride,
-                               init[panel - panel_begin], lanes, out);
+                               init[panel - panel_begin], call.runs, lanes, out);
       } else if (out.columns <= 16) {
         k5::gemm_tile_fused<1>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
-                               init[panel - panel_begin], lanes, out);
+                               init[panel - panel_begin], call.runs, lanes, out);
       } else {
         k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
-                               init[panel - panel_begin], lanes, out);
+                               init[panel - panel_begin], call.runs, lanes, out);
       }
     }
     panel += pair ? 2 : 1;
   }
 }
 #endif
+
+// A's zero point in the code domain of `kernel`: code(zero point) - activation_offset.
+template <class TA>
+uint32_t kernel_zero_point(int32_t a_zero_point, const GemmMicrokernel<TA>& kernel) noexcept {
+  const uint32_t code =
+      static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
+  return code - kernel.activation_offset;
+}
 
 // Rows [row_begin, row_end) x panels [panel_begin, panel_end) of C, at most gemm_task_panels.
 template <class TA, class Stage>
@@ -147,10 +158,13 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
   // Row sums of the codes, for the zb' rowsum(a') term, of every row of the task.
   uint32_t row_sums[gemm_task_rows] = {};
   if (w.has_zero_points) {
+    const std::size_t run_k = w.k / call.runs.count;
     for (std::size_t m = row_begin; m < row_end; ++m) {
       const TA* row = call.a.data + m * call.a.row_stride;
       uint32_t sum = 0;
-      for (std::size_t p = 0; p < w.k; ++p) sum += activation_code(row[p]);
+      for (std::size_t run = 0; run < call.runs.count; ++run, row += call.runs.pitch) {
+        for (std::size_t p = 0; p < run_k; ++p) sum += activation_code(row[p]);
+      }
       row_sums[m - row_begin] = sum - depth * kernel.activation_offset;
     }
   }
@@ -220,10 +234,13 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
 
   // Resolved once per call: the level can change between calls (set_isa_cap), never within one.
   const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), w, av.rows);
-  const uint32_t za_code =
-      static_cast<uint32_t>(a_zero_point + (std::is_same_v<TA, int8_t> ? 128 : 0));
-  detail::GemmCall<TA, Stage> call{
-      av, w, stage, c, kernel, best_convert_path(), za_code - kernel.activation_offset};
+  detail::GemmCall<TA, Stage> call{av,
+                                   w,
+                                   stage,
+                                   c,
+                                   kernel,
+                                   best_convert_path(),
+                                   detail::kernel_zero_point(a_zero_point, kernel)};
   std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
   std::size_t task_panels = gemm_task_panels;
   const auto blocks = [](std::size_t total, std::size_t per_task) {

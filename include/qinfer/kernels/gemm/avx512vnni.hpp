@@ -61,21 +61,15 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline __m512i dpbu
   return sum;
 }
 
-// The sums of Rows rows x (16 Vectors) columns, left in registers: vector v's weights are the
-// (v % 2)-th 64 bytes of each group of panel v / 2, which starts at panel + (v / 2) *
-// panel_stride, and its initial terms are at init + 16 v. One vector is the first half of a
-// panel: a last panel with at most 16 columns (N = 16 or 144) does half the work.
+// sum += the products of Rows rows of k activations (lda apart) with their packed groups: vector
+// v's weights are the (v % 2)-th 64 bytes of each group of panel v / 2, which starts at panel +
+// (v / 2) * panel_stride.
 template <std::size_t Rows, std::size_t Vectors, class TA>
-__attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumulate(
+__attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumulate_run(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
-    const int32_t* init, __m512i (&sum)[Rows][Vectors]) noexcept {
+    __m512i (&sum)[Rows][Vectors]) noexcept {
   constexpr std::size_t vectors = Vectors;
   constexpr uint32_t mask = code_mask<TA>(0);
-#pragma GCC unroll 16
-  for (auto& row : sum) {
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < vectors; ++v) row[v] = _mm512_loadu_si512(init + 16 * v);
-  }
   // The last group, possibly partial, comes from a zero-padded copy: one loop body serves all.
   uint32_t last[Rows] = {};
   const std::size_t groups = (k + gemm_kr - 1) / gemm_kr;
@@ -105,13 +99,39 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
   }
 }
 
+// The sums of Rows rows x (16 Vectors) columns, left in registers, vector v's initial terms at
+// init + 16 v. One vector is the first half of a panel: a last panel with at most 16 columns
+// (N = 16 or 144) does half the work. Each row's k values lie in `runs` (microkernel.hpp), the
+// packed groups following one another across runs. A plain row has its own copy of the loop:
+// with the loop over runs around it, GCC kept the 8 row pointers of the 8x16 tile on the stack
+// and MobileNetV2's 112x112 32-to-16 layer lost a third of its speed.
+template <std::size_t Rows, std::size_t Vectors, class TA>
+__attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumulate(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
+    const int32_t* init, __m512i (&sum)[Rows][Vectors], RowRuns runs) noexcept {
+#pragma GCC unroll 16
+  for (auto& row : sum) {
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < Vectors; ++v) row[v] = _mm512_loadu_si512(init + 16 * v);
+  }
+  if (runs.count == 1) {
+    accumulate_run(a, lda, k, panel, panel_stride, sum);
+    return;
+  }
+  const std::size_t run_k = k / runs.count;
+  const std::size_t run_bytes = (run_k + gemm_kr - 1) / gemm_kr * gemm_nr * gemm_kr;
+  for (std::size_t run = 0; run < runs.count; ++run) {
+    accumulate_run(a + run * runs.pitch, lda, run_k, panel + run * run_bytes, panel_stride, sum);
+  }
+}
+
 template <std::size_t Rows, class TA>
 __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::size_t lda,
                                                              std::size_t k, const int8_t* panel,
                                                              const int32_t* init,
                                                              int32_t* acc) noexcept {
   __m512i sum[Rows][2];
-  accumulate<Rows, 2>(a, lda, k, panel, 0, init, sum);
+  accumulate<Rows, 2>(a, lda, k, panel, 0, init, sum, {});
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; ++m) {
     _mm512_storeu_si512(acc + m * gemm_nr, sum[m][0]);
@@ -134,11 +154,11 @@ struct TileOutput {
 template <std::size_t Rows, std::size_t Vectors, class TA, class Stage>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
-    const int32_t* init, const convert::avx512::StageLanes<Stage>& lanes,
+    const int32_t* init, RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
     const TileOutput<typename Stage::Output>& out) noexcept {
   constexpr std::size_t vectors = Vectors;
   __m512i sum[Rows][vectors];
-  accumulate<Rows, Vectors>(a, lda, k, panel, panel_stride, init, sum);
+  accumulate<Rows, Vectors>(a, lda, k, panel, panel_stride, init, sum, runs);
   if (out.zb != nullptr) {
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < vectors; ++v) {
@@ -226,12 +246,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_f
 template <std::size_t Vectors, class TA, class Stage>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, std::size_t panel_stride, const int32_t* init,
-                     const convert::avx512::StageLanes<Stage>& lanes,
+                     RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
                      const TileOutput<typename Stage::Output>& out) noexcept {
   static_assert(Vectors == 1 || Vectors == 2 || Vectors == 4);
   dispatch_rows<Vectors == 4 ? wide_mr : mr>(rows, [&](auto r) {
     gemm_rows_fused<decltype(r)::value, Vectors, TA, Stage>(a, lda, k, panel, panel_stride, init,
-                                                            lanes, out);
+                                                            runs, lanes, out);
   });
 }
 

@@ -39,6 +39,15 @@ constexpr uint8_t activation_code(TA a) noexcept {
                                     : static_cast<uint8_t>(a);
 }
 
+// How the k values of one row of A lie in memory: `count` runs of equal length, `pitch`
+// elements apart. A plain GEMM row is one run. A convolution window read in place from the
+// image is one run per kernel row (ops/conv2d.hpp), each a whole number of groups when there are
+// several, so that groups never straddle two runs.
+struct RowRuns {
+  std::size_t count = 1;
+  std::size_t pitch = 0;
+};
+
 template <class TA>
 using GemmTileFn = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                             const int8_t* panel, const int32_t* init, int32_t* acc) noexcept;
