@@ -14,6 +14,8 @@
 #include <vector>
 
 #if QINFER_BENCH_ONEDNN
+#include <omp.h>
+
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
@@ -30,6 +32,11 @@ std::vector<T> random_codes(std::size_t count, int lo, int hi) {
 }
 
 #if QINFER_BENCH_ONEDNN
+// oneDNN on one thread, as qinfer runs in the single-threaded tables. Its OpenMP pool otherwise
+// takes every core: on two cores, conv_bench's oneDNN rows ran 1.6-2x faster than alone and
+// made ratios against one qinfer thread meaningless unless OMP_NUM_THREADS=1 was set.
+inline void onednn_single_thread() { omp_set_num_threads(1); }
+
 // ONEDNN_MAX_CPU_ISA, which oneDNN reads once per process: part of the benchmarks' names.
 inline std::string onednn_cap() {
   const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");

@@ -107,6 +107,9 @@ void onednn_conv(benchmark::State& state, Layer l, bool int8) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if QINFER_BENCH_ONEDNN
+  bench::onednn_single_thread();
+#endif
   for (const Layer& l : layers) {
     const std::string name = name_of(l);
     for (qinfer::Isa path :

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Prints the markdown table of benchmarks/README.md from conv_bench JSON files: pass the files of
 runs with ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI and of unrestricted (AMX) runs, named *VNNI*.json
-and *AMX*.json, one or more of each; each cell is the median across runs of the per-run
-medians."""
+and *AMX*.json, one or more of each (only VNNI runs on a CPU without AMX: the fp32 column then
+compares the AVX-512 VNNI path with oneDNN fp32 of the VNNI runs); each cell is the median across
+runs of the per-run medians."""
 import json
 import statistics
 import sys
@@ -39,14 +40,17 @@ def cell(kind_prefix, cap, layer):
     return None
 
 
+best = "amx" if any(k[1] == "amx" for k in gops) else "vnni"
+best_kind = "conv/amx" if best == "amx" else "conv/avx512vnni"
 print("| layer (input x in - out, kernel, stride) | avx512vnni | oneDNN VNNI | ratio | amx | "
-      "oneDNN AMX | ratio | oneDNN fp32 | amx / fp32 |")
+      f"oneDNN AMX | ratio | oneDNN fp32 | {'amx' if best == 'amx' else 'avx512vnni'} / fp32 |")
 print("| --- " * 9 + "|")
 ratios = {"vnni": {"1x1": [], "kxk": []}, "amx": {"1x1": [], "kxk": []}, "fp32": []}
 for layer in layers:
     v, ov = cell("conv/avx512vnni", "vnni", layer), cell("onednn_int8", "vnni", layer)
     a, oa = cell("conv/amx", "amx", layer), cell("onednn_int8", "amx", layer)
-    f = cell("onednn_fp32", "amx", layer)
+    f = cell("onednn_fp32", best, layer)
+    b = cell(best_kind, best, layer)
     kind = "1x1" if "-k1s" in layer else "kxk"
     row = [layer]
     for q, o, cap in ((v, ov, "vnni"), (a, oa, "amx")):
@@ -54,9 +58,9 @@ for layer in layers:
                 f"{q / o:.2f}" if q and o else "–"]
         if q and o:
             ratios[cap][kind].append(q / o)
-    row += [f"{f:.0f}" if f else "–", f"{a / f:.1f}" if a and f else "–"]
-    if a and f:
-        ratios["fp32"].append(a / f)
+    row += [f"{f:.0f}" if f else "–", f"{b / f:.1f}" if b and f else "–"]
+    if b and f:
+        ratios["fp32"].append(b / f)
     print("| " + " | ".join(row) + " |")
 print()
 for cap in ("vnni", "amx"):
@@ -66,4 +70,4 @@ for cap in ("vnni", "amx"):
             print(f"{cap} {kind}: median ratio {statistics.median(r):.2f}, min {min(r):.2f} "
                   f"over {len(r)} layers")
 if ratios["fp32"]:
-    print(f"amx / oneDNN fp32: min {min(ratios['fp32']):.1f}")
+    print(f"{best} / oneDNN fp32: min {min(ratios['fp32']):.1f}")

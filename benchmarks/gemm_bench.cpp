@@ -157,6 +157,9 @@ void onednn_matmul(benchmark::State& state, Shape s, bool int8) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if QINFER_BENCH_ONEDNN
+  bench::onednn_single_thread();
+#endif
   using qinfer::Isa;
   const Shape shapes[] = {{256, 256, 256},    {512, 512, 512},   {1024, 1024, 1024},
                           {2048, 2048, 2048}, {1, 4096, 4096},   {8, 4096, 4096},

@@ -63,8 +63,10 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline __m512i dpbu
 
 // sum += the products of Rows rows of k activations (lda apart) with their packed groups: vector
 // v's weights are the (v % 2)-th 64 bytes of each group of panel v / 2, which starts at panel +
-// (v / 2) * panel_stride.
-template <std::size_t Rows, std::size_t Vectors, class TA>
+// (v / 2) * panel_stride. WholeGroups: k is a multiple of gemm_kr, so no group needs the
+// zero-padded copy (a run of a window, whose few groups it would otherwise cost a pass of
+// byte loads).
+template <std::size_t Rows, std::size_t Vectors, class TA, bool WholeGroups = false>
 __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumulate_run(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     __m512i (&sum)[Rows][Vectors]) noexcept {
@@ -73,7 +75,7 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
   // The last group, possibly partial, comes from a zero-padded copy: one loop body serves all.
   uint32_t last[Rows] = {};
   const std::size_t groups = (k + gemm_kr - 1) / gemm_kr;
-  if (groups != 0) {
+  if (!WholeGroups && groups != 0) {
     const std::size_t tail_first = (groups - 1) * gemm_kr;
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
@@ -91,7 +93,7 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
       const uint32_t word =
-          g + 1 < groups ? activation_word(a + m * lda, g * gemm_kr, mask) : last[m];
+          WholeGroups || g + 1 < groups ? activation_word(a + m * lda, g * gemm_kr, mask) : last[m];
       const __m512i a4 = _mm512_set1_epi32(static_cast<int>(word));
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < vectors; ++v) sum[m][v] = dpbusd(sum[m][v], a4, b[v]);
@@ -121,7 +123,8 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
   const std::size_t run_k = k / runs.count;
   const std::size_t run_bytes = (run_k + gemm_kr - 1) / gemm_kr * gemm_nr * gemm_kr;
   for (std::size_t run = 0; run < runs.count; ++run) {
-    accumulate_run(a + run * runs.pitch, lda, run_k, panel + run * run_bytes, panel_stride, sum);
+    accumulate_run<Rows, Vectors, TA, true>(a + run * runs.pitch, lda, run_k,
+                                            panel + run * run_bytes, panel_stride, sum);
   }
 }
 
