@@ -176,7 +176,7 @@ TEST_CASE("depthwise convolution: 3x3 rows across bands, strips and channel bloc
   });
 }
 
-TEST_CASE("depthwise kernels multiply bytes on the VNNI levels when the weights fit int8",
+TEST_CASE("depthwise kernels multiply bytes on the VNNI and dotprod levels when weights fit int8",
           "[depthwise][simd]") {
   // w' = -128 fits int8; uint8 weights of 200 around a zero point of 0 do not.
   const std::vector<int8_t> narrow(9 * 5, -128);
@@ -193,9 +193,10 @@ TEST_CASE("depthwise kernels multiply bytes on the VNNI levels when the weights 
   };
   for (Isa isa : all_isas) {
     INFO(isa_name(isa));
-    if (!cpu_features().supports(isa) || is_arm_isa(isa)) continue;
-    const bool vnni = isa == Isa::avxvnni || isa == Isa::avx512vnni || isa == Isa::amx;
-    CHECK(taps_per_group(isa, bytes) == (vnni ? 4 : 2));
+    if (!cpu_features().supports(isa)) continue;
+    const bool dot = isa == Isa::avxvnni || isa == Isa::avx512vnni || isa == Isa::amx ||
+                     isa == Isa::dotprod || isa == Isa::i8mm;
+    CHECK(taps_per_group(isa, bytes) == (dot ? 4 : 2));
     CHECK(taps_per_group(isa, pairs) == 2);
   }
 }

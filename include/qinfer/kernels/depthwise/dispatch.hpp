@@ -7,15 +7,16 @@
 #include "qinfer/kernels/depthwise/avx2.hpp"
 #include "qinfer/kernels/depthwise/avx512.hpp"
 #include "qinfer/kernels/depthwise/avxvnni.hpp"
+#include "qinfer/kernels/depthwise/dotprod.hpp"
 #include "qinfer/kernels/depthwise/neon.hpp"
 #include "qinfer/kernels/depthwise/scalar.hpp"
 
 namespace qinfer {
 
 // The depthwise kernel at level `isa` (normally active_isa()), which the CPU must support, for
-// weights `w`: AVX-512 VNNI and AVX-VNNI multiply bytes when w has the quads layout, and
-// otherwise run 16-bit pairs (AVX-VNNI on the AVX2 kernel). The Arm levels above NEON run the
-// NEON kernel.
+// weights `w`: AVX-512 VNNI, AVX-VNNI and NEON dotprod (and i8mm, which has it) multiply bytes
+// when w has the quads layout, and otherwise run 16-bit pairs (AVX-VNNI on the AVX2 kernel,
+// dotprod on the NEON one).
 template <class TA>
 DepthwiseKernel<TA> depthwise_kernel(Isa isa, const PackedDepthwise& w) noexcept {
 #if QINFER_X86
@@ -28,7 +29,10 @@ DepthwiseKernel<TA> depthwise_kernel(Isa isa, const PackedDepthwise& w) noexcept
     return kernels::avx2::depthwise_kernel<TA>();
   }
 #elif defined(__aarch64__)
-  if (is_arm_isa(isa)) return kernels::neon::depthwise_kernel<TA>();
+  if (is_arm_isa(isa)) {
+    if (isa >= Isa::dotprod && w.has_quads()) return kernels::dotprod::depthwise_quads_kernel<TA>();
+    return kernels::neon::depthwise_kernel<TA>();
+  }
 #endif
   static_cast<void>(isa);
   static_cast<void>(w);

@@ -11,7 +11,8 @@
 // channels padded to whole vectors of depthwise_cr. An odd tap count gets a zero last weight.
 //
 // A second layout, "quads", exists when every w' fits int8 (symmetric int8 weights, the usual
-// case): taps four by four, the operand of vpdpbusd (4 uint8 x int8 products per 32-bit lane).
+// case): taps four by four, the operand of vpdpbusd (4 uint8 x int8 products per 32-bit lane)
+// and of NEON's sdot (kernels/depthwise/dotprod.hpp).
 // Its channels go in blocks of 64, in the order that the byte and word unpacks of four
 // 64-channel activation vectors leave them: in vector i of a block, 128-bit lane j, dword k
 // holds channel 16 j + 4 i + k, its 4 bytes the weights of taps 4q .. 4q + 3.
