@@ -35,7 +35,9 @@ std::vector<T> random_codes(std::size_t count, int lo, int hi) {
 // oneDNN on one thread, as qinfer runs in the single-threaded tables. Its OpenMP pool otherwise
 // takes every core: on two cores, conv_bench's oneDNN rows ran 1.6-2x faster than alone and
 // made ratios against one qinfer thread meaningless unless OMP_NUM_THREADS=1 was set.
-inline void onednn_single_thread() { omp_set_num_threads(1); }
+inline void onednn_single_thread() {
+  omp_set_num_threads(1);
+}
 
 // ONEDNN_MAX_CPU_ISA, which oneDNN reads once per process: part of the benchmarks' names.
 inline std::string onednn_cap() {
