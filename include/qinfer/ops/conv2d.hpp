@@ -7,17 +7,19 @@
 //
 // with every geometry of reference::conv2d (stride, dilation, padding on each side, groups),
 // bit-exact with it on every path (tests/ops/conv2d_test.cpp). Weights are packed once by
-// pack_conv2d(). Three ways through, chosen per call from the shape:
+// pack_conv2d(). Four ways through, chosen per call from the shape:
 //
 // - depthwise (groups == channels, one filter each): the depthwise kernels (ops/depthwise.hpp);
 // - 1x1, stride 1, no padding: the image already is the GEMM's A operand ([N H W, C], each
 //   group a column slice), so the GEMM runs on it directly, with no copy and no workspace;
+// - on AVX-512 VNNI with a requantizing stage, one group and no dilation along the width:
+//   windows read in place (conv2d_windows() below, where conv2d_window_band() says which shapes
+//   gain), from bands of image rows copied with their padding;
 // - anything else: im2col into a bounded workspace, conv2d_chunk_rows() output pixels at a time,
 //   each chunk one GEMM per group. A full im2col of a 56x56x64 3x3 layer takes 1.8 MB; the
 //   chunks keep it near 256 KiB, inside L2 (2 MiB here), while each GEMM still has at least 64
-//   rows, one task of the GEMM driver. An indirect GEMM (XNNPACK's indirection buffer) would
-//   save the copy but needs a micro-kernel per path that reads rows through pointers; im2col
-//   reuses the packed GEMM of every path unchanged.
+//   rows, one task of the GEMM driver. im2col reuses the packed GEMM of every path unchanged;
+//   reading windows in place needs a path's micro-kernel to take rows in runs (RowRuns).
 //
 // Memory: with a caller-provided workspace of conv2d_workspace_size() int32 values nothing is
 // allocated. Threads: the executor splits each GEMM (a large chunk into pieces that each copy
