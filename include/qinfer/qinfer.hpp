@@ -6,6 +6,7 @@
 #include "qinfer/version.hpp"
 
 #include "qinfer/core/error.hpp"
+#include "qinfer/core/half.hpp"
 #include "qinfer/core/layout.hpp"
 #include "qinfer/core/matrix.hpp"
 #include "qinfer/core/shape.hpp"
@@ -13,6 +14,7 @@
 #include "qinfer/core/span.hpp"
 #include "qinfer/core/tensor.hpp"
 
+#include "qinfer/quant/blocks.hpp"
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/params.hpp"
 #include "qinfer/quant/quantize.hpp"
@@ -20,6 +22,7 @@
 #include "qinfer/quant/requantize.hpp"
 #include "qinfer/quant/rounding.hpp"
 
+#include "qinfer/reference/block_gemm.hpp"
 #include "qinfer/reference/conv.hpp"
 #include "qinfer/reference/elementwise.hpp"
 #include "qinfer/reference/gemm.hpp"

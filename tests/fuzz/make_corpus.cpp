@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Writes one valid file per reader into <dir>/{safetensors,model_file,idx}/seed: the fuzzers
+// Writes one valid file per reader into <dir>/{safetensors,model_file,idx,blocks}/seed: the fuzzers
 // start from them, so that they mutate real structure rather than search for a header.
 #include <cstdio>
 #include <fstream>
@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::string dir = argv[1];
   using namespace qinfer;
+  // blocks_fuzz: a shape of 1 x 32 (bytes 0 and 1), then one Q8_0 block with d = 1.
+  std::vector<uint8_t> blocks = {1, 4, 0x00, 0x3c};
+  for (int j = 0; j < 32; ++j) blocks.push_back(static_cast<uint8_t>(j * 7));
+  write(dir + "/blocks/seed", blocks);
   write(dir + "/safetensors/seed",
         io::write_safetensors({{"a.weight", io::Dtype::f16, {2, 2}, {0, 60, 0, 188, 1, 0, 0, 124}},
                                {"a.bias", io::Dtype::i32, {1}, {1, 2, 3, 4}}},

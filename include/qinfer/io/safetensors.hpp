@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "qinfer/core/error.hpp"
+#include "qinfer/core/half.hpp"
 #include "qinfer/core/shape.hpp"
 #include "qinfer/core/span.hpp"
 #include "qinfer/io/json.hpp"
@@ -58,35 +59,6 @@ inline std::size_t dtype_size(Dtype d) noexcept {
       return 1;
   }
   return 1;
-}
-
-// IEEE binary16 to float, exactly (every half is a float).
-inline float half_to_float(uint16_t h) noexcept {
-  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
-  const uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
-  uint32_t bits = 0;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // Inf, NaN
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else {  // subnormal: normalize
-    uint32_t m = mantissa, e = 113;
-    while ((m & 0x400u) == 0) m <<= 1, --e;
-    bits = sign | (e << 23) | ((m & 0x3ffu) << 13);
-  }
-  float f = 0.0f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-// bfloat16 is the top half of a float.
-inline float bfloat16_to_float(uint16_t b) noexcept {
-  const uint32_t bits = uint32_t{b} << 16;
-  float f = 0.0f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 struct SafetensorsEntry {

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// llama.cpp's block layouts (quant/blocks.hpp): hand-built blocks read byte for byte, ggml's
+// reference rounding on values whose codes are known, the error of random rows against their
+// scales, and malformed inputs rejected.
+#include "qinfer/quant/blocks.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+using namespace qinfer;
+
+namespace {
+
+// The error code a call reports (by the exception it throws), or Errc::ok.
+template <class F>
+Errc error_of(F&& f) {
+  try {
+    static_cast<void>(f());
+  } catch (const Error& e) {
+    return e.status().code();
+  }
+  return Errc::ok;
+}
+
+template <class Block>
+std::vector<uint8_t> bytes_of(const std::vector<Block>& blocks) {
+  std::vector<uint8_t> bytes(blocks.size() * sizeof(Block));
+  std::memcpy(bytes.data(), blocks.data(), bytes.size());
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("blocks read as llama.cpp stores them", "[blocks]") {
+  // Q4_0: scale 0.5 (fp16 0x3800) in bytes 0-1, then byte j = code j | code (j + 16) << 4.
+  std::vector<uint8_t> q4_0 = {0x00, 0x38};
+  for (int j = 0; j < 16; ++j) q4_0.push_back(static_cast<uint8_t>(j | (15 - j) << 4));
+  const auto a = read_blocks<BlockQ4_0>(Span<const uint8_t>(q4_0), 1, 32);
+  const std::vector<float> x = dequantize_blocks(a);
+  for (int j = 0; j < 16; ++j) {
+    CHECK(x[static_cast<std::size_t>(j)] == 0.5f * static_cast<float>(j - 8));
+    CHECK(x[static_cast<std::size_t>(j) + 16] == 0.5f * static_cast<float>(7 - j));
+  }
+  // Q4_1: d = 1 (0x3c00), m = -2 (0xc000): x = q - 2.
+  std::vector<uint8_t> q4_1 = {0x00, 0x3c, 0x00, 0xc0};
+  for (int j = 0; j < 16; ++j) q4_1.push_back(static_cast<uint8_t>(j | j << 4));
+  const auto b = read_blocks<BlockQ4_1>(Span<const uint8_t>(q4_1), 1, 32);
+  for (std::size_t j = 0; j < 32; ++j) {
+    CHECK(dequantize_blocks(b)[j] == static_cast<float>(j % 16) - 2.0f);
+  }
+  // Q8_0, two rows of one block: d = 0.25 (0x3400), codes j - 16 and 16 - j.
+  std::vector<uint8_t> q8_0;
+  for (int row = 0; row < 2; ++row) {
+    q8_0.push_back(0x00);
+    q8_0.push_back(0x34);
+    for (int j = 0; j < 32; ++j) q8_0.push_back(static_cast<uint8_t>(row == 0 ? j - 16 : 16 - j));
+  }
+  const auto c = read_blocks<BlockQ8_0>(Span<const uint8_t>(q8_0), 2, 32);
+  CHECK(c.row(1)[0].qs[0] == 16);
+  for (std::size_t j = 0; j < 32; ++j) {
+    CHECK(dequantize_blocks(c)[j] == 0.25f * (static_cast<float>(j) - 16.0f));
+  }
+}
+
+TEST_CASE("block quantizers follow ggml's reference rounding", "[blocks]") {
+  // Q4_0: the value of largest magnitude is -4, so d = 0.5 and every multiple of 0.5 in
+  // [-4, 3.5] is exact: code 2 x + 8.
+  std::vector<float> x(32);
+  for (std::size_t j = 0; j < 32; ++j)
+    x[j] = 0.5f * static_cast<float>(static_cast<int>(j % 16) - 8);
+  const auto q4 = quantize_blocks<BlockQ4_0>(Span<const float>(x), 1, 32);
+  CHECK(half_to_float(q4.blocks[0].d) == 0.5f);
+  for (std::size_t j = 0; j < 32; ++j)
+    CHECK(block_code(q4.blocks[0], j) == static_cast<int>(j % 16));
+  // A positive extreme gives a negative scale, and code 0 is its value (ggml's choice).
+  x.assign(32, 0.0f);
+  x[3] = 2.0f;
+  x[7] = -1.0f;
+  const auto positive = quantize_blocks<BlockQ4_0>(Span<const float>(x), 1, 32);
+  CHECK(half_to_float(positive.blocks[0].d) == -0.25f);
+  CHECK(block_code(positive.blocks[0], 3) == 0);
+  CHECK(block_code(positive.blocks[0], 7) == 12);
+  CHECK(block_code(positive.blocks[0], 0) == 8);
+  // Q8_0 rounds half away from zero: with amax 127 (d = 1), 2.5 -> 3 and -0.5 -> -1.
+  x.assign(32, 0.0f);
+  x[0] = 127.0f;
+  x[1] = 2.5f;
+  x[2] = -0.5f;
+  const auto q8 = quantize_blocks<BlockQ8_0>(Span<const float>(x), 1, 32);
+  CHECK(q8.blocks[0].qs[0] == 127);
+  CHECK(q8.blocks[0].qs[1] == 3);
+  CHECK(q8.blocks[0].qs[2] == -1);
+  // Q4_1 over [-1, 2]: d = 0.2, m = -1; 0.5 is 7.5 steps up, truncated after + 0.5: code 8.
+  x.assign(32, 0.0f);
+  x[0] = -1.0f;
+  x[1] = 2.0f;
+  x[2] = 0.5f;
+  const auto q41 = quantize_blocks<BlockQ4_1>(Span<const float>(x), 1, 32);
+  CHECK(half_to_float(q41.blocks[0].m) == -1.0f);
+  CHECK(block_code(q41.blocks[0], 0) == 0);
+  CHECK(block_code(q41.blocks[0], 1) == 15);
+  CHECK(block_code(q41.blocks[0], 2) == 8);
+  CHECK(block_code(q41.blocks[0], 3) == 5);
+  // All zeros: a zero scale and codes that dequantize to zero.
+  x.assign(32, 0.0f);
+  CHECK(dequantize_blocks(quantize_blocks<BlockQ4_0>(Span<const float>(x), 1, 32)) == x);
+  CHECK(dequantize_blocks(quantize_blocks<BlockQ4_1>(Span<const float>(x), 1, 32)) == x);
+  CHECK(dequantize_blocks(quantize_blocks<BlockQ8_0>(Span<const float>(x), 1, 32)) == x);
+}
+
+TEST_CASE("block quantization error stays within half a step, as each format allows", "[blocks]") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> gauss(0.0f, 1.0f);
+  const std::size_t rows = 7, cols = 96;
+  std::vector<float> x(rows * cols);
+  for (float& v : x) v = gauss(rng);
+  x[5] = 40.0f;  // an outlier inflates its block's step, not the others'
+  // bound(block, value): the largest error the format allows. The codes come from the float
+  // scale, the block keeps it (and the minimum) in fp16: up to 2^-11 of each, times the code.
+  const auto check = [&](const auto& m, auto bound) {
+    const std::vector<float> y = dequantize_blocks(m);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      INFO("value " << i << ": " << x[i] << " -> " << y[i]);
+      CHECK(std::fabs(y[i] - x[i]) <= bound(m.blocks[i / block_size], x[i]) + 1e-6f);
+    }
+  };
+  constexpr float fp16 = 0x1p-11f;
+  const auto d = [](const auto& b) { return std::fabs(half_to_float(b.d)) * (1.0f + 2 * fp16); };
+  check(quantize_blocks<BlockQ8_0>(Span<const float>(x), rows, cols),
+        [&](const BlockQ8_0& b, float) { return d(b) * (0.5f + 127.0f * fp16); });
+  // Q4_0 spans -8 to 7 steps from the extreme's side: past 7.5 steps on the other side the code
+  // caps at 15 (ggml's format), up to a whole step off.
+  check(quantize_blocks<BlockQ4_0>(Span<const float>(x), rows, cols),
+        [&](const BlockQ4_0& b, float v) {
+          const float stored = std::fabs(half_to_float(b.d));
+          return std::max(0.5f * d(b), std::fabs(v) - 7.0f * stored) + 8.0f * fp16 * d(b);
+        });
+  check(quantize_blocks<BlockQ4_1>(Span<const float>(x), rows, cols),
+        [&](const BlockQ4_1& b, float) {
+          return d(b) * (0.5f + 15.0f * fp16) + std::fabs(half_to_float(b.m)) * fp16;
+        });
+}
+
+TEST_CASE("malformed blocks and shapes are rejected", "[blocks][errors]") {
+  const std::vector<float> x(64, 1.0f);
+  CHECK(error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 2, 31); }) ==
+        Errc::shape_mismatch);
+  CHECK(error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 3, 32); }) ==
+        Errc::shape_mismatch);
+  CHECK(error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 0, 32); }) ==
+        Errc::shape_mismatch);
+  std::vector<float> bad = x;
+  bad[40] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(error_of([&] { return quantize_blocks<BlockQ4_0>(Span<const float>(bad), 2, 32); }) ==
+        Errc::invalid_argument);
+  bad[40] = std::numeric_limits<float>::infinity();
+  CHECK(error_of([&] { return quantize_blocks<BlockQ4_1>(Span<const float>(bad), 2, 32); }) ==
+        Errc::invalid_argument);
+
+  const auto good = quantize_blocks<BlockQ4_1>(Span<const float>(x), 2, 32);
+  std::vector<uint8_t> bytes = bytes_of(good.blocks);
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
+        Errc::ok);
+  const Span<const uint8_t> short_bytes(bytes.data(), bytes.size() - 1);
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(short_bytes, 2, 32); }) ==
+        Errc::shape_mismatch);
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 1, 64); }) ==
+        Errc::ok);
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 4, 32); }) ==
+        Errc::shape_mismatch);
+  CHECK(error_of([&] { return read_blocks<BlockQ4_0>(Span<const uint8_t>(bytes), 2, 32); }) ==
+        Errc::shape_mismatch);
+  const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), huge, 64); }) ==
+        Errc::size_overflow);
+  // A minimum of fp16 NaN (0x7e00) in the second block, then a scale of infinity (0x7c00).
+  bytes[sizeof(BlockQ4_1) + 2] = 0x00;
+  bytes[sizeof(BlockQ4_1) + 3] = 0x7e;
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
+        Errc::invalid_scale);
+  bytes = bytes_of(good.blocks);
+  bytes[0] = 0x00;
+  bytes[1] = 0x7c;
+  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
+        Errc::invalid_scale);
+}
