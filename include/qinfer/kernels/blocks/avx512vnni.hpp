@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// AVX-512 VNNI weight-only GEMM kernel (contract in kernels/blocks/scalar.hpp): one zmm lane per
+// output row of the packed group. Per block, the 8 code vectors (Q4: 4 loads, split into low
+// and high nibbles) are multiplied by each activation row's 8 code dwords, broadcast, with
+// vpdpbusd (codes unsigned, activations signed); the offset of the stored codes (128 for Q8_0,
+// 8 for Q4_0) comes back out through the block's activation sum, and the block's fp16 scales,
+// widened exactly, enter with one fma per row: the reference's order in every lane.
+//
+// Up to 8 activation rows share each block's code vectors (8 + 8 zmm). Rows past 8 take
+// another pass over the group's codes, which are then in L2 (32-64 KiB at K = 4096).
+#pragma once
+
+#include "qinfer/core/cpu.hpp"
+
+#if QINFER_X86
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "qinfer/kernels/blocks/scalar.hpp"
+#include "qinfer/kernels/gemm/avx512vnni.hpp"
+#include "qinfer/kernels/gemm/microkernel.hpp"
+
+// GCC 12 bug 105593 (see convert/avx512.hpp): the conversion intrinsics warn about the
+// undefined vectors they pass to their builtins.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace qinfer::kernels::avx512vnni {
+
+inline constexpr std::size_t block_mr = 8;
+
+template <class Block, std::size_t Rows>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
+    const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
+    std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
+  constexpr std::size_t scales = PackedBlocks<Block>::scale_bytes;
+  constexpr int32_t offset = std::is_same_v<Block, BlockQ8_0>   ? 128
+                             : std::is_same_v<Block, BlockQ4_0> ? 8
+                                                                : 0;
+  const int8_t* q[Rows];
+  const int32_t* sums[Rows];
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < Rows; ++r) {
+    q[r] = a.codes + (first_row + r) * a.k;
+    sums[r] = a.sums + (first_row + r) * w.blocks();
+  }
+  __m512 acc[Rows];
+#pragma GCC unroll 8
+  for (auto& v : acc) v = _mm512_setzero_ps();
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  for (std::size_t b = 0; b < w.blocks(); ++b) {
+    const uint8_t* record = w.record(group, b);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(record)));
+    __m512i codes[8];
+    if constexpr (std::is_same_v<Block, BlockQ8_0>) {
+#pragma GCC unroll 8
+      for (std::size_t t = 0; t < 8; ++t) codes[t] = _mm512_loadu_si512(record + scales + 64 * t);
+    } else {
+#pragma GCC unroll 4
+      for (std::size_t t = 0; t < 4; ++t) {
+        const __m512i packed = _mm512_loadu_si512(record + scales + 64 * t);
+        codes[t] = _mm512_and_si512(packed, nibble);
+        codes[t + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < Rows; ++r) {
+      __m512i dot = _mm512_set1_epi32(-offset * sums[r][b]);
+#pragma GCC unroll 8
+      for (std::size_t t = 0; t < 8; ++t) {
+        int32_t word = 0;
+        std::memcpy(&word, q[r] + b * block_size + 4 * t, 4);
+        dot = dpbusd(dot, codes[t], _mm512_set1_epi32(word));
+      }
+      acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[r]);
+      if constexpr (PackedBlocks<Block>::has_min) {
+        const __m512 m = _mm512_cvtph_ps(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(record + 2 * block_rows)));
+        acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r][b])), acc[r]);
+      }
+    }
+  }
+  const auto mask = static_cast<__mmask16>((uint32_t{1} << count) - 1);
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < Rows; ++r) {
+    const __m512 out = _mm512_mul_ps(acc[r], _mm512_set1_ps(a.scales[first_row + r]));
+    _mm512_mask_storeu_ps(y + r * ldy, mask, out);
+  }
+}
+
+template <class Block>
+void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
+                 std::size_t first_row, std::size_t rows, float* y, std::size_t ldy,
+                 std::size_t count) noexcept {
+  for (std::size_t r = 0; r < rows; r += block_mr) {
+    dispatch_rows<block_mr>(std::min(block_mr, rows - r), [&](auto tile) {
+      block_tile<Block, decltype(tile)::value>(w, group, a, first_row + r, y + r * ldy, ldy, count);
+    });
+  }
+}
+
+}  // namespace qinfer::kernels::avx512vnni
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The weight-only GEMM over llama.cpp's blocks: y [M, N] = a [M, K] x w^T with w packed once by
+// pack_blocks() (kernels/blocks/packing.hpp), bit-exact with reference::block_gemm on every
+// path. The activation rows are quantized first (the reference's own function, so the codes
+// are the same by construction), then the executor shares out the groups of 16 output rows,
+// each running the kernel of the active level over all activation rows.
+//
+// Paths: AVX-512 VNNI (kernels/blocks/avx512vnni.hpp) at that level and above; the portable
+// kernel (kernels/blocks/scalar.hpp) elsewhere, for now.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "qinfer/core/cpu.hpp"
+#include "qinfer/core/error.hpp"
+#include "qinfer/core/matrix.hpp"
+#include "qinfer/kernels/blocks/avx512vnni.hpp"
+#include "qinfer/kernels/blocks/packing.hpp"
+#include "qinfer/kernels/blocks/scalar.hpp"
+#include "qinfer/reference/block_gemm.hpp"
+#include "qinfer/runtime/parallel.hpp"
+
+namespace qinfer {
+
+// Allocates the activations' codes (M x K bytes and M x K / 32 sums) per call.
+template <class Block, class Executor = SerialExecutor>
+Status block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w, MatrixView<float> y,
+                  Executor&& executor = Executor{}) {
+  if (a.cols != w.k || y.rows != a.rows || y.cols != w.n) {
+    return {Errc::shape_mismatch, "block_gemm: a must be M x K and y M x N for weights N x K"};
+  }
+  if (auto s = check_view(a, "block_gemm: a"); !s) return s;
+  if (auto s = check_view(y, "block_gemm: y"); !s) return s;
+  if (a.col_stride != 1 || y.col_stride != 1) {
+    return {Errc::invalid_argument, "block_gemm: a's and y's columns must be contiguous"};
+  }
+  const std::size_t m = a.rows, k = a.cols, blocks = w.blocks();
+  std::vector<int8_t> codes(m * k);
+  std::vector<int32_t> sums(m * blocks);
+  std::vector<float> scales(m);
+  for (std::size_t r = 0; r < m; ++r) {
+    const Span<const float> row(a.data + r * a.row_stride, k);
+    if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
+      return {Errc::invalid_argument, "block_gemm: an activation is NaN or infinite"};
+    }
+    int8_t* q = codes.data() + r * k;
+    scales[r] = reference::quantize_activation_row(row, Span<int8_t>(q, k));
+    for (std::size_t b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (std::size_t j = 0; j < block_size; ++j) sum += q[b * block_size + j];
+      sums[r * blocks + b] = sum;
+    }
+  }
+  const BlockActivations acts{codes.data(), sums.data(), scales.data(), k};
+  [[maybe_unused]] const Isa isa = active_isa();
+  executor(w.groups, [&](std::size_t group) {
+    const std::size_t first = group * block_rows;
+    const std::size_t count = std::min(block_rows, w.n - first);
+    float* out = y.data + first;
+#if QINFER_X86
+    if (isa >= Isa::avx512vnni && is_x86_isa(isa)) {
+      kernels::avx512vnni::block_group(w, group, acts, 0, m, out, y.row_stride, count);
+      return;
+    }
+#endif
+    kernels::scalar::block_group(w, group, acts, 0, m, out, y.row_stride, count);
+  });
+  return {};
+}
+
+}  // namespace qinfer
