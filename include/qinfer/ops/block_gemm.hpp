@@ -29,15 +29,15 @@ namespace qinfer {
 
 // Allocates the activations' codes (M x K bytes and M x K / 32 sums) per call.
 template <class Block, class Executor = SerialExecutor>
-Status block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w, MatrixView<float> y,
-                  Executor&& executor = Executor{}) {
+Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
+                        MatrixView<float> y, Executor&& executor = Executor{}) {
   if (a.cols != w.k || y.rows != a.rows || y.cols != w.n) {
-    return {Errc::shape_mismatch, "block_gemm: a must be M x K and y M x N for weights N x K"};
+    return fail(Errc::shape_mismatch, "block_gemm: a must be M x K and y M x N for weights N x K");
   }
-  if (auto s = check_view(a, "block_gemm: a"); !s) return s;
-  if (auto s = check_view(y, "block_gemm: y"); !s) return s;
+  if (auto s = check_view(a, "block_gemm: a"); !s) return fail(s);
+  if (auto s = check_view(y, "block_gemm: y"); !s) return fail(s);
   if (a.col_stride != 1 || y.col_stride != 1) {
-    return {Errc::invalid_argument, "block_gemm: a's and y's columns must be contiguous"};
+    return fail(Errc::invalid_argument, "block_gemm: a's and y's columns must be contiguous");
   }
   const std::size_t m = a.rows, k = a.cols, blocks = w.blocks();
   std::vector<int8_t> codes(m * k);
@@ -46,7 +46,7 @@ Status block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w, Matri
   for (std::size_t r = 0; r < m; ++r) {
     const Span<const float> row(a.data + r * a.row_stride, k);
     if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
-      return {Errc::invalid_argument, "block_gemm: an activation is NaN or infinite"};
+      return fail(Errc::invalid_argument, "block_gemm: an activation is NaN or infinite");
     }
     int8_t* q = codes.data() + r * k;
     scales[r] = reference::quantize_activation_row(row, Span<int8_t>(q, k));
@@ -70,7 +70,7 @@ Status block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w, Matri
 #endif
     kernels::scalar::block_group(w, group, acts, 0, m, out, y.row_stride, count);
   });
-  return {};
+  return ok();
 }
 
 }  // namespace qinfer

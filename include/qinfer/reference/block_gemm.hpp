@@ -63,20 +63,21 @@ int32_t block_dot(const Block& b, const int8_t* q, int32_t& sum) noexcept {
 
 // y = a x w^T: a is [M, K] float, w is [N, K] in blocks, y is [M, N] float.
 template <class Block>
-Status block_gemm(MatrixView<const float> a, const BlockMatrix<Block>& w, MatrixView<float> y) {
+Result<void> block_gemm(MatrixView<const float> a, const BlockMatrix<Block>& w,
+                        MatrixView<float> y) {
   if (a.cols != w.cols || y.rows != a.rows || y.cols != w.rows) {
-    return {Errc::shape_mismatch, "block_gemm: a must be M x K and y M x N for weights N x K"};
+    return fail(Errc::shape_mismatch, "block_gemm: a must be M x K and y M x N for weights N x K");
   }
-  if (auto s = check_view(a, "block_gemm: a"); !s) return s;
-  if (auto s = check_view(y, "block_gemm: y"); !s) return s;
+  if (auto s = check_view(a, "block_gemm: a"); !s) return fail(s);
+  if (auto s = check_view(y, "block_gemm: y"); !s) return fail(s);
   if (a.col_stride != 1) {
-    return {Errc::invalid_argument, "block_gemm: a's columns must be contiguous"};
+    return fail(Errc::invalid_argument, "block_gemm: a's columns must be contiguous");
   }
   std::vector<int8_t> codes(a.cols);
   for (std::size_t m = 0; m < a.rows; ++m) {
     const Span<const float> row(a.data + m * a.row_stride, a.cols);
     if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
-      return {Errc::invalid_argument, "block_gemm: an activation is NaN or infinite"};
+      return fail(Errc::invalid_argument, "block_gemm: an activation is NaN or infinite");
     }
     const float scale = quantize_activation_row(row, Span<int8_t>(codes));
     for (std::size_t n = 0; n < w.rows; ++n) {
@@ -93,7 +94,7 @@ Status block_gemm(MatrixView<const float> a, const BlockMatrix<Block>& w, Matrix
       y(m, n) = acc * scale;
     }
   }
-  return {};
+  return ok();
 }
 
 }  // namespace qinfer::reference

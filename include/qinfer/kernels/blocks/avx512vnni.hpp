@@ -16,8 +16,10 @@
 #if QINFER_X86
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "qinfer/kernels/blocks/scalar.hpp"
