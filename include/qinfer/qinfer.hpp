@@ -33,6 +33,7 @@
 #include "qinfer/kernels/depthwise/dispatch.hpp"
 #include "qinfer/kernels/gemm/dispatch.hpp"
 #include "qinfer/kernels/sgemm/dispatch.hpp"
+#include "qinfer/ops/block_gemm.hpp"
 #include "qinfer/ops/conv2d.hpp"
 #include "qinfer/ops/depthwise.hpp"
 #include "qinfer/ops/elementwise.hpp"
