@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "qinfer/runtime/thread_pool.hpp"
-#include "support/cap_guard.hpp"
+#include "support/errors.hpp"
+#include "support/levels.hpp"
 
 using namespace qinfer;
 
@@ -56,7 +57,7 @@ void check_shape(std::mt19937& rng, std::size_t m, std::size_t n, std::size_t k,
 }
 
 template <class Block>
-void check_all(Isa path) {
+void check_all() {
   std::mt19937 rng(3);
   for (std::size_t m : {1, 2, 7, 8, 9, 17, 33}) {
     for (std::size_t n : {1, 15, 16, 17, 40}) {
@@ -64,25 +65,16 @@ void check_all(Isa path) {
     }
   }
   for (std::size_t threads : {2, 7}) check_shape<Block>(rng, 5, 70, 128, threads);
-  static_cast<void>(path);
 }
 
 }  // namespace
 
 TEST_CASE("block_gemm equals the reference on every level", "[blocks][simd]") {
-  for (Isa path : all_isas) {
-    if (!cpu_features().supports(path)) {
-      WARN("block_gemm path " << isa_name(path) << " SKIPPED: not on this CPU");
-      continue;
-    }
-    SECTION(isa_name(path)) {
-      test::CapGuard guard;
-      set_isa_cap(path);
-      check_all<BlockQ8_0>(path);
-      check_all<BlockQ4_0>(path);
-      check_all<BlockQ4_1>(path);
-    }
-  }
+  test::for_each_level("block_gemm", [] {
+    check_all<BlockQ8_0>();
+    check_all<BlockQ4_0>();
+    check_all<BlockQ4_1>();
+  });
 }
 
 TEST_CASE("block_gemm rejects shapes, strides and non-finite activations", "[blocks][errors]") {
@@ -90,16 +82,12 @@ TEST_CASE("block_gemm rejects shapes, strides and non-finite activations", "[blo
   const PackedBlocks<BlockQ4_1> packed =
       pack_blocks(quantize_blocks<BlockQ4_1>(Span<const float>(w), 20, 64));
   std::vector<float> a(2 * 64, 1.0f), y(2 * 20);
-  // The error code of a call (by the exception it throws), or Errc::ok.
   const auto run = [&](std::size_t rows, std::size_t cols, std::size_t y_cols,
                        std::size_t y_col_stride) {
-    try {
+    return test::error_of([&] {
       block_gemm(MatrixView<const float>{a.data(), rows, cols, cols, 1}, packed,
                  MatrixView<float>{y.data(), rows, y_cols, y_cols, y_col_stride});
-    } catch (const Error& e) {
-      return e.status().code();
-    }
-    return Errc::ok;
+    });
   };
   CHECK(run(2, 64, 20, 1) == Errc::ok);
   CHECK(run(2, 32, 20, 1) == Errc::shape_mismatch);

@@ -15,20 +15,11 @@
 #include <random>
 #include <vector>
 
+#include "support/errors.hpp"
+
 using namespace qinfer;
 
 namespace {
-
-// The error code a call reports (by the exception it throws), or Errc::ok.
-template <class F>
-Errc error_of(F&& f) {
-  try {
-    static_cast<void>(f());
-  } catch (const Error& e) {
-    return e.status().code();
-  }
-  return Errc::ok;
-}
 
 template <class Block>
 std::vector<uint8_t> bytes_of(const std::vector<Block>& blocks) {
@@ -151,44 +142,45 @@ TEST_CASE("block quantization error stays within half a step, as each format all
 
 TEST_CASE("malformed blocks and shapes are rejected", "[blocks][errors]") {
   const std::vector<float> x(64, 1.0f);
-  CHECK(error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 2, 31); }) ==
+  CHECK(test::error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 2, 31); }) ==
         Errc::shape_mismatch);
-  CHECK(error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 3, 32); }) ==
+  CHECK(test::error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 3, 32); }) ==
         Errc::shape_mismatch);
-  CHECK(error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 0, 32); }) ==
+  CHECK(test::error_of([&] { return quantize_blocks<BlockQ8_0>(Span<const float>(x), 0, 32); }) ==
         Errc::shape_mismatch);
   std::vector<float> bad = x;
   bad[40] = std::numeric_limits<float>::quiet_NaN();
-  CHECK(error_of([&] { return quantize_blocks<BlockQ4_0>(Span<const float>(bad), 2, 32); }) ==
+  CHECK(test::error_of([&] { return quantize_blocks<BlockQ4_0>(Span<const float>(bad), 2, 32); }) ==
         Errc::invalid_argument);
   bad[40] = std::numeric_limits<float>::infinity();
-  CHECK(error_of([&] { return quantize_blocks<BlockQ4_1>(Span<const float>(bad), 2, 32); }) ==
+  CHECK(test::error_of([&] { return quantize_blocks<BlockQ4_1>(Span<const float>(bad), 2, 32); }) ==
         Errc::invalid_argument);
 
   const auto good = quantize_blocks<BlockQ4_1>(Span<const float>(x), 2, 32);
   std::vector<uint8_t> bytes = bytes_of(good.blocks);
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
         Errc::ok);
   const Span<const uint8_t> short_bytes(bytes.data(), bytes.size() - 1);
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(short_bytes, 2, 32); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(short_bytes, 2, 32); }) ==
         Errc::shape_mismatch);
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 1, 64); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 1, 64); }) ==
         Errc::ok);
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 4, 32); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 4, 32); }) ==
         Errc::shape_mismatch);
-  CHECK(error_of([&] { return read_blocks<BlockQ4_0>(Span<const uint8_t>(bytes), 2, 32); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_0>(Span<const uint8_t>(bytes), 2, 32); }) ==
         Errc::shape_mismatch);
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), huge, 64); }) ==
-        Errc::size_overflow);
+  CHECK(test::error_of([&] {
+          return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), huge, 64);
+        }) == Errc::size_overflow);
   // A minimum of fp16 NaN (0x7e00) in the second block, then a scale of infinity (0x7c00).
   bytes[sizeof(BlockQ4_1) + 2] = 0x00;
   bytes[sizeof(BlockQ4_1) + 3] = 0x7e;
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
         Errc::invalid_scale);
   bytes = bytes_of(good.blocks);
   bytes[0] = 0x00;
   bytes[1] = 0x7c;
-  CHECK(error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
+  CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
         Errc::invalid_scale);
 }

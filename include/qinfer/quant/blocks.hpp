@@ -78,14 +78,12 @@ inline float block_weight(const BlockQ4_1& b, std::size_t j) noexcept {
 
 // Whether a block's stored scale (and minimum) are finite: a block read from a file may hold
 // anything.
-inline bool block_is_finite(const BlockQ8_0& b) noexcept {
+template <class Block>
+bool block_is_finite(const Block& b) noexcept {
+  if constexpr (std::is_same_v<Block, BlockQ4_1>) {
+    if (!std::isfinite(half_to_float(b.m))) return false;
+  }
   return std::isfinite(half_to_float(b.d));
-}
-inline bool block_is_finite(const BlockQ4_0& b) noexcept {
-  return std::isfinite(half_to_float(b.d));
-}
-inline bool block_is_finite(const BlockQ4_1& b) noexcept {
-  return std::isfinite(half_to_float(b.d)) && std::isfinite(half_to_float(b.m));
 }
 
 namespace detail {

@@ -60,6 +60,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(record)));
+    __m512 m = _mm512_setzero_ps();
+    if constexpr (PackedBlocks<Block>::has_min) {
+      m = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(record + 2 * block_rows)));
+    }
     __m512i codes[8];
     if constexpr (std::is_same_v<Block, BlockQ8_0>) {
 #pragma GCC unroll 8
@@ -83,8 +88,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
       }
       acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[r]);
       if constexpr (PackedBlocks<Block>::has_min) {
-        const __m512 m = _mm512_cvtph_ps(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(record + 2 * block_rows)));
         acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r][b])), acc[r]);
       }
     }
