@@ -30,6 +30,7 @@ enum class Errc {
   shape_mismatch,      // extents or buffer sizes that do not agree
   size_overflow,       // a product of extents that does not fit in size_t
   null_pointer,        // null data with a non-zero size
+  index_out_of_range,  // an index (an embedding row, a bag offset) outside what it indexes
 };
 
 inline constexpr const char* errc_name(Errc code) noexcept {
@@ -50,6 +51,8 @@ inline constexpr const char* errc_name(Errc code) noexcept {
       return "size overflow";
     case Errc::null_pointer:
       return "null pointer";
+    case Errc::index_out_of_range:
+      return "index out of range";
   }
   return "unknown error";
 }
