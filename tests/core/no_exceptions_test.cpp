@@ -154,6 +154,25 @@ int main() {
   expect(!dq.ok() && dq.status().code() == Errc::invalid_range,
          "DynamicQuantizeLinear with NaN -> invalid_range");
 
+  const float table_values[4] = {0.0f, 1.0f, 2.0f, 3.0f};
+  const Expected<RowwiseTable<Rowwise4>> table =
+      quantize_rowwise<Rowwise4>(row_major<const float>(table_values, 2, 2));
+  const int32_t bag_indices[2] = {1, 2}, bag_offsets[2] = {0, 2};
+  float bag[2] = {-1.0f, -1.0f};
+  expect(table.ok() && embedding_bag(*table, Span<const int32_t>(bag_indices, 0),
+                                     Span<const int32_t>(bag_offsets, 1), row_major(bag, 0, 2))
+                           .ok(),
+         "embedding_bag with no bags");
+  expect_code(embedding_bag(*table, Span<const int32_t>(bag_indices),
+                            Span<const int32_t>(bag_offsets), row_major(bag, 1, 2)),
+              Errc::index_out_of_range, "embedding_bag with an index past the table");
+  expect(bag[0] == -1.0f, "embedding_bag wrote nothing after a bad index");
+  const uint8_t nan_scale[] = {0x00, 0x00, 0x7e, 0x00, 0x00};
+  const Expected<RowwiseTableView<Rowwise4>> view =
+      view_rowwise<Rowwise4>(Span<const uint8_t>(nan_scale), 1, 2);
+  expect(!view.ok() && view.status().code() == Errc::invalid_scale,
+         "row-wise bytes with a NaN scale -> invalid_scale");
+
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Writes one valid file per reader into <dir>/{safetensors,model_file,idx,blocks}/seed: the fuzzers
-// start from them, so that they mutate real structure rather than search for a header.
+// Writes one valid file per reader into <dir>/{safetensors,model_file,idx,blocks,rowwise}/seed:
+// the fuzzers start from them, so that they mutate real structure rather than search for a
+// header.
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -26,6 +27,10 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> blocks = {1, 4, 0x00, 0x3c};
   for (int j = 0; j < 32; ++j) blocks.push_back(static_cast<uint8_t>(j * 7));
   write(dir + "/blocks/seed", blocks);
+  // rowwise_fuzz: 2 rows of 3 (bytes 0 and 1), probe index 1, then two 4-bit rows with fp16 scale
+  // 0.5 and bias -2.
+  write(dir + "/rowwise/seed",
+        {2, 3, 1, 0x21, 0x0f, 0x00, 0x38, 0x00, 0xc0, 0x10, 0x03, 0x00, 0x38, 0x00, 0xc0});
   write(dir + "/safetensors/seed",
         io::write_safetensors({{"a.weight", io::Dtype::f16, {2, 2}, {0, 60, 0, 188, 1, 0, 0, 124}},
                                {"a.bias", io::Dtype::i32, {1}, {1, 2, 3, 4}}},

@@ -66,6 +66,26 @@ inline Slice load_slice(const uint8_t* row, std::size_t j) noexcept {
   }
 }
 
+// A row's scale and bias; fp16 ones through FCVTL (base AArch64, exact like half_to_float).
+template <class Table>
+inline void scale_bias(const Table& table, std::size_t i, const uint8_t* row, float& scale,
+                       float& bias) noexcept {
+  using Rows = TableRows<Table>;
+  if constexpr (Rows::has_bias) {
+    using Format = typename Table::Format;
+    if constexpr (Format::scale_format == ScaleFormat::fp16) {
+      uint32_t halves = 0;
+      std::memcpy(&halves, row + Format::code_bytes(table.dim), sizeof halves);
+      const float32x4_t both = vcvt_f32_f16(vreinterpret_f16_u32(vdup_n_u32(halves)));
+      scale = vgetq_lane_f32(both, 0);
+      bias = vgetq_lane_f32(both, 1);
+      return;
+    }
+  }
+  scale = Rows::scale(table, i);
+  bias = Rows::bias(table, i);
+}
+
 inline void prefetch_row(const uint8_t* row, std::size_t bytes) noexcept {
   for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(row + offset);
   __builtin_prefetch(row + bytes - 1);
@@ -90,20 +110,22 @@ void pool_chunk(const Table& table, const Index* idx, std::size_t count, std::si
     const auto i = static_cast<std::size_t>(idx[r]);
     const uint8_t* row = Rows::row(table, i);
     const float w = weights != nullptr ? weights[r] : 1.0f;
-    const float32x4_t a = vdupq_n_f32(w * Rows::scale(table, i));
+    float scale = 0.0f, bias = 0.0f;
+    scale_bias(table, i, row, scale, bias);
+    const float32x4_t a = vdupq_n_f32(w * scale);
     for (std::size_t s = 0; s < Slices; ++s) {
       const Slice x = load_slice<Table>(row, j0 + s * embedding_slice);
       for (std::size_t q = 0; q < 4; ++q) acc[s].v[q] = vfmaq_f32(acc[s].v[q], a, x.v[q]);
     }
-    if constexpr (Rows::has_bias) bias_sum = std::fma(w, Rows::bias(table, i), bias_sum);
+    if constexpr (Rows::has_bias) bias_sum = std::fma(w, bias, bias_sum);
   }
-  const float32x4_t bias = vdupq_n_f32(bias_sum);
+  const float32x4_t biases = vdupq_n_f32(bias_sum);
   const float32x4_t divisor = vdupq_n_f32(static_cast<float>(count));
   const bool mean = pooling == Pooling::mean && count != 0;
   for (std::size_t s = 0; s < Slices; ++s) {
     for (std::size_t q = 0; q < 4; ++q) {
       float32x4_t x = acc[s].v[q];
-      if constexpr (Rows::has_bias) x = vaddq_f32(x, bias);
+      if constexpr (Rows::has_bias) x = vaddq_f32(x, biases);
       if (mean) x = vdivq_f32(x, divisor);
       vst1q_f32(out + j0 + s * embedding_slice + 4 * q, x);
     }
