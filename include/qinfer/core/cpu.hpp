@@ -106,7 +106,8 @@ inline constexpr bool is_arm_isa(Isa isa) noexcept {
 // What the CPU and OS provide. Each field implies the OS saves the state it needs.
 struct CpuFeatures {
   bool avx2 = false;
-  bool fma = false;  // not an int8 level; the fp32 GEMM of the training code uses it
+  bool fma = false;   // not an int8 level; the fp32 GEMM of the training code uses it
+  bool f16c = false;  // not a level either; the AVX2 embedding kernels widen fp16 scales with it
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vl = false;
@@ -197,6 +198,7 @@ inline CpuFeatures detect_cpu_features() noexcept {
   const unsigned leaf7_1_eax = eax;
   f.avx2 = os_avx && (leaf7_ebx & bit_AVX2) != 0;
   f.fma = os_avx && (leaf1_ecx & bit_FMA) != 0;
+  f.f16c = os_avx && (leaf1_ecx & bit_F16C) != 0;
   f.avxvnni = f.avx2 && (leaf7_1_eax & (1u << 4)) != 0;
   f.avx512f = os_avx512 && (leaf7_ebx & bit_AVX512F) != 0;
   f.avx512bw = f.avx512f && (leaf7_ebx & bit_AVX512BW) != 0;

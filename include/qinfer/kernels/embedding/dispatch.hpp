@@ -28,13 +28,15 @@ void pool_bag(const Table& table, const Index* idx, std::size_t count, std::size
 }  // namespace scalar
 
 // The kernel at level `isa` (normally active_isa()), which the CPU must support: AVX-VNNI runs
-// the AVX2 kernel (when the CPU has FMA, which the bit-exact sums need), AMX the AVX-512 one,
+// the AVX2 kernel (when the CPU has FMA, which the bit-exact sums need, and F16C, as every AVX2
+// CPU does), AMX the AVX-512 one,
 // and every Arm level the NEON one.
 template <class Table, class Index>
 PoolBagFn<Table, Index> pool_bag_kernel(Isa isa) noexcept {
 #if QINFER_X86
   if (isa >= Isa::avx512vnni && isa <= Isa::amx) return avx512::pool_bag<Table, Index>;
-  if (is_x86_isa(isa) && cpu_features().fma) return avx2::pool_bag<Table, Index>;
+  if (is_x86_isa(isa) && cpu_features().fma && cpu_features().f16c)
+    return avx2::pool_bag<Table, Index>;
 #elif defined(__aarch64__)
   if (is_arm_isa(isa)) return neon::pool_bag<Table, Index>;
 #endif
