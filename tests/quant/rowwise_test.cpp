@@ -132,6 +132,9 @@ TEST_CASE("bad tables and bytes are rejected", "[rowwise][errors]") {
   x[11] = 1e6f;  // fine in fp32, beyond fp16
   CHECK(test::error_of([&] { quantize<Rowwise8>(x, 2, 8); }) == Errc::ok);
   CHECK(test::error_of([&] { quantize<Rowwise4>(x, 2, 8); }) == Errc::invalid_range);
+  x[11] = -1e6f;  // a minimum that fp16 rounds to -infinity, and an infinite scale
+  CHECK(test::error_of([&] { quantize<Rowwise2>(x, 2, 8); }) == Errc::invalid_range);
+  x[11] = 1.0f;
   CHECK(test::error_of([&] {
           quantize_rowwise<Rowwise8>(MatrixView<const float>{x.data(), 2, 4, 8, 2});
         }) == Errc::invalid_argument);

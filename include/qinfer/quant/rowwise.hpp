@@ -140,8 +140,10 @@ Status check_rowwise_shape(std::size_t rows, std::size_t dim, std::size_t& size,
   return {};
 }
 
+// Writes one quantized row; false, with the codes left unwritten, when the stored bias or scale
+// is not finite (a range beyond fp16's): the codes would divide infinities.
 template <class Format>
-void quantize_row(const float* x, std::size_t dim, uint8_t* out) noexcept {
+bool quantize_row(const float* x, std::size_t dim, uint8_t* out) noexcept {
   float min = 0.0f, max = 0.0f;
   if (dim != 0) {
     const auto [lo, hi] = std::minmax_element(x, x + dim);
@@ -150,6 +152,7 @@ void quantize_row(const float* x, std::size_t dim, uint8_t* out) noexcept {
   }
   const float bias = Format::representable(min);
   const float scale = Format::representable((max - bias) / static_cast<float>(Format::max_code));
+  if (!std::isfinite(bias) || !std::isfinite(scale)) return false;
   std::memset(out, 0, Format::code_bytes(dim));
   if (scale > 0.0f) {
     for (std::size_t j = 0; j < dim; ++j) {
@@ -161,6 +164,7 @@ void quantize_row(const float* x, std::size_t dim, uint8_t* out) noexcept {
   }
   Format::store(out + Format::code_bytes(dim), scale);
   Format::store(out + Format::code_bytes(dim) + Format::scale_bytes, bias);
+  return true;
 }
 
 }  // namespace detail
@@ -187,12 +191,9 @@ Result<RowwiseTable<Format>> quantize_rowwise(MatrixView<const float> table) {
     if (!std::all_of(x, x + table.cols, [](float v) { return std::isfinite(v); })) {
       return fail<R>(Errc::invalid_argument, "quantize_rowwise: a value is NaN or infinite");
     }
-    uint8_t* out = bytes.data() + i * row_bytes;
-    detail::quantize_row<Format>(x, table.cols, out);
-    const RowwiseTableView<Format> row{out, 1, table.cols};
-    if (!std::isfinite(row.scale(0)) || !std::isfinite(row.bias(0))) {
+    if (!detail::quantize_row<Format>(x, table.cols, bytes.data() + i * row_bytes)) {
       return fail<R>(Errc::invalid_range,
-                     "quantize_rowwise: a row's range does not fit the scale format (fp16?)");
+                     "quantize_rowwise: a row's range overflows its scale format");
     }
   }
   return R(table.rows, table.cols, std::move(bytes));

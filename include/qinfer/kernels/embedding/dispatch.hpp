@@ -29,8 +29,7 @@ void pool_bag(const Table& table, const Index* idx, std::size_t count, std::size
 
 // The kernel at level `isa` (normally active_isa()), which the CPU must support: AVX-VNNI runs
 // the AVX2 kernel (when the CPU has FMA, which the bit-exact sums need, and F16C, as every AVX2
-// CPU does), AMX the AVX-512 one,
-// and every Arm level the NEON one.
+// CPU does), AMX the AVX-512 one, and every Arm level the NEON one.
 template <class Table, class Index>
 PoolBagFn<Table, Index> pool_bag_kernel(Isa isa) noexcept {
 #if QINFER_X86
