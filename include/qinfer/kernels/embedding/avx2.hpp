@@ -14,14 +14,11 @@
 #if QINFER_X86
 #include <immintrin.h>
 
-#include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 
 #include "qinfer/kernels/embedding/rows.hpp"
 #include "qinfer/reference/embedding_bag.hpp"
@@ -127,30 +124,17 @@ __attribute__((target("avx2,fma,f16c"))) void pool_chunk(const Table& table, con
   }
 }
 
-template <class Table, class Index, std::size_t... V>
-constexpr auto make_chunk_kernels(std::index_sequence<V...> /*vectors*/) noexcept {
-  return std::array{&pool_chunk<V + 1, Table, Index>...};
-}
 template <class Table, class Index>
-inline constexpr auto chunk_kernels =
-    make_chunk_kernels<Table, Index>(std::make_index_sequence<embedding_chunk_vectors>{});
+inline constexpr auto chunk_kernels = instantiations<embedding_chunk_vectors>([](auto slices) {
+  return &pool_chunk<decltype(slices)::value, Table, Index>;
+});
 
 // One bag, as avx512::pool_bag. The CPU must have FMA and F16C as well as AVX2.
 template <class Table, class Index>
-__attribute__((target("avx2,fma,f16c"))) void pool_bag(const Table& table, const Index* idx,
-                                                       std::size_t count, std::size_t ahead,
-                                                       const float* weights, Pooling pooling,
-                                                       float* out) noexcept {
-  const std::size_t dim = TableRows<Table>::dim(table);
-  const std::size_t whole = dim - dim % embedding_lanes;
-  for (std::size_t j0 = 0; j0 < whole; j0 += embedding_lanes * embedding_chunk_vectors) {
-    const std::size_t vectors =
-        std::min(whole - j0, embedding_lanes * embedding_chunk_vectors) / embedding_lanes;
-    // Only the first chunk prefetches: the later ones find the bag's rows in cache.
-    chunk_kernels<Table, Index>[vectors - 1](table, idx, count, j0 == 0 ? ahead : 0, weights,
-                                             pooling, j0, out);
-  }
-  if (whole != dim) reference::pool_columns(table, idx, count, weights, pooling, whole, dim, out);
+void pool_bag(const Table& table, const Index* idx, std::size_t count, std::size_t ahead,
+              const float* weights, Pooling pooling, float* out) noexcept {
+  pool_whole_slices<embedding_lanes>(chunk_kernels<Table, Index>, table, idx, count, ahead, weights,
+                                     pooling, out);
 }
 
 }  // namespace qinfer::kernels::avx2

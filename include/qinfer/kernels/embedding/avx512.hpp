@@ -17,13 +17,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 
 #include "qinfer/kernels/embedding/rows.hpp"
 #include "qinfer/reference/embedding_bag.hpp"
@@ -166,13 +164,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool_chunk(
   }
 }
 
-template <class Table, class Index, std::size_t... V>
-constexpr auto make_chunk_kernels(std::index_sequence<V...> /*vectors*/) noexcept {
-  return std::array{&pool_chunk<V + 1, Table, Index>...};
-}
 template <class Table, class Index>
-inline constexpr auto chunk_kernels =
-    make_chunk_kernels<Table, Index>(std::make_index_sequence<embedding_chunk_vectors>{});
+inline constexpr auto chunk_kernels = instantiations<embedding_chunk_vectors>([](auto vectors) {
+  return &pool_chunk<decltype(vectors)::value, Table, Index>;
+});
 
 // One bag: `count` checked indices at idx, with `ahead` indices (this bag's and the following
 // bags') readable from idx on for prefetching; weights null or one per index.

@@ -12,14 +12,11 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-#include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 
 #include "qinfer/kernels/embedding/rows.hpp"
 #include "qinfer/reference/embedding_bag.hpp"
@@ -132,28 +129,17 @@ void pool_chunk(const Table& table, const Index* idx, std::size_t count, std::si
   }
 }
 
-template <class Table, class Index, std::size_t... S>
-constexpr auto make_chunk_kernels(std::index_sequence<S...> /*slices*/) noexcept {
-  return std::array{&pool_chunk<S + 1, Table, Index>...};
-}
 template <class Table, class Index>
-inline constexpr auto chunk_kernels =
-    make_chunk_kernels<Table, Index>(std::make_index_sequence<embedding_chunk_slices>{});
+inline constexpr auto chunk_kernels = instantiations<embedding_chunk_slices>([](auto slices) {
+  return &pool_chunk<decltype(slices)::value, Table, Index>;
+});
 
 // One bag, as avx512::pool_bag.
 template <class Table, class Index>
 void pool_bag(const Table& table, const Index* idx, std::size_t count, std::size_t ahead,
               const float* weights, Pooling pooling, float* out) noexcept {
-  const std::size_t dim = TableRows<Table>::dim(table);
-  const std::size_t whole = dim - dim % embedding_slice;
-  for (std::size_t j0 = 0; j0 < whole; j0 += embedding_slice * embedding_chunk_slices) {
-    const std::size_t slices =
-        std::min(whole - j0, embedding_slice * embedding_chunk_slices) / embedding_slice;
-    // Only the first chunk prefetches: the later ones find the bag's rows in cache.
-    chunk_kernels<Table, Index>[slices - 1](table, idx, count, j0 == 0 ? ahead : 0, weights,
-                                            pooling, j0, out);
-  }
-  if (whole != dim) reference::pool_columns(table, idx, count, weights, pooling, whole, dim, out);
+  pool_whole_slices<embedding_slice>(chunk_kernels<Table, Index>, table, idx, count, ahead, weights,
+                                     pooling, out);
 }
 
 }  // namespace qinfer::kernels::neon
