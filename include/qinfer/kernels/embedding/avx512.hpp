@@ -114,6 +114,14 @@ __attribute__((always_inline, target("avx512f"))) inline void scale_bias(
   bias = Rows::bias(table, i);
 }
 
+__attribute__((always_inline, target("avx512f"))) inline void prefetch_row(
+    const uint8_t* row, std::size_t bytes) noexcept {
+  for (std::size_t offset = 0; offset < bytes; offset += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + offset), _MM_HINT_T0);
+  }
+  _mm_prefetch(reinterpret_cast<const char*>(row + bytes - 1), _MM_HINT_T0);
+}
+
 // Columns [j0, j0 + 16 Vectors) of the bag, the last vector holding `last_lanes` columns.
 template <std::size_t Vectors, class Table, class Index>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool_chunk(
@@ -124,8 +132,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool_chunk(
   __m512 acc[Vectors];
   for (std::size_t v = 0; v < Vectors; ++v) acc[v] = _mm512_setzero_ps();
   float bias_sum = 0.0f;
+  const std::size_t row_bytes = Rows::row_bytes(table);
   for (std::size_t r = 0; r < count; ++r) {
-    prefetch_ahead(table, idx, r, ahead);
+    if (r + prefetch_distance < ahead) {
+      prefetch_row(Rows::row(table, static_cast<std::size_t>(idx[r + prefetch_distance])),
+                   row_bytes);
+    }
     const auto i = static_cast<std::size_t>(idx[r]);
     const uint8_t* row = Rows::row(table, i);
     const float w = weights != nullptr ? weights[r] : 1.0f;

@@ -83,6 +83,11 @@ inline void scale_bias(const Table& table, std::size_t i, const uint8_t* row, fl
   bias = Rows::bias(table, i);
 }
 
+inline void prefetch_row(const uint8_t* row, std::size_t bytes) noexcept {
+  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(row + offset);
+  __builtin_prefetch(row + bytes - 1);
+}
+
 // Columns [j0, j0 + 16 Slices) of the bag.
 template <std::size_t Slices, class Table, class Index>
 void pool_chunk(const Table& table, const Index* idx, std::size_t count, std::size_t ahead,
@@ -93,8 +98,12 @@ void pool_chunk(const Table& table, const Index* idx, std::size_t count, std::si
     for (float32x4_t& v : s.v) v = vdupq_n_f32(0.0f);
   }
   float bias_sum = 0.0f;
+  const std::size_t row_bytes = Rows::row_bytes(table);
   for (std::size_t r = 0; r < count; ++r) {
-    prefetch_ahead(table, idx, r, ahead);
+    if (r + prefetch_distance < ahead) {
+      prefetch_row(Rows::row(table, static_cast<std::size_t>(idx[r + prefetch_distance])),
+                   row_bytes);
+    }
     const auto i = static_cast<std::size_t>(idx[r]);
     const uint8_t* row = Rows::row(table, i);
     const float w = weights != nullptr ? weights[r] : 1.0f;

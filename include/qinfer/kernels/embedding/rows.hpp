@@ -61,19 +61,6 @@ struct TableRows<MatrixView<const float>> {
 // the same as 64.
 inline constexpr std::size_t prefetch_distance = 64;
 
-// Prefetches the row idx[r + prefetch_distance] names, every cache line of it, if the batch has
-// that index (fewer than `ahead` from idx).
-template <class Table, class Index>
-inline void prefetch_ahead(const Table& table, const Index* idx, std::size_t r,
-                           std::size_t ahead) noexcept {
-  if (r + prefetch_distance >= ahead) return;
-  const std::size_t bytes = TableRows<Table>::row_bytes(table);
-  const uint8_t* row =
-      TableRows<Table>::row(table, static_cast<std::size_t>(idx[r + prefetch_distance]));
-  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(row + offset);
-  __builtin_prefetch(row + bytes - 1);
-}
-
 template <class Make, std::size_t... I>
 constexpr auto instantiations(Make make, std::index_sequence<I...> /*counts*/) noexcept {
   return std::array{make(std::integral_constant<std::size_t, I + 1>{})...};
