@@ -7,6 +7,8 @@
 // (2 x batch x gates x H x (I + H) per step).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <random>
 #include <string>
