@@ -64,26 +64,10 @@ class BlasLinear {
 };
 #endif
 
-qinfer::nn::RnnWeights weights(std::size_t gates) {
-  std::mt19937 rng(3);
-  const float bound = 1.0f / std::sqrt(static_cast<float>(hidden_size));
-  std::uniform_real_distribution<float> d(-bound, bound);
-  const auto fill = [&](std::size_t n) {
-    std::vector<float> v(n);
-    for (float& x : v) x = d(rng);
-    return v;
-  };
-  return {input_size,
-          hidden_size,
-          fill(gates * hidden_size * input_size),
-          fill(gates * hidden_size * hidden_size),
-          fill(gates * hidden_size),
-          fill(gates * hidden_size)};
-}
-
 template <class Layer, class... Options>
 void step_bench(benchmark::State& state, std::size_t batch, Options... options) {
-  const Layer layer = Layer::prepare(weights(Layer::gates), options...);
+  const Layer layer = Layer::prepare(
+      qinfer::nn::initial_rnn_weights(Layer::kind, input_size, hidden_size, 3), options...);
   std::mt19937 rng(5);
   std::normal_distribution<float> d(0.0f, 1.0f);
   std::vector<float> x(batch * input_size), h(batch * hidden_size, 0.1f),

@@ -30,24 +30,6 @@ std::vector<float> gaussian(std::mt19937& rng, std::size_t n, float sigma = 1.0f
   return v;
 }
 
-// PyTorch's initialization: every weight and bias uniform in [-1/sqrt(H), 1/sqrt(H)].
-RnnWeights random_weights(std::mt19937& rng, std::size_t gates, std::size_t input,
-                          std::size_t hidden) {
-  const float bound = 1.0f / std::sqrt(static_cast<float>(hidden));
-  std::uniform_real_distribution<float> d(-bound, bound);
-  const auto fill = [&](std::size_t n) {
-    std::vector<float> v(n);
-    for (float& x : v) x = d(rng);
-    return v;
-  };
-  return {input,
-          hidden,
-          fill(gates * hidden * input),
-          fill(gates * hidden * hidden),
-          fill(gates * hidden),
-          fill(gates * hidden)};
-}
-
 double relative_error(const std::vector<float>& ours, const std::vector<float>& reference) {
   double diff = 0.0, norm = 0.0;
   for (std::size_t i = 0; i < ours.size(); ++i) {
@@ -161,7 +143,8 @@ TEST_CASE("the float LSTM and GRU follow PyTorch's equations", "[rnn]") {
   std::mt19937 rng(4);
   for (const bool lstm : {true, false}) {
     const std::size_t in = 3, hs = 5, batch = 2, steps = 4;
-    const RnnWeights w = random_weights(rng, lstm ? 4 : 3, in, hs);
+    const RnnWeights w =
+        initial_rnn_weights(lstm ? RnnKind::lstm : RnnKind::gru, in, hs, lstm ? 41u : 42u);
     const std::vector<float> x = gaussian(rng, steps * batch * in);
     const std::vector<float> out = lstm ? run_sequence(Lstm::prepare(w), x, steps, batch)
                                         : run_sequence(Gru::prepare(w), x, steps, batch);
@@ -183,7 +166,8 @@ TEST_CASE("the int8 LSTM and GRU stay close to the float ones over a sequence", 
   const std::size_t in = 40, hs = 64, batch = 4, steps = 50;
   const std::vector<float> x = gaussian(rng, steps * batch * in);
   for (const bool lstm : {true, false}) {
-    const RnnWeights w = random_weights(rng, lstm ? 4 : 3, in, hs);
+    const RnnWeights w =
+        initial_rnn_weights(lstm ? RnnKind::lstm : RnnKind::gru, in, hs, lstm ? 81u : 82u);
     for (const auto granularity :
          {ActivationQuantization::per_tensor, ActivationQuantization::per_row}) {
       const std::vector<float> exact = lstm ? run_sequence(Lstm::prepare(w), x, steps, batch)
@@ -203,7 +187,7 @@ TEST_CASE("the int8 LSTM and GRU stay close to the float ones over a sequence", 
 TEST_CASE("a per-row int8 LSTM gives a sequence's steps exactly, on 1 or 3 threads", "[rnn]") {
   std::mt19937 rng(9);
   const std::size_t in = 12, hs = 24, batch = 3, steps = 6;
-  const RnnWeights w = random_weights(rng, 4, in, hs);
+  const RnnWeights w = initial_rnn_weights(RnnKind::lstm, in, hs, 91u);
   const std::vector<float> x = gaussian(rng, steps * batch * in);
   const DynamicLstm layer = DynamicLstm::prepare(w, ActivationQuantization::per_row);
   const std::vector<float> sequence = run_sequence(layer, x, steps, batch);

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "qinfer/core/error.hpp"
@@ -64,6 +65,8 @@ inline float fast_tanh(float x) noexcept {
   return 1.0f - 2.0f / (fast_exp(2.0f * x) + 1.0f);
 }
 
+enum class RnnKind : uint8_t { lstm, gru };
+
 struct RnnWeights {
   std::size_t input_size = 0;
   std::size_t hidden_size = 0;
@@ -73,12 +76,32 @@ struct RnnWeights {
   std::vector<float> b_hh;  // [gates x H]
 };
 
-enum class RnnKind : uint8_t { lstm, gru };
+// Weights as PyTorch initializes an LSTM or GRU: every weight and bias uniform in
+// [-1/sqrt(H), 1/sqrt(H)], here from a seeded generator.
+inline RnnWeights initial_rnn_weights(RnnKind kind, std::size_t input_size, std::size_t hidden_size,
+                                      uint32_t seed) {
+  const std::size_t rows = (kind == RnnKind::lstm ? 4 : 3) * hidden_size;
+  std::mt19937 rng(seed);
+  const float bound = 1.0f / std::sqrt(static_cast<float>(hidden_size));
+  std::uniform_real_distribution<float> uniform(-bound, bound);
+  const auto fill = [&](std::size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = uniform(rng);
+    return v;
+  };
+  RnnWeights w{input_size, hidden_size, {}, {}, {}, {}};
+  w.w_ih = fill(rows * input_size);
+  w.w_hh = fill(rows * hidden_size);
+  w.b_ih = fill(rows);
+  w.b_hh = fill(rows);
+  return w;
+}
 
 // One recurrent layer. Linear is DenseLinear or DynamicLinear; Kind picks the cell.
 template <RnnKind Kind, class Linear>
 class Recurrent {
  public:
+  static constexpr RnnKind kind = Kind;
   static constexpr std::size_t gates = Kind == RnnKind::lstm ? 4 : 3;
 
   Recurrent() = default;
