@@ -14,6 +14,8 @@
 #include "qinfer/core/span.hpp"
 #include "qinfer/core/tensor.hpp"
 
+#include "qinfer/calib/smooth.hpp"
+
 #include "qinfer/quant/blocks.hpp"
 #include "qinfer/quant/output_stage.hpp"
 #include "qinfer/quant/params.hpp"
