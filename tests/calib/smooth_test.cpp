@@ -8,11 +8,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "qinfer/reference/block_gemm.hpp"
 #include "support/errors.hpp"
+#include "support/llm_data.hpp"
 
 using namespace qinfer;
 
@@ -35,17 +35,10 @@ TEST_CASE("smoothing factors balance activation and weight ranges", "[smooth]") 
 
 TEST_CASE("smoothing cuts the block product's error from outlier activation channels",
           "[smooth][blocks]") {
-  std::mt19937 rng(17);
-  std::normal_distribution<float> gauss(0.0f, 1.0f);
-  const std::size_t m = 4, n = 64, k = 4096;
-  std::vector<float> a(m * k), w(n * k);
-  for (float& v : a) v = gauss(rng);
-  for (float& v : w) v = gauss(rng);
-  const std::size_t channels[] = {17, 1000, 2047, 3333};
-  const float factors[] = {20.0f, 30.0f, 40.0f, 50.0f};
-  for (std::size_t c = 0; c < 4; ++c) {
-    for (std::size_t i = 0; i < m; ++i) a[i * k + channels[c]] *= factors[c];
-  }
+  const test::LlmData d = test::llm_data(4, 64, 4096, 17);
+  const std::size_t m = d.m, n = d.n, k = d.k;
+  const std::vector<float>& a = d.a_outliers;
+  const std::vector<float>& w = d.w;
   std::vector<double> exact(m * n, 0.0);
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/errors.hpp"
+#include "support/llm_data.hpp"
 
 using namespace qinfer;
 
@@ -127,28 +128,17 @@ Errors error_against_fp32(const std::vector<float>& a, const std::vector<float>&
 // 4 of the 4096 input channels 20-50x larger in the weights, then in the activations (LLM
 // activations have such channels). The errors are printed; the bounds are loose ceilings.
 TEST_CASE("block_gemm's error against fp32, with and without outlier channels", "[blocks]") {
-  std::mt19937 rng(17);
-  std::normal_distribution<float> gauss(0.0f, 1.0f);
-  const std::size_t m = 4, n = 64, k = 4096;
-  std::vector<float> a(m * k), w(n * k);
-  for (float& v : a) v = gauss(rng);
-  for (float& v : w) v = gauss(rng);
-  const std::size_t channels[] = {17, 1000, 2047, 3333};
-  const float factors[] = {20.0f, 30.0f, 40.0f, 50.0f};
-  std::vector<float> w_outliers = w, a_outliers = a;
-  for (std::size_t c = 0; c < 4; ++c) {
-    for (std::size_t j = 0; j < n; ++j) w_outliers[j * k + channels[c]] *= factors[c];
-    for (std::size_t i = 0; i < m; ++i) a_outliers[i * k + channels[c]] *= factors[c];
-  }
+  const test::LlmData d = test::llm_data(4, 64, 4096, 17);
+  const std::size_t m = d.m, n = d.n, k = d.k;
   struct Case {
     const char* name;
     const std::vector<float>* a;
     const std::vector<float>* w;
     double q8_bound, q4_bound;
   };
-  for (const Case& c : {Case{"Gaussian", &a, &w, 0.02, 0.12},
-                        Case{"outlier weight channels", &a, &w_outliers, 0.03, 0.16},
-                        Case{"outlier activation channels", &a_outliers, &w, 0.12, 0.18}}) {
+  for (const Case& c : {Case{"Gaussian", &d.a, &d.w, 0.02, 0.12},
+                        Case{"outlier weight channels", &d.a, &d.w_outliers, 0.03, 0.16},
+                        Case{"outlier activation channels", &d.a_outliers, &d.w, 0.12, 0.18}}) {
     const Errors q8 = error_against_fp32<BlockQ8_0>(*c.a, *c.w, m, n, k);
     const Errors q40 = error_against_fp32<BlockQ4_0>(*c.a, *c.w, m, n, k);
     const Errors q41 = error_against_fp32<BlockQ4_1>(*c.a, *c.w, m, n, k);
