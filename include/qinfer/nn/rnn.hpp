@@ -133,9 +133,9 @@ class Recurrent {
   void step(MatrixView<const float> x, MatrixView<float> h, MatrixView<float> c = {},
             Executor&& executor = Executor{}) const {
     check_state(x.rows, h, c);
-    std::vector<float> xg(x.rows * gates * hidden_size_);
+    std::vector<float> xg(x.rows * gates * hidden_size_), hg(xg.size());
     ih_.forward(x, row_major(xg.data(), x.rows, gates * hidden_size_), executor);
-    advance(xg.data(), h, c, executor);
+    advance(xg.data(), hg.data(), h, c, executor);
   }
 
   // A sequence x [T, B, I] (row-major) into out [T, B, H]; h (and c) hold the initial state and
@@ -148,11 +148,11 @@ class Recurrent {
       fail(Errc::shape_mismatch, "Recurrent: x must be [T, B, I] and out [T, B, H]");
     }
     check_state(batch, h, c);
-    std::vector<float> xg(steps * batch * width);
+    std::vector<float> xg(steps * batch * width), hg(batch * width);
     ih_.forward(row_major<const float>(x.data(), steps * batch, input_size_),
                 row_major(xg.data(), steps * batch, width), executor);
     for (std::size_t t = 0; t < steps; ++t) {
-      advance(xg.data() + t * batch * width, h, c, executor);
+      advance(xg.data() + t * batch * width, hg.data(), h, c, executor);
       for (std::size_t b = 0; b < batch; ++b) {
         std::copy_n(h.data + b * h.row_stride, hidden_size_,
                     out.data() + (t * batch + b) * hidden_size_);
@@ -175,17 +175,17 @@ class Recurrent {
     }
   }
 
-  // The hidden product and the gate arithmetic of one step, given its input projection xg.
+  // The hidden product (into hg, batch x gates x H floats, allocated once per sequence) and the
+  // gate arithmetic of one step, given its input projection xg.
   template <class Executor>
-  void advance(const float* xg, MatrixView<float> h, MatrixView<float> c,
+  void advance(const float* xg, float* hg, MatrixView<float> h, MatrixView<float> c,
                Executor&& executor) const {
     const std::size_t batch = h.rows, hs = hidden_size_, width = gates * hs;
-    std::vector<float> hg(batch * width);
     hh_.forward(MatrixView<const float>{h.data, batch, hs, h.row_stride, 1},
-                row_major(hg.data(), batch, width), executor);
+                row_major(hg, batch, width), executor);
     for (std::size_t b = 0; b < batch; ++b) {
       const float* xr = xg + b * width;
-      const float* hr = hg.data() + b * width;
+      const float* hr = hg + b * width;
       float* hb = h.data + b * h.row_stride;
       if constexpr (Kind == RnnKind::lstm) {
         float* cb = c.data + b * c.row_stride;
