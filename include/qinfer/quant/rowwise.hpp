@@ -111,13 +111,12 @@ struct RowwiseTableView {
   }
 };
 
-// A table that owns its bytes.
+// A table that owns its bytes; quantize_rowwise makes them, so that their count always matches
+// rows and dim.
 template <class Format>
 class RowwiseTable {
  public:
   RowwiseTable() = default;
-  RowwiseTable(std::size_t rows, std::size_t dim, std::vector<uint8_t> bytes)
-      : rows_(rows), dim_(dim), bytes_(std::move(bytes)) {}
 
   std::size_t rows() const noexcept { return rows_; }
   std::size_t dim() const noexcept { return dim_; }
@@ -126,6 +125,12 @@ class RowwiseTable {
   RowwiseTableView<Format> view() const noexcept { return {bytes_.data(), rows_, dim_}; }
 
  private:
+  template <class F>
+  friend Result<RowwiseTable<F>> quantize_rowwise(MatrixView<const float> table);
+
+  RowwiseTable(std::size_t rows, std::size_t dim, std::vector<uint8_t> bytes)
+      : rows_(rows), dim_(dim), bytes_(std::move(bytes)) {}
+
   std::size_t rows_ = 0;
   std::size_t dim_ = 0;
   std::vector<uint8_t> bytes_;
