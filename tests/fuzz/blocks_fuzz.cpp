@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: read_blocks (quant/blocks.hpp) on arbitrary bytes, for each block layout,
+// libFuzzer target: read_blocks (quant/blocks.hpp) on arbitrary bytes, for llama.cpp's three
+// layouts and two of the wider ones (groups of 64 and 128, fp32 scales),
 // with a shape taken from the first two bytes, must either read or report an error, never
 // crash or read out of bounds (ASan and UBSan watch); what it accepts must dequantize to finite
 // values.
@@ -30,5 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   read<qinfer::BlockQ8_0>(data + 2, size - 2, rows, cols);
   read<qinfer::BlockQ4_0>(data + 2, size - 2, rows, cols);
   read<qinfer::BlockQ4_1>(data + 2, size - 2, rows, cols);
+  using qinfer::BlockCodes, qinfer::ScaleFormat, qinfer::WeightBlock;
+  read<WeightBlock<BlockCodes::int8, 64, ScaleFormat::fp32>>(data + 2, size - 2, rows, cols);
+  read<WeightBlock<BlockCodes::int4_min, 128, ScaleFormat::fp32>>(data + 2, size - 2, rows, cols);
   return 0;
 }

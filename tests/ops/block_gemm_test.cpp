@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The weight-only GEMM (ops/block_gemm.hpp) on every level this CPU has against
-// reference::block_gemm, exactly: the three block layouts, M 1-33 around the 8-row tiles, N
-// around the 16-row groups, K from one block to 16, Gaussian weights with outlier channels,
+// reference::block_gemm, exactly: llama.cpp's three block layouts and groups of 64 and 128 with
+// fp16 and fp32 scales, M 1-33 around the 8-row tiles, N around the 16-row groups, K from one
+// block to 16, Gaussian weights with outlier channels,
 // activations with outliers, an all-zero row, strided a and y, and 1, 2 and 7 threads.
 #include "qinfer/ops/block_gemm.hpp"
 
@@ -21,35 +22,25 @@ using namespace qinfer;
 
 namespace {
 
+// block_gemm against the reference for activations a ([m, k], row stride lda): bit for bit,
+// and the padding columns of y untouched.
 template <class Block>
-void check_shape(std::mt19937& rng, std::size_t m, std::size_t n, std::size_t k,
-                 std::size_t threads) {
-  std::normal_distribution<float> gauss(0.0f, 1.0f);
-  std::vector<float> w(n * k);
-  for (float& v : w) v = gauss(rng);
-  for (std::size_t row = 0; row < n; ++row) w[row * k + (row * 7) % k] *= 40.0f;
-  // Strided a and y: 3 extra columns each.
-  const std::size_t lda = k + 3, ldy = n + 3;
-  std::vector<float> a(m * lda, 99.0f);
-  for (std::size_t r = 0; r < m; ++r) {
-    for (std::size_t p = 0; p < k; ++p) a[r * lda + p] = r == 1 ? 0.0f : gauss(rng);
-    a[r * lda + (r * 5) % k] *= 30.0f;
-  }
-  const BlockMatrix<Block> blocks = quantize_blocks<Block>(Span<const float>(w), n, k);
+void check_product(const BlockMatrix<Block>& blocks, const std::vector<float>& a, std::size_t m,
+                   std::size_t lda, std::size_t threads) {
+  const std::size_t n = blocks.rows, k = blocks.cols, ldy = n + 3;
   const PackedBlocks<Block> packed = pack_blocks(blocks);
   std::vector<float> expected(m * ldy, -1.0f), ours(m * ldy, -1.0f);
-  reference::block_gemm(MatrixView<const float>{a.data(), m, k, lda, 1}, blocks,
-                        MatrixView<float>{expected.data(), m, n, ldy, 1});
+  const MatrixView<const float> av{a.data(), m, k, lda, 1};
+  reference::block_gemm(av, blocks, MatrixView<float>{expected.data(), m, n, ldy, 1});
   ThreadPool pool(threads);
   const MatrixView<float> y{ours.data(), m, n, ldy, 1};
-  const MatrixView<const float> av{a.data(), m, k, lda, 1};
   if (threads == 1) {
     block_gemm(av, packed, y);
   } else {
     block_gemm(av, packed, y, pool);
   }
-  INFO("M " << m << ", N " << n << ", K " << k << ", threads " << threads);
-  // Bit for bit, the padding columns of y untouched.
+  INFO("group " << Block::group << ", M " << m << ", N " << n << ", K " << k << ", threads "
+                << threads);
   for (std::size_t i = 0; i < ours.size(); ++i) {
     INFO("element " << i);
     REQUIRE(std::memcmp(&ours[i], &expected[i], sizeof(float)) == 0);
@@ -57,14 +48,61 @@ void check_shape(std::mt19937& rng, std::size_t m, std::size_t n, std::size_t k,
 }
 
 template <class Block>
+void check_shape(std::mt19937& rng, std::size_t m, std::size_t n, std::size_t k,
+                 std::size_t threads) {
+  std::normal_distribution<float> gauss(0.0f, 1.0f);
+  std::vector<float> w(n * k);
+  for (float& v : w) v = gauss(rng);
+  for (std::size_t row = 0; row < n; ++row) w[row * k + (row * 7) % k] *= 40.0f;
+  const std::size_t lda = k + 3;  // strided: 3 extra columns
+  std::vector<float> a(m * lda, 99.0f);
+  for (std::size_t r = 0; r < m; ++r) {
+    for (std::size_t p = 0; p < k; ++p) a[r * lda + p] = r == 1 ? 0.0f : gauss(rng);
+    a[r * lda + (r * 5) % k] *= 30.0f;
+  }
+  check_product(quantize_blocks<Block>(Span<const float>(w), n, k), a, m, lda, threads);
+}
+
+// The codes whose products come closest to the ymm kernels' int16 limits: int8 codes of -128
+// (a file may hold them though ggml's quantizer never makes them) and 127, nibbles of 15,
+// against activation codes of +-127, all of one sign or alternating.
+template <class Block>
+void check_extremes() {
+  const std::size_t n = 19, k = 1024, m = 4;
+  const std::vector<float> ones(n * k, 1.0f);
+  BlockMatrix<Block> blocks = quantize_blocks<Block>(Span<const float>(ones), n, k);
+  for (std::size_t i = 0; i < blocks.blocks.size(); ++i) {
+    const bool even = i / blocks.blocks_per_row() % 2 == 0;
+    for (auto& q : blocks.blocks[i].qs) {
+      if constexpr (Block::codes == BlockCodes::int8) {
+        q = even ? int8_t{-128} : int8_t{127};
+      } else {
+        q = even ? uint8_t{0xff} : uint8_t{0x0f};
+      }
+    }
+  }
+  std::vector<float> a(m * k);
+  for (std::size_t p = 0; p < k; ++p) {
+    a[p] = 1.0f;
+    a[k + p] = -1.0f;
+    a[2 * k + p] = p % 2 == 0 ? 1.0f : -1.0f;
+    a[3 * k + p] = p % 64 < 32 ? -1.0f : 1.0f;
+  }
+  check_product(blocks, a, m, k, 1);
+}
+
+template <class Block>
 void check_all() {
   std::mt19937 rng(3);
   for (std::size_t m : {1, 2, 7, 8, 9, 17, 33}) {
     for (std::size_t n : {1, 15, 16, 17, 40}) {
-      for (std::size_t k : {32, 96, 512}) check_shape<Block>(rng, m, n, k, 1);
+      for (std::size_t k : {Block::group, 3 * Block::group, std::size_t{512}}) {
+        check_shape<Block>(rng, m, n, k, 1);
+      }
     }
   }
-  for (std::size_t threads : {2, 7}) check_shape<Block>(rng, 5, 70, 128, threads);
+  for (std::size_t threads : {2, 7}) check_shape<Block>(rng, 5, 70, 256, threads);
+  check_extremes<Block>();
 }
 
 }  // namespace
@@ -74,6 +112,19 @@ TEST_CASE("block_gemm equals the reference on every level", "[blocks][simd]") {
     check_all<BlockQ8_0>();
     check_all<BlockQ4_0>();
     check_all<BlockQ4_1>();
+  });
+}
+
+TEST_CASE("block_gemm with groups of 64 and 128 and fp32 scales equals the reference",
+          "[blocks][simd]") {
+  test::for_each_level("block_gemm groups", [] {
+    check_all<WeightBlock<BlockCodes::int8, 64, ScaleFormat::fp32>>();
+    check_all<WeightBlock<BlockCodes::int8, 128, ScaleFormat::fp16>>();
+    check_all<WeightBlock<BlockCodes::int4, 64, ScaleFormat::fp16>>();
+    check_all<WeightBlock<BlockCodes::int4, 128, ScaleFormat::fp32>>();
+    check_all<WeightBlock<BlockCodes::int4_min, 64, ScaleFormat::fp32>>();
+    check_all<WeightBlock<BlockCodes::int4_min, 128, ScaleFormat::fp16>>();
+    check_all<WeightBlock<BlockCodes::int4_min, 32, ScaleFormat::fp32>>();
   });
 }
 

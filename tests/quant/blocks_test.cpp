@@ -107,37 +107,97 @@ TEST_CASE("block quantizers follow ggml's reference rounding", "[blocks]") {
   CHECK(dequantize_blocks(quantize_blocks<BlockQ8_0>(Span<const float>(x), 1, 32)) == x);
 }
 
-TEST_CASE("block quantization error stays within half a step, as each format allows", "[blocks]") {
+TEST_CASE("groups of 64 and 128 and fp32 scales keep llama.cpp's rules", "[blocks]") {
+  static_assert(sizeof(WeightBlock<BlockCodes::int8, 128, ScaleFormat::fp32>) == 132);
+  static_assert(sizeof(WeightBlock<BlockCodes::int4, 64, ScaleFormat::fp16>) == 34);
+  static_assert(sizeof(WeightBlock<BlockCodes::int4_min, 128, ScaleFormat::fp32>) == 72);
+  // int4, G = 64, fp32 d = 0.5 (0x3f000000): byte j < 32 holds code j and code j + 32.
+  using Q4x64 = WeightBlock<BlockCodes::int4, 64, ScaleFormat::fp32>;
+  std::vector<uint8_t> q4 = {0x00, 0x00, 0x00, 0x3f};
+  for (int j = 0; j < 32; ++j) q4.push_back(static_cast<uint8_t>(j % 16 | (15 - j % 16) << 4));
+  const std::vector<float> x4 =
+      dequantize_blocks(read_blocks<Q4x64>(Span<const uint8_t>(q4), 1, 64));
+  for (std::size_t j = 0; j < 32; ++j) {
+    CHECK(x4[j] == 0.5f * static_cast<float>(static_cast<int>(j % 16) - 8));
+    CHECK(x4[j + 32] == 0.5f * static_cast<float>(7 - static_cast<int>(j % 16)));
+  }
+  // int4_min, G = 128, fp16 d = 1, m = -2: x = q - 2, codes j and j + 64 share byte j.
+  using Q41x128 = WeightBlock<BlockCodes::int4_min, 128, ScaleFormat::fp16>;
+  std::vector<uint8_t> q41 = {0x00, 0x3c, 0x00, 0xc0};
+  for (int j = 0; j < 64; ++j) q41.push_back(static_cast<uint8_t>(j % 16 | (j / 16) << 4));
+  const std::vector<float> x41 =
+      dequantize_blocks(read_blocks<Q41x128>(Span<const uint8_t>(q41), 1, 128));
+  for (std::size_t j = 0; j < 64; ++j) {
+    CHECK(x41[j] == static_cast<float>(j % 16) - 2.0f);
+    CHECK(x41[j + 64] == static_cast<float>(j / 16) - 2.0f);
+  }
+  // One scale spans the whole group: the extreme of 64 values, here at index 50, sets it, and
+  // an fp32 scale is stored as computed (4 / 127 is not an fp16 value).
+  using Q8x64 = WeightBlock<BlockCodes::int8, 64, ScaleFormat::fp32>;
+  std::vector<float> x(64, 1.0f);
+  x[50] = -4.0f;
+  const auto q8 = quantize_blocks<Q8x64>(Span<const float>(x), 1, 64);
+  CHECK(q8.blocks.size() == 1);
+  CHECK(q8.blocks[0].d == 4.0f / 127.0f);
+  CHECK(q8.blocks[0].qs[50] == -127);
+  CHECK(q8.blocks[0].qs[0] == 32);  // 31.75 rounds to 32
+  // Q4_0's rule over 64: the first value of largest magnitude, sign kept, over -8.
+  x[10] = 4.0f;
+  const auto q40 = quantize_blocks<Q4x64>(Span<const float>(x), 1, 64);
+  CHECK(q40.blocks[0].d == -0.5f);
+  CHECK(block_code(q40.blocks[0], 10) == 0);
+  CHECK(block_code(q40.blocks[0], 50) == 15);  // 16.5, capped
+}
+
+namespace {
+
+// Quantizes Gaussian rows (with an outlier) and checks each value's error against the largest
+// the format allows. The codes come from the float scale; the block keeps it (and the minimum)
+// in its format: fp16 is off by up to 2^-11 of each, times the code, fp32 by 2^-24.
+template <class Block>
+void check_error_bounds() {
   std::mt19937 rng(5);
   std::normal_distribution<float> gauss(0.0f, 1.0f);
-  const std::size_t rows = 7, cols = 96;
+  const std::size_t rows = 7, cols = 384;
   std::vector<float> x(rows * cols);
   for (float& v : x) v = gauss(rng);
   x[5] = 40.0f;  // an outlier inflates its block's step, not the others'
-  // bound(block, value): the largest error the format allows. The codes come from the float
-  // scale, the block keeps it (and the minimum) in fp16: up to 2^-11 of each, times the code.
-  const auto check = [&](const auto& m, auto bound) {
-    const std::vector<float> y = dequantize_blocks(m);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      INFO("value " << i << ": " << x[i] << " -> " << y[i]);
-      CHECK(std::fabs(y[i] - x[i]) <= bound(m.blocks[i / block_size], x[i]) + 1e-6f);
+  const BlockMatrix<Block> m = quantize_blocks<Block>(Span<const float>(x), rows, cols);
+  const std::vector<float> y = dequantize_blocks(m);
+  constexpr float eps = Block::scale_format == ScaleFormat::fp16 ? 0x1p-11f : 0x1p-24f;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const Block& b = m.blocks[i / Block::group];
+    const float stored = std::fabs(scale_value(b.d)), d = stored * (1.0f + 2 * eps);
+    float bound = 0.0f;
+    if constexpr (Block::codes == BlockCodes::int8) {
+      bound = d * (0.5f + 127.0f * eps);
+    } else if constexpr (Block::codes == BlockCodes::int4) {
+      // Q4_0 spans -8 to 7 steps from the extreme's side: past 7.5 steps on the other side the
+      // code caps at 15 (ggml's format), up to a whole step off.
+      bound = std::max(0.5f * d, std::fabs(x[i]) - 7.0f * stored) + 8.0f * eps * d;
+    } else {
+      bound = d * (0.5f + 15.0f * eps) + std::fabs(scale_value(b.m)) * eps;
     }
-  };
-  constexpr float fp16 = 0x1p-11f;
-  const auto d = [](const auto& b) { return std::fabs(half_to_float(b.d)) * (1.0f + 2 * fp16); };
-  check(quantize_blocks<BlockQ8_0>(Span<const float>(x), rows, cols),
-        [&](const BlockQ8_0& b, float) { return d(b) * (0.5f + 127.0f * fp16); });
-  // Q4_0 spans -8 to 7 steps from the extreme's side: past 7.5 steps on the other side the code
-  // caps at 15 (ggml's format), up to a whole step off.
-  check(quantize_blocks<BlockQ4_0>(Span<const float>(x), rows, cols),
-        [&](const BlockQ4_0& b, float v) {
-          const float stored = std::fabs(half_to_float(b.d));
-          return std::max(0.5f * d(b), std::fabs(v) - 7.0f * stored) + 8.0f * fp16 * d(b);
-        });
-  check(quantize_blocks<BlockQ4_1>(Span<const float>(x), rows, cols),
-        [&](const BlockQ4_1& b, float) {
-          return d(b) * (0.5f + 15.0f * fp16) + std::fabs(half_to_float(b.m)) * fp16;
-        });
+    INFO("group " << Block::group << ", value " << i << ": " << x[i] << " -> " << y[i]);
+    CHECK(std::fabs(y[i] - x[i]) <= bound + 1e-6f);
+  }
+}
+
+template <BlockCodes Codes>
+void check_error_bounds_all() {
+  check_error_bounds<WeightBlock<Codes, 32, ScaleFormat::fp16>>();
+  check_error_bounds<WeightBlock<Codes, 64, ScaleFormat::fp16>>();
+  check_error_bounds<WeightBlock<Codes, 128, ScaleFormat::fp16>>();
+  check_error_bounds<WeightBlock<Codes, 32, ScaleFormat::fp32>>();
+  check_error_bounds<WeightBlock<Codes, 128, ScaleFormat::fp32>>();
+}
+
+}  // namespace
+
+TEST_CASE("block quantization error stays within half a step, as each format allows", "[blocks]") {
+  check_error_bounds_all<BlockCodes::int8>();
+  check_error_bounds_all<BlockCodes::int4>();
+  check_error_bounds_all<BlockCodes::int4_min>();
 }
 
 TEST_CASE("malformed blocks and shapes are rejected", "[blocks][errors]") {
@@ -183,4 +243,34 @@ TEST_CASE("malformed blocks and shapes are rejected", "[blocks][errors]") {
   bytes[1] = 0x7c;
   CHECK(test::error_of([&] { return read_blocks<BlockQ4_1>(Span<const uint8_t>(bytes), 2, 32); }) ==
         Errc::invalid_scale);
+
+  // Larger groups: K must be a multiple of the group; an fp32 scale may be NaN too.
+  using Q8x128 = WeightBlock<BlockCodes::int8, 128, ScaleFormat::fp32>;
+  const std::vector<float> wide(2 * 128, 1.0f);
+  CHECK(test::error_of([&] { return quantize_blocks<Q8x128>(Span<const float>(wide), 4, 64); }) ==
+        Errc::shape_mismatch);
+  const auto wide_blocks = quantize_blocks<Q8x128>(Span<const float>(wide), 2, 128);
+  bytes = bytes_of(wide_blocks.blocks);
+  CHECK(test::error_of([&] { return read_blocks<Q8x128>(Span<const uint8_t>(bytes), 2, 128); }) ==
+        Errc::ok);
+  CHECK(test::error_of([&] { return read_blocks<Q8x128>(Span<const uint8_t>(bytes), 4, 64); }) ==
+        Errc::shape_mismatch);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bytes.data() + sizeof(Q8x128), &nan, sizeof nan);
+  CHECK(test::error_of([&] { return read_blocks<Q8x128>(Span<const uint8_t>(bytes), 2, 128); }) ==
+        Errc::invalid_scale);
+
+  // A value beyond 127 x 65504 overflows an fp16 scale: an error, not infinite weights. fp32
+  // scales hold it.
+  std::vector<float> large(32, 1.0f);
+  large[3] = 1e7f;
+  CHECK(test::error_of([&] {
+          return quantize_blocks<BlockQ8_0>(Span<const float>(large), 1, 32);
+        }) == Errc::invalid_range);
+  CHECK(test::error_of([&] {
+          return quantize_blocks<BlockQ4_1>(Span<const float>(large), 1, 32);
+        }) == Errc::invalid_range);
+  using Q8f32 = WeightBlock<BlockCodes::int8, 32, ScaleFormat::fp32>;
+  CHECK(test::error_of([&] { return quantize_blocks<Q8f32>(Span<const float>(large), 1, 32); }) ==
+        Errc::ok);
 }

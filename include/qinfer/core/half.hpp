@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace qinfer {
 
@@ -63,6 +64,29 @@ inline float bfloat16_to_float(uint16_t b) noexcept {
   float f = 0.0f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
+}
+
+// How a quantized format stores its scales (and minimums, biases): fp32, or fp16 to halve them.
+enum class ScaleFormat : uint8_t { fp32, fp16 };
+
+template <ScaleFormat F>
+using ScaleStorage = std::conditional_t<F == ScaleFormat::fp32, float, uint16_t>;
+
+inline float scale_value(float stored) noexcept {
+  return stored;
+}
+inline float scale_value(uint16_t stored) noexcept {
+  return half_to_float(stored);
+}
+
+// v as format F stores it: itself, or rounded to fp16.
+template <ScaleFormat F>
+ScaleStorage<F> store_scale(float v) noexcept {
+  if constexpr (F == ScaleFormat::fp32) {
+    return v;
+  } else {
+    return float_to_half(v);
+  }
 }
 
 }  // namespace qinfer

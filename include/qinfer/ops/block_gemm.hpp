@@ -6,8 +6,8 @@
 // are the same by construction), then the executor shares out the groups of 16 output rows,
 // each running the kernel of the active level over all activation rows.
 //
-// Paths: AVX-512 VNNI (kernels/blocks/avx512vnni.hpp) at that level and above; the portable
-// kernel (kernels/blocks/scalar.hpp) elsewhere, for now.
+// Paths (kernels/blocks/): AVX-512 VNNI (also at the AMX level), AVX-VNNI, AVX2, NEON, NEON
+// dotprod (also at the i8mm level), and the portable kernel.
 #pragma once
 
 #include <algorithm>
@@ -19,15 +19,14 @@
 #include "qinfer/core/cpu.hpp"
 #include "qinfer/core/error.hpp"
 #include "qinfer/core/matrix.hpp"
-#include "qinfer/kernels/blocks/avx512vnni.hpp"
+#include "qinfer/kernels/blocks/dispatch.hpp"
 #include "qinfer/kernels/blocks/packing.hpp"
-#include "qinfer/kernels/blocks/scalar.hpp"
 #include "qinfer/reference/block_gemm.hpp"
 #include "qinfer/runtime/parallel.hpp"
 
 namespace qinfer {
 
-// Allocates the activations' codes (M x K bytes and M x K / 32 sums) per call.
+// Allocates the activations' codes (M x K bytes and M x K / G sums) per call.
 template <class Block, class Executor = SerialExecutor>
 Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
                         MatrixView<float> y, Executor&& executor = Executor{}) {
@@ -52,23 +51,15 @@ Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
     scales[r] = reference::quantize_activation_row(row, Span<int8_t>(q, k));
     for (std::size_t b = 0; b < blocks; ++b) {
       int32_t sum = 0;
-      for (std::size_t j = 0; j < block_size; ++j) sum += q[b * block_size + j];
+      for (std::size_t j = 0; j < Block::group; ++j) sum += q[b * Block::group + j];
       sums[r * blocks + b] = sum;
     }
   }
   const BlockActivations acts{codes.data(), sums.data(), scales.data(), k};
-  [[maybe_unused]] const Isa isa = active_isa();
+  const kernels::BlockGroupFn<Block> kernel = kernels::block_group_kernel<Block>(active_isa());
   executor(w.groups, [&](std::size_t group) {
     const std::size_t first = group * block_rows;
-    const std::size_t count = std::min(block_rows, w.n - first);
-    float* out = y.data + first;
-#if QINFER_X86
-    if (isa >= Isa::avx512vnni && is_x86_isa(isa)) {
-      kernels::avx512vnni::block_group(w, group, acts, 0, m, out, y.row_stride, count);
-      return;
-    }
-#endif
-    kernels::scalar::block_group(w, group, acts, 0, m, out, y.row_stride, count);
+    kernel(w, group, acts, 0, m, y.data + first, y.row_stride, std::min(block_rows, w.n - first));
   });
   return ok();
 }

@@ -33,8 +33,6 @@
 
 namespace qinfer {
 
-enum class ScaleFormat : uint8_t { fp32, fp16 };
-
 template <unsigned Bits, ScaleFormat Scale>
 struct RowwiseFormat {
   static_assert(Bits == 8 || Bits == 4 || Bits == 2, "row-wise codes are 8, 4 or 2 bits");

@@ -6,11 +6,12 @@
 // 1. Each activation row is quantized on the fly, symmetric int8: amax = max |a|, the scale
 //    s = amax / 127, and q = a * (127 / amax) rounded half to even and clamped to [-127, 127]
 //    (all zeros for an all-zero row). One multiply per value, as the vector code does it.
-// 2. Per block b of 32 along K, an exact integer dot product of the activation codes with the
-//    weight codes: sum q_k c_k with c = q (Q8_0), q - 8 (Q4_0) or q (Q4_1), and for Q4_1 also
-//    sum q_k, whose product with the block minimum restores its term.
+// 2. Per block b of G along K, an exact integer dot product of the activation codes with the
+//    weight codes: sum q_k c_k with c = q (int8, Q8_0), q - 8 (int4, Q4_0) or q (int4_min,
+//    Q4_1), and for int4_min also sum q_k, whose product with the block minimum restores its
+//    term.
 // 3. Per output, in block order and with fused multiply-adds: acc = fma(d_b, dot_b, acc), and
-//    for Q4_1 then acc = fma(m_b, sum_b, acc); the result is acc * s.
+//    for int4_min then acc = fma(m_b, sum_b, acc); the result is acc * s.
 //
 // Float rounding happens only in steps 1 and 3, in this fixed order, so that a vector kernel
 // that keeps one output per lane gives the same bits.
@@ -47,15 +48,13 @@ inline float quantize_activation_row(Span<const float> a, Span<int8_t> codes) no
 }
 
 // The integer part of block b against activation codes q (step 2): the dot product, and for
-// Q4_1 the codes' sum through `sum`.
+// int4_min the codes' sum through `sum`.
 template <class Block>
 int32_t block_dot(const Block& b, const int8_t* q, int32_t& sum) noexcept {
   int32_t dot = 0;
   sum = 0;
-  for (std::size_t j = 0; j < block_size; ++j) {
-    int32_t c = block_code(b, j);
-    if constexpr (std::is_same_v<Block, BlockQ4_0>) c -= 8;
-    dot += int32_t{q[j]} * c;
+  for (std::size_t j = 0; j < Block::group; ++j) {
+    dot += int32_t{q[j]} * (block_code(b, j) - Block::code_offset);
     sum += q[j];
   }
   return dot;
@@ -85,10 +84,10 @@ Result<void> block_gemm(MatrixView<const float> a, const BlockMatrix<Block>& w,
       float acc = 0.0f;
       for (std::size_t b = 0; b < w.blocks_per_row(); ++b) {
         int32_t sum = 0;
-        const int32_t dot = block_dot(blocks[b], codes.data() + b * block_size, sum);
-        acc = std::fma(half_to_float(blocks[b].d), static_cast<float>(dot), acc);
-        if constexpr (std::is_same_v<Block, BlockQ4_1>) {
-          acc = std::fma(half_to_float(blocks[b].m), static_cast<float>(sum), acc);
+        const int32_t dot = block_dot(blocks[b], codes.data() + b * Block::group, sum);
+        acc = std::fma(scale_value(blocks[b].d), static_cast<float>(dot), acc);
+        if constexpr (Block::has_min) {
+          acc = std::fma(scale_value(blocks[b].m), static_cast<float>(sum), acc);
         }
       }
       y(m, n) = acc * scale;

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // AVX-512 VNNI weight-only GEMM kernel (contract in kernels/blocks/scalar.hpp): one zmm lane per
-// output row of the packed group. Per block, the 8 code vectors (Q4: 4 loads, split into low
-// and high nibbles) are multiplied by each activation row's 8 code dwords, broadcast, with
-// vpdpbusd (codes unsigned, activations signed); the offset of the stored codes (128 for Q8_0,
-// 8 for Q4_0) comes back out through the block's activation sum, and the block's fp16 scales,
-// widened exactly, enter with one fma per row: the reference's order in every lane.
+// output row of the packed group. Per sub-block of 32 k, the 8 code vectors (int4: 4 loads,
+// split into low and high nibbles) are multiplied by each activation row's 8 code dwords,
+// broadcast, with vpdpbusd (codes unsigned, activations signed) into the block's integer dot;
+// the offset of the stored codes (128 for int8, 8 for int4) comes back out through the block's
+// activation sum, and the block's scales (fp16 widened exactly, or fp32) enter with one fma per
+// row: the reference's order in every lane.
 //
-// Up to 8 activation rows share each block's code vectors (8 + 8 zmm). Rows past 8 take
-// another pass over the group's codes, which are then in L2 (32-64 KiB at K = 4096).
+// Up to 8 activation rows share each sub-block's code vectors (8 dots, 8 accumulators and 8
+// codes: 24 zmm). Rows past 8 take another pass over the group's codes, which are then in L2
+// (32-64 KiB at K = 4096).
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -38,14 +40,22 @@ namespace qinfer::kernels::avx512vnni {
 
 inline constexpr std::size_t block_mr = 8;
 
+// The 16 lanes' scales (or minimums) at p, as floats.
+template <ScaleFormat Format>
+__attribute__((target("avx512f"))) inline __m512 load_scales(const uint8_t* p) noexcept {
+  if constexpr (Format == ScaleFormat::fp16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else {
+    return _mm512_loadu_ps(p);
+  }
+}
+
 template <class Block, std::size_t Rows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
-  constexpr std::size_t scales = PackedBlocks<Block>::scale_bytes;
-  constexpr int32_t offset = std::is_same_v<Block, BlockQ8_0>   ? 128
-                             : std::is_same_v<Block, BlockQ4_0> ? 8
-                                                                : 0;
+  using Packed = PackedBlocks<Block>;
+  constexpr std::size_t g = Block::group;
   const int8_t* q[Rows];
   const int32_t* sums[Rows];
 #pragma GCC unroll 8
@@ -59,35 +69,45 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
   const __m512i nibble = _mm512_set1_epi8(0x0f);
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(record)));
-    __m512 m = _mm512_setzero_ps();
-    if constexpr (PackedBlocks<Block>::has_min) {
-      m = _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(record + 2 * block_rows)));
-    }
-    __m512i codes[8];
-    if constexpr (std::is_same_v<Block, BlockQ8_0>) {
-#pragma GCC unroll 8
-      for (std::size_t t = 0; t < 8; ++t) codes[t] = _mm512_loadu_si512(record + scales + 64 * t);
-    } else {
-#pragma GCC unroll 4
-      for (std::size_t t = 0; t < 4; ++t) {
-        const __m512i packed = _mm512_loadu_si512(record + scales + 64 * t);
-        codes[t] = _mm512_and_si512(packed, nibble);
-        codes[t + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
-      }
-    }
+    const uint8_t* codes = record + Packed::scale_bytes;
+    __m512i dot[Rows];
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < Rows; ++r) {
-      __m512i dot = _mm512_set1_epi32(-offset * sums[r][b]);
+      dot[r] = _mm512_set1_epi32(-Packed::stored_offset * sums[r][b]);
+    }
+    for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+      __m512i c[8];
+      if constexpr (Packed::int8_codes) {
 #pragma GCC unroll 8
-      for (std::size_t t = 0; t < 8; ++t) {
-        int32_t word = 0;
-        std::memcpy(&word, q[r] + b * block_size + 4 * t, 4);
-        dot = dpbusd(dot, codes[t], _mm512_set1_epi32(word));
+        for (std::size_t t = 0; t < 8; ++t) c[t] = _mm512_loadu_si512(codes + 64 * (8 * s + t));
+      } else {
+#pragma GCC unroll 4
+        for (std::size_t t = 0; t < 4; ++t) {
+          const __m512i packed = _mm512_loadu_si512(codes + 64 * (4 * s + t));
+          c[t] = _mm512_and_si512(packed, nibble);
+          c[t + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
+        }
       }
-      acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[r]);
-      if constexpr (PackedBlocks<Block>::has_min) {
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < Rows; ++r) {
+        const int8_t* x = q[r] + b * g + s * block_size;
+#pragma GCC unroll 8
+        for (std::size_t t = 0; t < 8; ++t) {
+          int32_t word = 0;
+          std::memcpy(&word, x + 4 * t, 4);
+          dot[r] = dpbusd(dot[r], c[t], _mm512_set1_epi32(word));
+        }
+      }
+    }
+    const __m512 d = load_scales<Block::scale_format>(record);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < Rows; ++r) {
+      acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot[r]), acc[r]);
+    }
+    if constexpr (Packed::has_min) {
+      const __m512 m = load_scales<Block::scale_format>(record + block_rows * Packed::scale_size);
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < Rows; ++r) {
         acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r][b])), acc[r]);
       }
     }

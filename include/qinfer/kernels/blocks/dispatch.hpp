@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The weight-only GEMM kernel for one packed group of 16 output rows at each level (contract in
+// kernels/blocks/scalar.hpp).
+#pragma once
+
+#include <cstddef>
+
+#include "qinfer/core/cpu.hpp"
+#include "qinfer/kernels/blocks/avx2.hpp"
+#include "qinfer/kernels/blocks/avx512vnni.hpp"
+#include "qinfer/kernels/blocks/avxvnni.hpp"
+#include "qinfer/kernels/blocks/scalar.hpp"
+
+namespace qinfer::kernels {
+
+// block_group(w, group, activations, first_row, rows, y, ldy, count).
+template <class Block>
+using BlockGroupFn = void (*)(const PackedBlocks<Block>&, std::size_t, const BlockActivations&,
+                              std::size_t, std::size_t, float*, std::size_t, std::size_t) noexcept;
+
+// The kernel at level `isa` (normally active_isa()), which the CPU must support: AMX runs the
+// AVX-512 VNNI kernel; the ymm kernels need FMA, which the bit-exact sums use, and F16C, as
+// every AVX2 CPU has.
+template <class Block>
+BlockGroupFn<Block> block_group_kernel(Isa isa) noexcept {
+#if QINFER_X86
+  if (isa >= Isa::avx512vnni && isa <= Isa::amx) return avx512vnni::block_group<Block>;
+  if (is_x86_isa(isa) && isa >= Isa::avx2 && cpu_features().fma && cpu_features().f16c) {
+    return isa == Isa::avxvnni ? avxvnni::block_group<Block> : avx2::block_group<Block>;
+  }
+#endif
+  static_cast<void>(isa);
+  return scalar::block_group<Block>;
+}
+
+}  // namespace qinfer::kernels
