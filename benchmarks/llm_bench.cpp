@@ -2,7 +2,7 @@
 //
 // The weight-only GEMM over llama.cpp's blocks (ops/block_gemm.hpp), one thread, on the shapes
 // of a 7B model's projections (N = K = 4096; N = 11008, K = 4096) at M = 1, 8 and 32 activation
-// rows, for each block layout on each level this CPU has, and beside it the yardstick of M = 1:
+// rows, for llama.cpp's three block layouts and int4 in groups of 128, on each level this CPU has, and beside it the yardstick of M = 1:
 // a streaming read of as many bytes as the packed weights. Counters: GB/s of weight bytes and
 // rows/s (activation rows per second), so "M = 32 rows/s / M = 1 rows/s" is the batching gain.
 #include <benchmark/benchmark.h>
@@ -22,11 +22,17 @@ struct Shape {
   std::size_t m, n, k;
 };
 
+// llama.cpp's name for its layouts (q8_0, q4_0, q4_1), else codes, group and scale format.
 template <class Block>
-const char* layout_name() {
-  return std::is_same_v<Block, qinfer::BlockQ8_0>   ? "q8_0"
-         : std::is_same_v<Block, qinfer::BlockQ4_0> ? "q4_0"
-                                                    : "q4_1";
+std::string layout_name() {
+  using qinfer::BlockCodes;
+  const bool llama = Block::group == 32 && Block::scale_format == qinfer::ScaleFormat::fp16;
+  const std::string codes = Block::codes == BlockCodes::int8   ? (llama ? "q8_0" : "int8")
+                            : Block::codes == BlockCodes::int4 ? (llama ? "q4_0" : "int4")
+                                                               : (llama ? "q4_1" : "int4_min");
+  if (llama) return codes;
+  return codes + "_g" + std::to_string(Block::group) +
+         (Block::scale_format == qinfer::ScaleFormat::fp32 ? "_fp32" : "_fp16");
 }
 
 std::vector<float> gaussian(std::size_t count, unsigned seed) {
@@ -63,9 +69,8 @@ void block_gemm_bench(benchmark::State& state, qinfer::Isa path, Shape s) {
 #if QINFER_X86
 template <class Block>
 void stream_bench(benchmark::State& state, Shape s) {
-  const std::size_t bytes = (s.n + qinfer::block_rows - 1) / qinfer::block_rows *
-                            qinfer::block_rows * s.k / qinfer::block_size *
-                            qinfer::PackedBlocks<Block>::record_bytes / qinfer::block_rows;
+  const std::size_t bytes = (s.n + qinfer::block_rows - 1) / qinfer::block_rows * s.k /
+                            Block::group * qinfer::PackedBlocks<Block>::record_bytes;
   std::vector<uint8_t> data(bytes + 64, 1);
   for (auto _ : state) bench::stream_read(data.data(), bytes);
   state.counters["GB/s"] =
@@ -80,7 +85,8 @@ void register_layout() {
                          Shape{1, 11008, 4096}, Shape{32, 11008, 4096}}) {
     const std::string shape =
         std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-    for (qinfer::Isa path : {qinfer::Isa::scalar, qinfer::Isa::avx512vnni}) {
+    for (qinfer::Isa path : {qinfer::Isa::scalar, qinfer::Isa::avx2, qinfer::Isa::avxvnni,
+                             qinfer::Isa::avx512vnni, qinfer::Isa::neon, qinfer::Isa::dotprod}) {
       if (!qinfer::cpu_features().supports(path)) continue;
       if (path == qinfer::Isa::scalar && s.m > 1) continue;  // minutes per call
       benchmark::RegisterBenchmark((std::string("block_gemm/") + layout_name<Block>() + "/" +
@@ -104,6 +110,7 @@ int main(int argc, char** argv) {
   register_layout<qinfer::BlockQ8_0>();
   register_layout<qinfer::BlockQ4_0>();
   register_layout<qinfer::BlockQ4_1>();
+  register_layout<qinfer::WeightBlock<qinfer::BlockCodes::int4, 128, qinfer::ScaleFormat::fp16>>();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -10,6 +10,8 @@
 #include "qinfer/kernels/blocks/avx2.hpp"
 #include "qinfer/kernels/blocks/avx512vnni.hpp"
 #include "qinfer/kernels/blocks/avxvnni.hpp"
+#include "qinfer/kernels/blocks/dotprod.hpp"
+#include "qinfer/kernels/blocks/neon.hpp"
 #include "qinfer/kernels/blocks/scalar.hpp"
 
 namespace qinfer::kernels {
@@ -20,8 +22,8 @@ using BlockGroupFn = void (*)(const PackedBlocks<Block>&, std::size_t, const Blo
                               std::size_t, std::size_t, float*, std::size_t, std::size_t) noexcept;
 
 // The kernel at level `isa` (normally active_isa()), which the CPU must support: AMX runs the
-// AVX-512 VNNI kernel; the ymm kernels need FMA, which the bit-exact sums use, and F16C, as
-// every AVX2 CPU has.
+// AVX-512 VNNI kernel and i8mm the dotprod one; the ymm kernels need FMA, which the bit-exact
+// sums use, and F16C, as every AVX2 CPU has.
 template <class Block>
 BlockGroupFn<Block> block_group_kernel(Isa isa) noexcept {
 #if QINFER_X86
@@ -29,6 +31,9 @@ BlockGroupFn<Block> block_group_kernel(Isa isa) noexcept {
   if (is_x86_isa(isa) && isa >= Isa::avx2 && cpu_features().fma && cpu_features().f16c) {
     return isa == Isa::avxvnni ? avxvnni::block_group<Block> : avx2::block_group<Block>;
   }
+#elif defined(__aarch64__)
+  if (isa >= Isa::dotprod) return dotprod::block_group<Block>;
+  if (isa == Isa::neon) return neon::block_group<Block>;
 #endif
   static_cast<void>(isa);
   return scalar::block_group<Block>;

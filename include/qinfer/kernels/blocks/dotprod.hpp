@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// AArch64 NEON dot-product weight-only GEMM kernel (ARMv8.2 sdot; contract in
+// kernels/blocks/scalar.hpp), also used at the i8mm level: the matrix instructions pay off on
+// 2-row tiles of both operands, and here each vector lane is an output row of its own. The
+// record's 16 lanes are four quarters of 4 output rows; a code vector (made signed as in
+// kernels/blocks/neon.hpp) is exactly sdot's operand, and the by-lane form takes 4 k of a row
+// from a 16-byte activation load, so one load serves 4 code vectors. One sdot per 16
+// multiply-adds and row.
+//
+// Four activation rows share each code vector: 16 float accumulators, 4 dots, 8 activation
+// vectors and a code vector, 29 of the 32 q registers.
+#pragma once
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "qinfer/kernels/blocks/neon.hpp"
+#include "qinfer/kernels/blocks/scalar.hpp"
+#include "qinfer/kernels/gemm/microkernel.hpp"
+
+namespace qinfer::kernels::dotprod {
+
+inline constexpr std::size_t block_mr = 4;
+
+template <class Block, std::size_t Rows>
+__attribute__((target("arch=armv8.2-a+dotprod"))) void block_tile(
+    const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
+    std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
+  using Packed = PackedBlocks<Block>;
+  using neon::code_vector, neon::load_block_scales, neon::store_quarter;
+  constexpr std::size_t g = Block::group;
+  const int8_t* q[Rows];
+  const int32_t* sums[Rows];
+  for (std::size_t r = 0; r < Rows; ++r) {
+    q[r] = a.codes + (first_row + r) * a.k;
+    sums[r] = a.sums + (first_row + r) * w.blocks();
+  }
+  float32x4_t acc[4][Rows];
+  for (auto& quarter : acc) {
+    for (auto& v : quarter) v = vdupq_n_f32(0.0f);
+  }
+  for (std::size_t b = 0; b < w.blocks(); ++b) {
+    const uint8_t* record = w.record(group, b);
+    const uint8_t* codes = record + Packed::scale_bytes;
+    for (std::size_t quarter = 0; quarter < 4; ++quarter) {
+      int32x4_t dot[Rows];
+      for (std::size_t r = 0; r < Rows; ++r) {
+        dot[r] = vdupq_n_s32(-Block::code_offset * sums[r][b]);
+      }
+      for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+        int8x16_t x[Rows][2];  // the sub-block's 32 activation codes of each row
+        for (std::size_t r = 0; r < Rows; ++r) {
+          x[r][0] = vld1q_s8(q[r] + b * g + 32 * s);
+          x[r][1] = vld1q_s8(q[r] + b * g + 32 * s + 16);
+        }
+        const auto step = [&](auto t)
+            __attribute__((always_inline, target("arch=armv8.2-a+dotprod"))) {
+          constexpr std::size_t word = decltype(t)::value;
+          const int8x16_t c = code_vector<Packed>(codes, s, word, quarter);
+          for (std::size_t r = 0; r < Rows; ++r) {
+            dot[r] = vdotq_laneq_s32(dot[r], c, x[r][word / 4], word % 4);
+          }
+        };
+        step(std::integral_constant<std::size_t, 0>{});
+        step(std::integral_constant<std::size_t, 1>{});
+        step(std::integral_constant<std::size_t, 2>{});
+        step(std::integral_constant<std::size_t, 3>{});
+        step(std::integral_constant<std::size_t, 4>{});
+        step(std::integral_constant<std::size_t, 5>{});
+        step(std::integral_constant<std::size_t, 6>{});
+        step(std::integral_constant<std::size_t, 7>{});
+      }
+      const float32x4_t d =
+          load_block_scales<Block::scale_format>(record + 4 * quarter * Packed::scale_size);
+      for (std::size_t r = 0; r < Rows; ++r) {
+        acc[quarter][r] = vfmaq_f32(acc[quarter][r], d, vcvtq_f32_s32(dot[r]));
+      }
+      if constexpr (Packed::has_min) {
+        const float32x4_t m = load_block_scales<Block::scale_format>(
+            record + (block_rows + 4 * quarter) * Packed::scale_size);
+        for (std::size_t r = 0; r < Rows; ++r) {
+          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r][b]));
+          acc[quarter][r] = vfmaq_f32(acc[quarter][r], m, sum);
+        }
+      }
+    }
+  }
+  for (std::size_t quarter = 0; quarter < 4; ++quarter) {
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const float32x4_t out = vmulq_n_f32(acc[quarter][r], a.scales[first_row + r]);
+      store_quarter(y + r * ldy + 4 * quarter, out, count, quarter);
+    }
+  }
+}
+
+template <class Block>
+void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
+                 std::size_t first_row, std::size_t rows, float* y, std::size_t ldy,
+                 std::size_t count) noexcept {
+  for (std::size_t r = 0; r < rows; r += block_mr) {
+    dispatch_rows<block_mr>(std::min(block_mr, rows - r), [&](auto tile) {
+      block_tile<Block, decltype(tile)::value>(w, group, a, first_row + r, y + r * ldy, ldy, count);
+    });
+  }
+}
+
+}  // namespace qinfer::kernels::dotprod
+#endif
