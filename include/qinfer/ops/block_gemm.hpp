@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "qinfer/core/cpu.hpp"
@@ -26,7 +27,8 @@
 
 namespace qinfer {
 
-// Allocates the activations' codes (M x K bytes and M x K / G sums) per call.
+// Allocates the activations' codes (M x K bytes, in the kernels' sub-block-major layout, and
+// M x K / G sums) per call.
 template <class Block, class Executor = SerialExecutor>
 Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
                         MatrixView<float> y, Executor&& executor = Executor{}) {
@@ -39,23 +41,25 @@ Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
     return fail(Errc::invalid_argument, "block_gemm: a's and y's columns must be contiguous");
   }
   const std::size_t m = a.rows, k = a.cols, blocks = w.blocks();
-  std::vector<int8_t> codes(m * k);
+  std::vector<int8_t> row_codes(k), codes(m * k);
   std::vector<int32_t> sums(m * blocks);
   std::vector<float> scales(m);
+  const BlockActivations acts{codes.data(), sums.data(), scales.data(), m};
   for (std::size_t r = 0; r < m; ++r) {
     const Span<const float> row(a.data + r * a.row_stride, k);
     if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
       return fail(Errc::invalid_argument, "block_gemm: an activation is NaN or infinite");
     }
-    int8_t* q = codes.data() + r * k;
-    scales[r] = reference::quantize_activation_row(row, Span<int8_t>(q, k));
+    scales[r] = reference::quantize_activation_row(row, Span<int8_t>(row_codes));
+    for (std::size_t sub = 0; sub < k / block_size; ++sub) {
+      std::copy_n(row_codes.data() + sub * block_size, block_size,
+                  codes.data() + (sub * m + r) * block_size);
+    }
     for (std::size_t b = 0; b < blocks; ++b) {
-      int32_t sum = 0;
-      for (std::size_t j = 0; j < Block::group; ++j) sum += q[b * Block::group + j];
-      sums[r * blocks + b] = sum;
+      const int8_t* q = row_codes.data() + b * Block::group;
+      sums[b * m + r] = std::accumulate(q, q + Block::group, int32_t{0});
     }
   }
-  const BlockActivations acts{codes.data(), sums.data(), scales.data(), k};
   const kernels::BlockGroupFn<Block> kernel = kernels::block_group_kernel<Block>(active_isa());
   executor(w.groups, [&](std::size_t group) {
     const std::size_t first = group * block_rows;

@@ -64,13 +64,6 @@ __attribute__((target("avx2,fma,f16c"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
-  constexpr std::size_t g = Block::group;
-  const int8_t* q[Rows];
-  const int32_t* sums[Rows];
-  for (std::size_t r = 0; r < Rows; ++r) {
-    q[r] = a.codes + (first_row + r) * a.k;
-    sums[r] = a.sums + (first_row + r) * w.blocks();
-  }
   __m256 acc[2][Rows];
   for (auto& half : acc) {
     for (auto& v : half) v = _mm256_setzero_ps();
@@ -79,12 +72,14 @@ __attribute__((target("avx2,fma,f16c"))) void block_tile(
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
     const uint8_t* codes = record + Packed::scale_bytes;
+    const int32_t* sums = a.block_sums(b, first_row);
     for (std::size_t h = 0; h < 2; ++h) {
       __m256i dot[Rows];
       for (std::size_t r = 0; r < Rows; ++r) {
-        dot[r] = _mm256_set1_epi32(-Block::code_offset * sums[r][b]);
+        dot[r] = _mm256_set1_epi32(-Block::code_offset * sums[r]);
       }
       for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+        const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
         if constexpr (Packed::int8_codes) {
           const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
 #pragma GCC unroll 8
@@ -94,7 +89,7 @@ __attribute__((target("avx2,fma,f16c"))) void block_tile(
                                                bias);
             const __m256i magnitude = _mm256_abs_epi8(c);
             for (std::size_t r = 0; r < Rows; ++r) {
-              const __m256i x = _mm256_sign_epi8(broadcast_word(q[r] + b * g + 32 * s + 4 * t), c);
+              const __m256i x = _mm256_sign_epi8(broadcast_word(xs + block_size * r + 4 * t), c);
               dot[r] = _mm256_add_epi32(
                   dot[r], _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, x), ones));
             }
@@ -110,7 +105,7 @@ __attribute__((target("avx2,fma,f16c"))) void block_tile(
             const __m256i low = _mm256_and_si256(packed, nibble);
             const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
             for (std::size_t r = 0; r < Rows; ++r) {
-              const int8_t* x = q[r] + b * g + 32 * s + 4 * t;
+              const int8_t* x = xs + block_size * r + 4 * t;
               pairs[r] = _mm256_add_epi16(
                   pairs[r], _mm256_add_epi16(_mm256_maddubs_epi16(low, broadcast_word(x)),
                                              _mm256_maddubs_epi16(high, broadcast_word(x + 16))));
@@ -129,7 +124,7 @@ __attribute__((target("avx2,fma,f16c"))) void block_tile(
         const __m256 m = load_block_scales<Block::scale_format>(record + (block_rows + 8 * h) *
                                                                              Packed::scale_size);
         for (std::size_t r = 0; r < Rows; ++r) {
-          const __m256 sum = _mm256_set1_ps(static_cast<float>(sums[r][b]));
+          const __m256 sum = _mm256_set1_ps(static_cast<float>(sums[r]));
           acc[h][r] = _mm256_fmadd_ps(m, sum, acc[h][r]);
         }
       }

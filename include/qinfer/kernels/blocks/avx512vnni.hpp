@@ -55,14 +55,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
-  constexpr std::size_t g = Block::group;
-  const int8_t* q[Rows];
-  const int32_t* sums[Rows];
-#pragma GCC unroll 8
-  for (std::size_t r = 0; r < Rows; ++r) {
-    q[r] = a.codes + (first_row + r) * a.k;
-    sums[r] = a.sums + (first_row + r) * w.blocks();
-  }
   __m512 acc[Rows];
 #pragma GCC unroll 8
   for (auto& v : acc) v = _mm512_setzero_ps();
@@ -70,12 +62,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
     const uint8_t* codes = record + Packed::scale_bytes;
+    const int32_t* sums = a.block_sums(b, first_row);
     __m512i dot[Rows];
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < Rows; ++r) {
-      dot[r] = _mm512_set1_epi32(-Packed::stored_offset * sums[r][b]);
+      dot[r] = _mm512_set1_epi32(-Packed::stored_offset * sums[r]);
     }
     for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+      const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
       __m512i c[8];
       if constexpr (Packed::int8_codes) {
 #pragma GCC unroll 8
@@ -89,12 +83,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
         }
       }
 #pragma GCC unroll 8
-      for (std::size_t r = 0; r < Rows; ++r) {
-        const int8_t* x = q[r] + b * g + s * block_size;
+      for (std::size_t t = 0; t < 8; ++t) {
 #pragma GCC unroll 8
-        for (std::size_t t = 0; t < 8; ++t) {
+        for (std::size_t r = 0; r < Rows; ++r) {
           int32_t word = 0;
-          std::memcpy(&word, x + 4 * t, 4);
+          std::memcpy(&word, xs + block_size * r + 4 * t, 4);
           dot[r] = dpbusd(dot[r], c[t], _mm512_set1_epi32(word));
         }
       }
@@ -108,7 +101,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
       const __m512 m = load_scales<Block::scale_format>(record + block_rows * Packed::scale_size);
 #pragma GCC unroll 8
       for (std::size_t r = 0; r < Rows; ++r) {
-        acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r][b])), acc[r]);
+        acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r])), acc[r]);
       }
     }
   }

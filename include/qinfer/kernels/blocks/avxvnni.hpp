@@ -33,13 +33,6 @@ __attribute__((target("avx2,avxvnni,fma,f16c"))) void block_tile(
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
   using avx2::broadcast_word, avx2::half_mask, avx2::load_block_scales;
-  constexpr std::size_t g = Block::group;
-  const int8_t* q[Rows];
-  const int32_t* sums[Rows];
-  for (std::size_t r = 0; r < Rows; ++r) {
-    q[r] = a.codes + (first_row + r) * a.k;
-    sums[r] = a.sums + (first_row + r) * w.blocks();
-  }
   __m256 acc[2][Rows];
   for (auto& half : acc) {
     for (auto& v : half) v = _mm256_setzero_ps();
@@ -48,21 +41,22 @@ __attribute__((target("avx2,avxvnni,fma,f16c"))) void block_tile(
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
     const uint8_t* codes = record + Packed::scale_bytes;
+    const int32_t* sums = a.block_sums(b, first_row);
     for (std::size_t h = 0; h < 2; ++h) {
       __m256i dot[Rows];
       for (std::size_t r = 0; r < Rows; ++r) {
-        dot[r] = _mm256_set1_epi32(-Packed::stored_offset * sums[r][b]);
+        dot[r] = _mm256_set1_epi32(-Packed::stored_offset * sums[r]);
       }
       for (std::size_t s = 0; s < Packed::subblocks; ++s) {
-        const int8_t* x[Rows];
-        for (std::size_t r = 0; r < Rows; ++r) x[r] = q[r] + b * g + 32 * s;
+        const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
         if constexpr (Packed::int8_codes) {
 #pragma GCC unroll 8
           for (std::size_t t = 0; t < 8; ++t) {
             const __m256i c = _mm256_loadu_si256(
                 reinterpret_cast<const __m256i*>(codes + 64 * (8 * s + t) + 32 * h));
             for (std::size_t r = 0; r < Rows; ++r) {
-              dot[r] = _mm256_dpbusd_avx_epi32(dot[r], c, broadcast_word(x[r] + 4 * t));
+              dot[r] =
+                  _mm256_dpbusd_avx_epi32(dot[r], c, broadcast_word(xs + block_size * r + 4 * t));
             }
           }
         } else {
@@ -73,8 +67,10 @@ __attribute__((target("avx2,avxvnni,fma,f16c"))) void block_tile(
             const __m256i low = _mm256_and_si256(packed, nibble);
             const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
             for (std::size_t r = 0; r < Rows; ++r) {
-              dot[r] = _mm256_dpbusd_avx_epi32(dot[r], low, broadcast_word(x[r] + 4 * t));
-              dot[r] = _mm256_dpbusd_avx_epi32(dot[r], high, broadcast_word(x[r] + 16 + 4 * t));
+              dot[r] =
+                  _mm256_dpbusd_avx_epi32(dot[r], low, broadcast_word(xs + block_size * r + 4 * t));
+              dot[r] = _mm256_dpbusd_avx_epi32(dot[r], high,
+                                               broadcast_word(xs + block_size * r + 16 + 4 * t));
             }
           }
         }
@@ -87,7 +83,7 @@ __attribute__((target("avx2,avxvnni,fma,f16c"))) void block_tile(
         const __m256 m = load_block_scales<Block::scale_format>(record + (block_rows + 8 * h) *
                                                                              Packed::scale_size);
         for (std::size_t r = 0; r < Rows; ++r) {
-          const __m256 sum = _mm256_set1_ps(static_cast<float>(sums[r][b]));
+          const __m256 sum = _mm256_set1_ps(static_cast<float>(sums[r]));
           acc[h][r] = _mm256_fmadd_ps(m, sum, acc[h][r]);
         }
       }

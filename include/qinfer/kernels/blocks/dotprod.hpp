@@ -34,13 +34,6 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void block_tile(
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
   using neon::code_vector, neon::load_block_scales, neon::store_quarter;
-  constexpr std::size_t g = Block::group;
-  const int8_t* q[Rows];
-  const int32_t* sums[Rows];
-  for (std::size_t r = 0; r < Rows; ++r) {
-    q[r] = a.codes + (first_row + r) * a.k;
-    sums[r] = a.sums + (first_row + r) * w.blocks();
-  }
   float32x4_t acc[4][Rows];
   for (auto& quarter : acc) {
     for (auto& v : quarter) v = vdupq_n_f32(0.0f);
@@ -48,16 +41,18 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void block_tile(
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
     const uint8_t* codes = record + Packed::scale_bytes;
+    const int32_t* sums = a.block_sums(b, first_row);
     for (std::size_t quarter = 0; quarter < 4; ++quarter) {
       int32x4_t dot[Rows];
       for (std::size_t r = 0; r < Rows; ++r) {
-        dot[r] = vdupq_n_s32(-Block::code_offset * sums[r][b]);
+        dot[r] = vdupq_n_s32(-Block::code_offset * sums[r]);
       }
       for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+        const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
         int8x16_t x[Rows][2];  // the sub-block's 32 activation codes of each row
         for (std::size_t r = 0; r < Rows; ++r) {
-          x[r][0] = vld1q_s8(q[r] + b * g + 32 * s);
-          x[r][1] = vld1q_s8(q[r] + b * g + 32 * s + 16);
+          x[r][0] = vld1q_s8(xs + block_size * r);
+          x[r][1] = vld1q_s8(xs + block_size * r + 16);
         }
         const auto step = [&](auto t)
             __attribute__((always_inline, target("arch=armv8.2-a+dotprod"))) {
@@ -85,7 +80,7 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void block_tile(
         const float32x4_t m = load_block_scales<Block::scale_format>(
             record + (block_rows + 4 * quarter) * Packed::scale_size);
         for (std::size_t r = 0; r < Rows; ++r) {
-          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r][b]));
+          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r]));
           acc[quarter][r] = vfmaq_f32(acc[quarter][r], m, sum);
         }
       }

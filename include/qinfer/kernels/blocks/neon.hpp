@@ -69,13 +69,6 @@ template <class Block, std::size_t Rows>
 void block_tile(const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
                 std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
-  constexpr std::size_t g = Block::group;
-  const int8_t* q[Rows];
-  const int32_t* sums[Rows];
-  for (std::size_t r = 0; r < Rows; ++r) {
-    q[r] = a.codes + (first_row + r) * a.k;
-    sums[r] = a.sums + (first_row + r) * w.blocks();
-  }
   float32x4_t acc[4][Rows];
   for (auto& quarter : acc) {
     for (auto& v : quarter) v = vdupq_n_f32(0.0f);
@@ -83,16 +76,18 @@ void block_tile(const PackedBlocks<Block>& w, std::size_t group, const BlockActi
   for (std::size_t b = 0; b < w.blocks(); ++b) {
     const uint8_t* record = w.record(group, b);
     const uint8_t* codes = record + Packed::scale_bytes;
+    const int32_t* sums = a.block_sums(b, first_row);
     for (std::size_t quarter = 0; quarter < 4; ++quarter) {
       int32x4_t low[Rows], high[Rows];  // pair sums of lanes 0-1 and 2-3
       for (std::size_t r = 0; r < Rows; ++r) low[r] = high[r] = vdupq_n_s32(0);
       for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+        const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
 #pragma GCC unroll 8
         for (std::size_t t = 0; t < 8; ++t) {
           const int8x16_t c = code_vector<Packed>(codes, s, t, quarter);
           for (std::size_t r = 0; r < Rows; ++r) {
             int32_t word = 0;
-            std::memcpy(&word, q[r] + b * g + 32 * s + 4 * t, 4);
+            std::memcpy(&word, xs + block_size * r + 4 * t, 4);
             const int8x16_t x = vreinterpretq_s8_s32(vdupq_n_s32(word));
             low[r] = vpadalq_s16(low[r], vmull_s8(vget_low_s8(c), vget_low_s8(x)));
             high[r] = vpadalq_s16(high[r], vmull_high_s8(c, x));
@@ -103,14 +98,14 @@ void block_tile(const PackedBlocks<Block>& w, std::size_t group, const BlockActi
           load_block_scales<Block::scale_format>(record + 4 * quarter * Packed::scale_size);
       for (std::size_t r = 0; r < Rows; ++r) {
         const int32x4_t dot =
-            vaddq_s32(vpaddq_s32(low[r], high[r]), vdupq_n_s32(-Block::code_offset * sums[r][b]));
+            vaddq_s32(vpaddq_s32(low[r], high[r]), vdupq_n_s32(-Block::code_offset * sums[r]));
         acc[quarter][r] = vfmaq_f32(acc[quarter][r], d, vcvtq_f32_s32(dot));
       }
       if constexpr (Packed::has_min) {
         const float32x4_t m = load_block_scales<Block::scale_format>(
             record + (block_rows + 4 * quarter) * Packed::scale_size);
         for (std::size_t r = 0; r < Rows; ++r) {
-          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r][b]));
+          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r]));
           acc[quarter][r] = vfmaq_f32(acc[quarter][r], m, sum);
         }
       }

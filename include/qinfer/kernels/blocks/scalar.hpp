@@ -25,12 +25,24 @@
 
 namespace qinfer {
 
-// Activation rows quantized for the kernels: codes, per-block code sums and scales.
+// Activation rows quantized for the kernels: codes, per-block code sums and scales. Codes and
+// sums are stored sub-block-major, so that the rows of a kernel's tile lie at fixed distances
+// from one pointer (32 bytes, 4 bytes) and a tile of 8 rows needs no more address registers
+// than a tile of 1.
 struct BlockActivations {
-  const int8_t* codes;  // [rows][k]
-  const int32_t* sums;  // [rows][k / G]
+  const int8_t* codes;  // [k / 32][rows][32]
+  const int32_t* sums;  // [k / G][rows]
   const float* scales;  // [rows]
-  std::size_t k;
+  std::size_t rows;
+
+  // The 32 codes of sub-block `sub` (k / 32 of them) of row `row`; the next row's follow.
+  const int8_t* subblock(std::size_t sub, std::size_t row) const noexcept {
+    return codes + (sub * rows + row) * block_size;
+  }
+  // The code sums of block b of row `row` on; the next row's follows.
+  const int32_t* block_sums(std::size_t b, std::size_t row) const noexcept {
+    return sums + b * rows + row;
+  }
 };
 
 namespace kernels::scalar {
@@ -47,8 +59,6 @@ void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockAct
     return scale_value(v);
   };
   for (std::size_t r = first_row; r < first_row + rows; ++r) {
-    const int8_t* q = a.codes + r * a.k;
-    const int32_t* sums = a.sums + r * w.blocks();
     for (std::size_t lane = 0; lane < count; ++lane) {
       float acc = 0.0f;
       for (std::size_t b = 0; b < w.blocks(); ++b) {
@@ -58,12 +68,13 @@ void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockAct
         for (std::size_t j = 0; j < Block::group; ++j) {
           const uint8_t byte = codes[Packed::code_byte(j, lane)];
           const int32_t stored = Packed::int8_codes ? byte : (byte >> Packed::code_shift(j)) & 0x0f;
-          dot += (stored - Packed::stored_offset) * q[b * Block::group + j];
+          const int8_t* x = a.subblock(b * Packed::subblocks + j / block_size, r);
+          dot += (stored - Packed::stored_offset) * x[j % block_size];
         }
         acc = std::fma(scale(record + Packed::scale_size * lane), static_cast<float>(dot), acc);
         if constexpr (Packed::has_min) {
           acc = std::fma(scale(record + Packed::scale_size * (block_rows + lane)),
-                         static_cast<float>(sums[b]), acc);
+                         static_cast<float>(*a.block_sums(b, r)), acc);
         }
       }
       y[(r - first_row) * ldy + lane] = acc * a.scales[r];
