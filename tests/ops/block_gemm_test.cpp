@@ -128,6 +128,38 @@ TEST_CASE("block_gemm with groups of 64 and 128 and fp32 scales equals the refer
   });
 }
 
+TEST_CASE("activation rows quantize as the reference does on every level", "[blocks][simd]") {
+  test::for_each_level("quantize_activation_row", [] {
+    const kernels::QuantizeRowFn quantize = kernels::quantize_row_kernel(active_isa());
+    std::mt19937 rng(11);
+    std::normal_distribution<float> gauss(0.0f, 3.0f);
+    const auto check = [&](const std::vector<float>& x) {
+      std::vector<int8_t> expected(x.size()), ours(x.size(), 99);
+      const float s =
+          reference::quantize_activation_row(Span<const float>(x), Span<int8_t>(expected));
+      CHECK(quantize(x.data(), x.size(), ours.data()) == s);
+      CHECK(ours == expected);
+    };
+    for (std::size_t k : {32, 64, 96, 4096}) {
+      std::vector<float> x(k);
+      for (float& v : x) v = gauss(rng);
+      check(x);
+      // The extreme last (the reductions' far end), negative: it maps to -127 exactly.
+      x.back() = -100.0f;
+      check(x);
+      // amax 127 makes the multiplier 1: halves tie, and round to even (2.5 -> 2, -3.5 -> -4).
+      for (std::size_t i = 0; i < k; ++i)
+        x[i] = static_cast<float>(static_cast<int>(i % 64) - 32) + 0.5f;
+      x[k / 2] = 127.0f;
+      check(x);
+      std::fill(x.begin(), x.end(), 0.0f);
+      check(x);
+      x[3] = -0.0f;
+      check(x);
+    }
+  });
+}
+
 TEST_CASE("block_gemm rejects shapes, strides and non-finite activations", "[blocks][errors]") {
   const std::vector<float> w(20 * 64, 0.25f);
   const PackedBlocks<BlockQ4_1> packed =

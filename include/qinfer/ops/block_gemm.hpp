@@ -2,8 +2,8 @@
 //
 // The weight-only GEMM over llama.cpp's blocks: y [M, N] = a [M, K] x w^T with w packed once by
 // pack_blocks() (kernels/blocks/packing.hpp), bit-exact with reference::block_gemm on every
-// path. The activation rows are quantized first (the reference's own function, so the codes
-// are the same by construction), then the executor shares out the groups of 16 output rows,
+// path. The activation rows are quantized first (the active level's version of the reference's
+// quantize_activation_row, bit for bit), then the executor shares out the groups of 16 output rows,
 // each running the kernel of the active level over all activation rows.
 //
 // Paths (kernels/blocks/): AVX-512 VNNI (also at the AMX level), AVX-VNNI, AVX2, NEON, NEON
@@ -45,12 +45,14 @@ Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
   std::vector<int32_t> sums(m * blocks);
   std::vector<float> scales(m);
   const BlockActivations acts{codes.data(), sums.data(), scales.data(), m};
+  const Isa isa = active_isa();
+  const kernels::QuantizeRowFn quantize = kernels::quantize_row_kernel(isa);
   for (std::size_t r = 0; r < m; ++r) {
     const Span<const float> row(a.data + r * a.row_stride, k);
     if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
       return fail(Errc::invalid_argument, "block_gemm: an activation is NaN or infinite");
     }
-    scales[r] = reference::quantize_activation_row(row, Span<int8_t>(row_codes));
+    scales[r] = quantize(row.data(), k, row_codes.data());
     for (std::size_t sub = 0; sub < k / block_size; ++sub) {
       std::copy_n(row_codes.data() + sub * block_size, block_size,
                   codes.data() + (sub * m + r) * block_size);
@@ -60,7 +62,7 @@ Result<void> block_gemm(MatrixView<const float> a, const PackedBlocks<Block>& w,
       sums[b * m + r] = std::accumulate(q, q + Block::group, int32_t{0});
     }
   }
-  const kernels::BlockGroupFn<Block> kernel = kernels::block_group_kernel<Block>(active_isa());
+  const kernels::BlockGroupFn<Block> kernel = kernels::block_group_kernel<Block>(isa);
   executor(w.groups, [&](std::size_t group) {
     const std::size_t first = group * block_rows;
     kernel(w, group, acts, 0, m, y.data + first, y.row_stride, std::min(block_rows, w.n - first));

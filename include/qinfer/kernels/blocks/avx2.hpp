@@ -59,6 +59,38 @@ __attribute__((always_inline, target("avx2"))) inline __m256i half_mask(std::siz
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// reference::quantize_activation_row for k a multiple of 32, in ymm (see the AVX-512 one):
+// 32 values at a time, narrowed with vpackssdw / vpacksswb, whose lane order vpermd restores.
+__attribute__((target("avx2"))) inline float quantize_activation_row(const float* x, std::size_t k,
+                                                                     int8_t* codes) noexcept {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 amax = _mm256_setzero_ps();
+  for (std::size_t i = 0; i < k; i += 8) {
+    amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+  const float m = _mm_cvtss_f32(m4);
+  if (m == 0.0f) {
+    std::memset(codes, 0, k);
+    return 0.0f;
+  }
+  const __m256 inverse = _mm256_set1_ps(127.0f / m);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i low = _mm256_set1_epi8(-127);
+  const auto level = [&](std::size_t i) __attribute__((always_inline, target("avx2"))) {
+    return _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inverse));
+  };
+  for (std::size_t i = 0; i < k; i += 32) {
+    const __m256i words = _mm256_packs_epi32(level(i), level(i + 8));
+    const __m256i words2 = _mm256_packs_epi32(level(i + 16), level(i + 24));
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words, words2), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + i), _mm256_max_epi8(bytes, low));
+  }
+  return m / 127.0f;
+}
+
 template <class Block, std::size_t Rows>
 __attribute__((target("avx2,fma,f16c"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,

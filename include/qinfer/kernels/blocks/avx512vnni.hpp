@@ -50,6 +50,29 @@ __attribute__((target("avx512f"))) inline __m512 load_scales(const uint8_t* p) n
   }
 }
 
+// reference::quantize_activation_row for k a multiple of 32, in zmm: the maximum magnitude is
+// exact in any order, the product by 127 / amax is the same multiply, and vcvtps2dq rounds it
+// half to even (the default rounding mode, as nearbyint does).
+__attribute__((target("avx512f,avx512bw"))) inline float quantize_activation_row(
+    const float* x, std::size_t k, int8_t* codes) noexcept {
+  __m512 amax = _mm512_setzero_ps();
+  for (std::size_t i = 0; i < k; i += 16)
+    amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+  const float m = _mm512_reduce_max_ps(amax);
+  if (m == 0.0f) {
+    std::memset(codes, 0, k);
+    return 0.0f;
+  }
+  const __m512 inverse = _mm512_set1_ps(127.0f / m);
+  const __m512i low = _mm512_set1_epi32(-127), high = _mm512_set1_epi32(127);
+  for (std::size_t i = 0; i < k; i += 16) {
+    const __m512i level = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), inverse));
+    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(level, low), high);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(clamped));
+  }
+  return m / 127.0f;
+}
+
 template <class Block, std::size_t Rows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "qinfer/core/cpu.hpp"
 #include "qinfer/kernels/blocks/avx2.hpp"
@@ -13,6 +14,7 @@
 #include "qinfer/kernels/blocks/dotprod.hpp"
 #include "qinfer/kernels/blocks/neon.hpp"
 #include "qinfer/kernels/blocks/scalar.hpp"
+#include "qinfer/reference/block_gemm.hpp"
 
 namespace qinfer::kernels {
 
@@ -20,6 +22,27 @@ namespace qinfer::kernels {
 template <class Block>
 using BlockGroupFn = void (*)(const PackedBlocks<Block>&, std::size_t, const BlockActivations&,
                               std::size_t, std::size_t, float*, std::size_t, std::size_t) noexcept;
+
+// quantize_activation_row(x, k, codes): reference::quantize_activation_row for k a multiple of
+// 32, bit for bit.
+using QuantizeRowFn = float (*)(const float*, std::size_t, int8_t*) noexcept;
+
+namespace scalar {
+inline float quantize_activation_row(const float* x, std::size_t k, int8_t* codes) noexcept {
+  return reference::quantize_activation_row(Span<const float>(x, k), Span<int8_t>(codes, k));
+}
+}  // namespace scalar
+
+inline QuantizeRowFn quantize_row_kernel(Isa isa) noexcept {
+#if QINFER_X86
+  if (isa >= Isa::avx512vnni && isa <= Isa::amx) return avx512vnni::quantize_activation_row;
+  if (is_x86_isa(isa) && isa >= Isa::avx2) return avx2::quantize_activation_row;
+#elif defined(__aarch64__)
+  if (is_arm_isa(isa)) return neon::quantize_activation_row;
+#endif
+  static_cast<void>(isa);
+  return scalar::quantize_activation_row;
+}
 
 // The kernel at level `isa` (normally active_isa()), which the CPU must support: AMX runs the
 // AVX-512 VNNI kernel and i8mm the dotprod one; the ymm kernels need FMA, which the bit-exact

@@ -65,6 +65,26 @@ inline void store_quarter(float* y, float32x4_t v, std::size_t count,
   }
 }
 
+// reference::quantize_activation_row for k a multiple of 32: FCVTNS rounds half to even (the
+// default rounding mode, as nearbyint does), SQXTN narrows.
+inline float quantize_activation_row(const float* x, std::size_t k, int8_t* codes) noexcept {
+  float32x4_t amax = vdupq_n_f32(0.0f);
+  for (std::size_t i = 0; i < k; i += 4) amax = vmaxq_f32(amax, vabsq_f32(vld1q_f32(x + i)));
+  const float m = vmaxvq_f32(amax);
+  if (m == 0.0f) {
+    std::memset(codes, 0, k);
+    return 0.0f;
+  }
+  const float32x4_t inverse = vdupq_n_f32(127.0f / m);
+  for (std::size_t i = 0; i < k; i += 8) {
+    const int32x4_t a = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x + i), inverse));
+    const int32x4_t b = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x + i + 4), inverse));
+    const int8x8_t bytes = vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)));
+    vst1_s8(codes + i, vmax_s8(bytes, vdup_n_s8(-127)));
+  }
+  return m / 127.0f;
+}
+
 template <class Block, std::size_t Rows>
 void block_tile(const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
                 std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
