@@ -9,8 +9,8 @@
 // row: the reference's order in every lane.
 //
 // Up to 8 activation rows share each sub-block's code vectors (8 dots, 8 accumulators and 8
-// codes: 24 zmm). Rows past 8 take another pass over the group's codes, which are then in L2
-// (32-64 KiB at K = 4096).
+// codes: 24 zmm). From 16 rows on, up to 4 such tiles take turns on each block while it is in
+// L1 (block_chunk), so the weights stream from memory once per 32 rows.
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -73,66 +73,113 @@ __attribute__((target("avx512f,avx512bw"))) inline float quantize_activation_row
   return m / 127.0f;
 }
 
+// Block b of the group for Rows activation rows from first_row: acc[r] takes the block's terms.
+template <class Block, std::size_t Rows>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vnni"))) inline void block_step(
+    const PackedBlocks<Block>& w, std::size_t group, std::size_t b, const BlockActivations& a,
+    std::size_t first_row, __m512 (&acc)[Rows]) noexcept {
+  using Packed = PackedBlocks<Block>;
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  const uint8_t* record = w.record(group, b);
+  const uint8_t* codes = record + Packed::scale_bytes;
+  const int32_t* sums = a.block_sums(b, first_row);
+  __m512i dot[Rows];
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < Rows; ++r) {
+    dot[r] = _mm512_set1_epi32(-Packed::stored_offset * sums[r]);
+  }
+  for (std::size_t s = 0; s < Packed::subblocks; ++s) {
+    const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
+    __m512i c[8];
+    if constexpr (Packed::int8_codes) {
+#pragma GCC unroll 8
+      for (std::size_t t = 0; t < 8; ++t) c[t] = _mm512_loadu_si512(codes + 64 * (8 * s + t));
+    } else {
+#pragma GCC unroll 4
+      for (std::size_t t = 0; t < 4; ++t) {
+        const __m512i packed = _mm512_loadu_si512(codes + 64 * (4 * s + t));
+        c[t] = _mm512_and_si512(packed, nibble);
+        c[t + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t t = 0; t < 8; ++t) {
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < Rows; ++r) {
+        int32_t word = 0;
+        std::memcpy(&word, xs + block_size * r + 4 * t, 4);
+        dot[r] = dpbusd(dot[r], c[t], _mm512_set1_epi32(word));
+      }
+    }
+  }
+  const __m512 d = load_scales<Block::scale_format>(record);
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < Rows; ++r) {
+    acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot[r]), acc[r]);
+  }
+  if constexpr (Packed::has_min) {
+    const __m512 m = load_scales<Block::scale_format>(record + block_rows * Packed::scale_size);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < Rows; ++r) {
+      acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r])), acc[r]);
+    }
+  }
+}
+
+__attribute__((always_inline, target("avx512f"))) inline void store_outputs(
+    const __m512& acc, float scale, float* y, std::size_t count) noexcept {
+  const auto mask = static_cast<__mmask16>((uint32_t{1} << count) - 1);
+  _mm512_mask_storeu_ps(y, mask, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+}
+
+// Up to 8 rows in one pass over the group, the accumulators in registers.
 template <class Block, std::size_t Rows>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
-  using Packed = PackedBlocks<Block>;
   __m512 acc[Rows];
 #pragma GCC unroll 8
   for (auto& v : acc) v = _mm512_setzero_ps();
-  const __m512i nibble = _mm512_set1_epi8(0x0f);
-  for (std::size_t b = 0; b < w.blocks(); ++b) {
-    const uint8_t* record = w.record(group, b);
-    const uint8_t* codes = record + Packed::scale_bytes;
-    const int32_t* sums = a.block_sums(b, first_row);
-    __m512i dot[Rows];
-#pragma GCC unroll 8
-    for (std::size_t r = 0; r < Rows; ++r) {
-      dot[r] = _mm512_set1_epi32(-Packed::stored_offset * sums[r]);
-    }
-    for (std::size_t s = 0; s < Packed::subblocks; ++s) {
-      const int8_t* xs = a.subblock(b * Packed::subblocks + s, first_row);
-      __m512i c[8];
-      if constexpr (Packed::int8_codes) {
-#pragma GCC unroll 8
-        for (std::size_t t = 0; t < 8; ++t) c[t] = _mm512_loadu_si512(codes + 64 * (8 * s + t));
-      } else {
-#pragma GCC unroll 4
-        for (std::size_t t = 0; t < 4; ++t) {
-          const __m512i packed = _mm512_loadu_si512(codes + 64 * (4 * s + t));
-          c[t] = _mm512_and_si512(packed, nibble);
-          c[t + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
-        }
-      }
-#pragma GCC unroll 8
-      for (std::size_t t = 0; t < 8; ++t) {
-#pragma GCC unroll 8
-        for (std::size_t r = 0; r < Rows; ++r) {
-          int32_t word = 0;
-          std::memcpy(&word, xs + block_size * r + 4 * t, 4);
-          dot[r] = dpbusd(dot[r], c[t], _mm512_set1_epi32(word));
-        }
-      }
-    }
-    const __m512 d = load_scales<Block::scale_format>(record);
-#pragma GCC unroll 8
-    for (std::size_t r = 0; r < Rows; ++r) {
-      acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot[r]), acc[r]);
-    }
-    if constexpr (Packed::has_min) {
-      const __m512 m = load_scales<Block::scale_format>(record + block_rows * Packed::scale_size);
-#pragma GCC unroll 8
-      for (std::size_t r = 0; r < Rows; ++r) {
-        acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(static_cast<float>(sums[r])), acc[r]);
-      }
-    }
-  }
-  const auto mask = static_cast<__mmask16>((uint32_t{1} << count) - 1);
+  for (std::size_t b = 0; b < w.blocks(); ++b) block_step(w, group, b, a, first_row, acc);
 #pragma GCC unroll 8
   for (std::size_t r = 0; r < Rows; ++r) {
-    const __m512 out = _mm512_mul_ps(acc[r], _mm512_set1_ps(a.scales[first_row + r]));
-    _mm512_mask_storeu_ps(y + r * ldy, mask, out);
+    store_outputs(acc[r], a.scales[first_row + r], y + r * ldy, count);
+  }
+}
+
+// Tiles of 8 rows (at most block_chunk_tiles) in one pass over the group: each block serves
+// every tile while its records are in L1, the accumulators wait in L1 between tiles. The
+// group's weights then stream from memory once for up to 32 rows rather than once per 8.
+inline constexpr std::size_t block_chunk_tiles = 4;
+// How far ahead block_chunk asks for the records it will read, past the end of the group into
+// the next one: the hardware prefetchers do not keep a stream this slow ahead of DRAM's latency.
+inline constexpr std::size_t block_prefetch_records = 8;
+
+template <class Block>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_chunk(
+    const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
+    std::size_t first_row, std::size_t tiles, float* y, std::size_t ldy,
+    std::size_t count) noexcept {
+  __m512 saved[block_chunk_tiles][block_mr];
+  for (std::size_t t = 0; t < tiles; ++t) {
+    for (auto& v : saved[t]) v = _mm512_setzero_ps();
+  }
+  constexpr std::size_t record_bytes = PackedBlocks<Block>::record_bytes;
+  const uint8_t* end = w.data.data() + w.data.size();
+  for (std::size_t b = 0; b < w.blocks(); ++b) {
+    const uint8_t* ahead = w.record(group, b) + block_prefetch_records * record_bytes;
+    if (ahead + record_bytes <= end) {
+#pragma GCC unroll 16
+      for (std::size_t line = 0; line < record_bytes; line += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+      }
+    }
+    for (std::size_t t = 0; t < tiles; ++t) {
+      block_step(w, group, b, a, first_row + t * block_mr, saved[t]);
+    }
+  }
+  for (std::size_t r = 0; r < tiles * block_mr; ++r) {
+    store_outputs(saved[r / block_mr][r % block_mr], a.scales[first_row + r], y + r * ldy, count);
   }
 }
 
@@ -140,7 +187,13 @@ template <class Block>
 void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
                  std::size_t first_row, std::size_t rows, float* y, std::size_t ldy,
                  std::size_t count) noexcept {
-  for (std::size_t r = 0; r < rows; r += block_mr) {
+  std::size_t r = 0;
+  while (rows - r >= 2 * block_mr) {
+    const std::size_t tiles = std::min(block_chunk_tiles, (rows - r) / block_mr);
+    block_chunk(w, group, a, first_row + r, tiles, y + r * ldy, ldy, count);
+    r += tiles * block_mr;
+  }
+  for (; r < rows; r += block_mr) {
     dispatch_rows<block_mr>(std::min(block_mr, rows - r), [&](auto tile) {
       block_tile<Block, decltype(tile)::value>(w, group, a, first_row + r, y + r * ldy, ldy, count);
     });
