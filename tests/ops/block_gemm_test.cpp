@@ -2,9 +2,10 @@
 //
 // The weight-only GEMM (ops/block_gemm.hpp) on every level this CPU has against
 // reference::block_gemm, exactly: llama.cpp's three block layouts and groups of 64 and 128 with
-// fp16 and fp32 scales, M 1-33 around the 8-row tiles, N around the 16-row groups, K from one
-// block to 16, Gaussian weights with outlier channels,
-// activations with outliers, an all-zero row, strided a and y, and 1, 2 and 7 threads.
+// fp16 and fp32 scales; M 1-40 around the 8-row tiles and 32-row passes, N around the 16-row
+// groups, K from one block to 16; Gaussian weights with outlier channels, activations with
+// outliers, an all-zero row, the codes and activations nearest the int16 limits; strided a and
+// y; 1, 2 and 7 threads. The activation rows' quantization on each level against the reference.
 #include "qinfer/ops/block_gemm.hpp"
 
 #include <catch2/catch.hpp>
@@ -94,7 +95,7 @@ void check_extremes() {
 template <class Block>
 void check_all() {
   std::mt19937 rng(3);
-  for (std::size_t m : {1, 2, 7, 8, 9, 17, 33}) {
+  for (std::size_t m : {1, 2, 7, 8, 9, 16, 17, 24, 33, 40}) {
     for (std::size_t n : {1, 15, 16, 17, 40}) {
       for (std::size_t k : {Block::group, 3 * Block::group, std::size_t{512}}) {
         check_shape<Block>(rng, m, n, k, 1);

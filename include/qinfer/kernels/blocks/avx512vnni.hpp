@@ -165,13 +165,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_chunk(
     for (auto& v : saved[t]) v = _mm512_setzero_ps();
   }
   constexpr std::size_t record_bytes = PackedBlocks<Block>::record_bytes;
-  const uint8_t* end = w.data.data() + w.data.size();
   for (std::size_t b = 0; b < w.blocks(); ++b) {
-    const uint8_t* ahead = w.record(group, b) + block_prefetch_records * record_bytes;
-    if (ahead + record_bytes <= end) {
+    const std::size_t ahead = (group * w.blocks() + b + block_prefetch_records) * record_bytes;
+    if (ahead + record_bytes <= w.data.size()) {
 #pragma GCC unroll 16
       for (std::size_t line = 0; line < record_bytes; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w.data.data() + ahead + line), _MM_HINT_T0);
       }
     }
     for (std::size_t t = 0; t < tiles; ++t) {
