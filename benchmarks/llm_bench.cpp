@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The weight-only GEMM over llama.cpp's blocks (ops/block_gemm.hpp), one thread, on the shapes
-// of a 7B model's projections (N = K = 4096; N = 11008, K = 4096) at M = 1, 8 and 32 activation
-// rows, for llama.cpp's three block layouts and int4 in groups of 128, on each level this CPU has, and beside it the yardstick of M = 1:
-// a streaming read of as many bytes as the packed weights. Counters: GB/s of weight bytes and
-// rows/s (activation rows per second), so "M = 32 rows/s / M = 1 rows/s" is the batching gain.
+// The weight-only GEMM over block-quantized weights (ops/block_gemm.hpp), one thread, on the
+// shapes of a 7B model's projections (N = K = 4096; N = 11008, K = 4096) at M = 1, 8 and 32
+// activation rows, for llama.cpp's three block layouts and int4 in groups of 128, on each level
+// this CPU has, and beside it the yardstick of M = 1: a streaming read of as many bytes as the
+// packed weights. Counters: GB/s of weight bytes and rows/s (activation rows per second), so
+// "M = 32 rows/s / M = 1 rows/s" is the batching gain.
 #include <benchmark/benchmark.h>
 
 #include <cstddef>
