@@ -157,6 +157,15 @@ TEST_CASE("activation rows quantize as the reference does on every level", "[blo
       check(x);
       x[3] = -0.0f;
       check(x);
+      // Below reference::activation_floor the row is all zeros (127 / amax would overflow);
+      // just above it, codes as usual.
+      x[5] = 3e-37f;
+      check(x);
+      x[5] = 1e-40f;
+      check(x);
+      x[5] = 2 * reference::activation_floor;
+      x[9] = -reference::activation_floor;
+      check(x);
     }
   });
 }

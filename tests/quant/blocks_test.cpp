@@ -273,4 +273,36 @@ TEST_CASE("malformed blocks and shapes are rejected", "[blocks][errors]") {
   using Q8f32 = WeightBlock<BlockCodes::int8, 32, ScaleFormat::fp32>;
   CHECK(test::error_of([&] { return quantize_blocks<Q8f32>(Span<const float>(large), 1, 32); }) ==
         Errc::ok);
+  // A span past float's range: Q4_1's (max - min) / 15 is infinite in any format.
+  using Q41f32 = WeightBlock<BlockCodes::int4_min, 32, ScaleFormat::fp32>;
+  large[3] = 3e38f;
+  large[4] = -3e38f;
+  CHECK(test::error_of([&] { return quantize_blocks<Q41f32>(Span<const float>(large), 1, 32); }) ==
+        Errc::invalid_range);
+}
+
+namespace {
+
+template <class Block>
+void check_tiny_block(const std::vector<float>& x) {
+  const auto m = quantize_blocks<Block>(Span<const float>(x), 1, x.size());
+  for (float v : dequantize_blocks(m)) {
+    CHECK(std::isfinite(v));
+    CHECK(std::fabs(v) <= 1e-30f);
+  }
+}
+
+}  // namespace
+
+// Where ggml's 1 / d is infinite (a block of values below about 2^-121), the codes are 0 rather
+// than the conversion of an infinite product (UBSan watches in the sanitize preset).
+TEST_CASE("blocks of tiny values quantize to small finite weights", "[blocks]") {
+  std::vector<float> x(128, 1e-40f);
+  x[5] = -3e-39f;
+  check_tiny_block<WeightBlock<BlockCodes::int8, 128, ScaleFormat::fp32>>(x);
+  check_tiny_block<WeightBlock<BlockCodes::int4, 128, ScaleFormat::fp32>>(x);
+  check_tiny_block<WeightBlock<BlockCodes::int4_min, 128, ScaleFormat::fp32>>(x);
+  check_tiny_block<WeightBlock<BlockCodes::int4_min, 32, ScaleFormat::fp16>>(x);
+  check_tiny_block<BlockQ8_0>(x);
+  check_tiny_block<BlockQ4_0>(x);
 }

@@ -120,6 +120,13 @@ bool block_is_finite(const Block& b) noexcept {
 
 namespace detail {
 
+// 1 / d, or 0 where ggml's 1 / d would be infinite (d = 0, or d below about 2^-128): the codes
+// are then 0 rather than the undefined conversion of an infinite or NaN product.
+inline float inverse_or_zero(float d) noexcept {
+  const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+  return std::isfinite(inverse) ? inverse : 0.0f;
+}
+
 // ggml's 4-bit code: truncation of a non-negative value, capped at 15.
 inline uint8_t nibble(float shifted) noexcept {
   return static_cast<uint8_t>(std::min(15, static_cast<int>(shifted)));
@@ -146,7 +153,7 @@ Block quantize_block(const float* x) noexcept {
   if constexpr (Block::codes == BlockCodes::int8) {
     float amax = 0.0f;
     for (std::size_t j = 0; j < g; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float d = amax / 127.0f, id = detail::inverse_or_zero(d);
     b.d = store_scale<format>(d);
     for (std::size_t j = 0; j < g; ++j) b.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
     return b;
@@ -158,7 +165,7 @@ Block quantize_block(const float* x) noexcept {
         max = x[j];
       }
     }
-    const float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float d = max / -8.0f, id = detail::inverse_or_zero(d);
     for (std::size_t j = 0; j < g; ++j) codes[j] = detail::nibble(x[j] * id + 8.5f);
     b.d = store_scale<format>(d);
   } else {
@@ -167,10 +174,11 @@ Block quantize_block(const float* x) noexcept {
       min = std::min(min, x[j]);
       max = std::max(max, x[j]);
     }
-    const float d = (max - min) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (std::size_t j = 0; j < g; ++j) codes[j] = detail::nibble((x[j] - min) * id + 0.5f);
+    const float d = (max - min) / 15.0f, id = detail::inverse_or_zero(d);
     b.d = store_scale<format>(d);
     b.m = store_scale<format>(min);
+    if (!std::isfinite(d)) return b;  // max - min overflows: quantize_blocks rejects the block
+    for (std::size_t j = 0; j < g; ++j) codes[j] = detail::nibble((x[j] - min) * id + 0.5f);
   }
   detail::pack_nibbles(codes, b);
   return b;

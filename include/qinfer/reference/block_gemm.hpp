@@ -5,7 +5,8 @@
 //
 // 1. Each activation row is quantized on the fly, symmetric int8: amax = max |a|, the scale
 //    s = amax / 127, and q = a * (127 / amax) rounded half to even and clamped to [-127, 127]
-//    (all zeros for an all-zero row). One multiply per value, as the vector code does it.
+//    (all zeros, scale 0, for a row whose amax is below activation_floor). One multiply per
+//    value, as the vector code does it.
 // 2. Per block b of G along K, an exact integer dot product of the activation codes with the
 //    weight codes: sum q_k c_k with c = q (int8, Q8_0), q - 8 (int4, Q4_0) or q (int4_min,
 //    Q4_1), and for int4_min also sum q_k, whose product with the block minimum restores its
@@ -30,12 +31,17 @@
 
 namespace qinfer::reference {
 
+// Rows whose largest magnitude is below this quantize as all-zero rows (codes 0, scale 0):
+// 127 / amax would overflow float below about 2^-121, and their products are far below float's
+// normal range anyway.
+inline constexpr float activation_floor = 0x1p-120f;
+
 // Quantizes one activation row (step 1) into `codes`; returns its scale s. Every value must be
 // finite (checked by the caller).
 inline float quantize_activation_row(Span<const float> a, Span<int8_t> codes) noexcept {
   float amax = 0.0f;
   for (float v : a) amax = std::max(amax, std::fabs(v));
-  if (amax == 0.0f) {
+  if (amax < activation_floor) {
     std::fill(codes.begin(), codes.end(), int8_t{0});
     return 0.0f;
   }

@@ -29,6 +29,7 @@
 
 #include "qinfer/kernels/blocks/scalar.hpp"
 #include "qinfer/kernels/gemm/microkernel.hpp"
+#include "qinfer/reference/block_gemm.hpp"
 
 namespace qinfer::kernels::avx2 {
 
@@ -59,6 +60,42 @@ __attribute__((always_inline, target("avx2"))) inline __m256i half_mask(std::siz
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// Block terms for half h (lanes 8h .. 8h + 7) of the group, Rows activation rows: acc[r] =
+// fma(d, dot[r], acc[r]), then for int4_min fma(m, sum[r], acc[r]), as the contract orders them.
+template <class Block, std::size_t Rows>
+__attribute__((always_inline, target("avx2,fma,f16c"))) inline void add_block_terms(
+    const uint8_t* record, std::size_t h, const __m256i (&dot)[Rows], const int32_t* sums,
+    __m256 (&acc)[Rows]) noexcept {
+  using Packed = PackedBlocks<Block>;
+  const __m256 d = load_block_scales<Block::scale_format>(record + 8 * h * Packed::scale_size);
+  for (std::size_t r = 0; r < Rows; ++r) {
+    acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot[r]), acc[r]);
+  }
+  if constexpr (Packed::has_min) {
+    const __m256 m =
+        load_block_scales<Block::scale_format>(record + (block_rows + 8 * h) * Packed::scale_size);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      acc[r] = _mm256_fmadd_ps(m, _mm256_set1_ps(static_cast<float>(sums[r])), acc[r]);
+    }
+  }
+}
+
+// y[r][lane] = acc * the row's scale, for the lanes < count of both halves.
+template <std::size_t Rows>
+__attribute__((always_inline, target("avx2"))) inline void store_tile(const __m256 (&acc)[2][Rows],
+                                                                      const BlockActivations& a,
+                                                                      std::size_t first_row,
+                                                                      float* y, std::size_t ldy,
+                                                                      std::size_t count) noexcept {
+  for (std::size_t h = 0; h < 2 && 8 * h < count; ++h) {
+    const __m256i mask = half_mask(count, h);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const __m256 out = _mm256_mul_ps(acc[h][r], _mm256_set1_ps(a.scales[first_row + r]));
+      _mm256_maskstore_ps(y + r * ldy + 8 * h, mask, out);
+    }
+  }
+}
+
 // reference::quantize_activation_row for k a multiple of 32, in ymm (see the AVX-512 one):
 // 32 values at a time, narrowed with vpackssdw / vpacksswb, whose lane order vpermd restores.
 __attribute__((target("avx2"))) inline float quantize_activation_row(const float* x, std::size_t k,
@@ -72,7 +109,7 @@ __attribute__((target("avx2"))) inline float quantize_activation_row(const float
   m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
   m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
   const float m = _mm_cvtss_f32(m4);
-  if (m == 0.0f) {
+  if (m < reference::activation_floor) {
     std::memset(codes, 0, k);
     return 0.0f;
   }
@@ -148,27 +185,10 @@ __attribute__((target("avx2,fma,f16c"))) void block_tile(
           }
         }
       }
-      const __m256 d = load_block_scales<Block::scale_format>(record + 8 * h * Packed::scale_size);
-      for (std::size_t r = 0; r < Rows; ++r) {
-        acc[h][r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot[r]), acc[h][r]);
-      }
-      if constexpr (Packed::has_min) {
-        const __m256 m = load_block_scales<Block::scale_format>(record + (block_rows + 8 * h) *
-                                                                             Packed::scale_size);
-        for (std::size_t r = 0; r < Rows; ++r) {
-          const __m256 sum = _mm256_set1_ps(static_cast<float>(sums[r]));
-          acc[h][r] = _mm256_fmadd_ps(m, sum, acc[h][r]);
-        }
-      }
+      add_block_terms<Block>(record, h, dot, sums, acc[h]);
     }
   }
-  for (std::size_t h = 0; h < 2 && 8 * h < count; ++h) {
-    const __m256i mask = half_mask(count, h);
-    for (std::size_t r = 0; r < Rows; ++r) {
-      const __m256 out = _mm256_mul_ps(acc[h][r], _mm256_set1_ps(a.scales[first_row + r]));
-      _mm256_maskstore_ps(y + r * ldy + 8 * h, mask, out);
-    }
-  }
+  store_tile(acc, a, first_row, y, ldy, count);
 }
 
 template <class Block>

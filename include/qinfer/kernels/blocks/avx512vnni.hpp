@@ -27,6 +27,7 @@
 #include "qinfer/kernels/blocks/scalar.hpp"
 #include "qinfer/kernels/gemm/avx512vnni.hpp"
 #include "qinfer/kernels/gemm/microkernel.hpp"
+#include "qinfer/reference/block_gemm.hpp"
 
 // GCC 12 bug 105593 (see convert/avx512.hpp): the conversion intrinsics warn about the
 // undefined vectors they pass to their builtins.
@@ -59,7 +60,7 @@ __attribute__((target("avx512f,avx512bw"))) inline float quantize_activation_row
   for (std::size_t i = 0; i < k; i += 16)
     amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
   const float m = _mm512_reduce_max_ps(amax);
-  if (m == 0.0f) {
+  if (m < reference::activation_floor) {
     std::memset(codes, 0, k);
     return 0.0f;
   }

@@ -32,7 +32,7 @@ __attribute__((target("avx2,avxvnni,fma,f16c"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
-  using avx2::broadcast_word, avx2::half_mask, avx2::load_block_scales;
+  using avx2::add_block_terms, avx2::broadcast_word, avx2::store_tile;
   __m256 acc[2][Rows];
   for (auto& half : acc) {
     for (auto& v : half) v = _mm256_setzero_ps();
@@ -75,27 +75,10 @@ __attribute__((target("avx2,avxvnni,fma,f16c"))) void block_tile(
           }
         }
       }
-      const __m256 d = load_block_scales<Block::scale_format>(record + 8 * h * Packed::scale_size);
-      for (std::size_t r = 0; r < Rows; ++r) {
-        acc[h][r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot[r]), acc[h][r]);
-      }
-      if constexpr (Packed::has_min) {
-        const __m256 m = load_block_scales<Block::scale_format>(record + (block_rows + 8 * h) *
-                                                                             Packed::scale_size);
-        for (std::size_t r = 0; r < Rows; ++r) {
-          const __m256 sum = _mm256_set1_ps(static_cast<float>(sums[r]));
-          acc[h][r] = _mm256_fmadd_ps(m, sum, acc[h][r]);
-        }
-      }
+      add_block_terms<Block>(record, h, dot, sums, acc[h]);
     }
   }
-  for (std::size_t h = 0; h < 2 && 8 * h < count; ++h) {
-    const __m256i mask = half_mask(count, h);
-    for (std::size_t r = 0; r < Rows; ++r) {
-      const __m256 out = _mm256_mul_ps(acc[h][r], _mm256_set1_ps(a.scales[first_row + r]));
-      _mm256_maskstore_ps(y + r * ldy + 8 * h, mask, out);
-    }
-  }
+  store_tile(acc, a, first_row, y, ldy, count);
 }
 
 template <class Block>

@@ -33,7 +33,7 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void block_tile(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
     std::size_t first_row, float* y, std::size_t ldy, std::size_t count) noexcept {
   using Packed = PackedBlocks<Block>;
-  using neon::code_vector, neon::load_block_scales, neon::store_quarter;
+  using neon::add_block_terms, neon::code_vector, neon::store_tile;
   float32x4_t acc[4][Rows];
   for (auto& quarter : acc) {
     for (auto& v : quarter) v = vdupq_n_f32(0.0f);
@@ -71,27 +71,10 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void block_tile(
         step(std::integral_constant<std::size_t, 6>{});
         step(std::integral_constant<std::size_t, 7>{});
       }
-      const float32x4_t d =
-          load_block_scales<Block::scale_format>(record + 4 * quarter * Packed::scale_size);
-      for (std::size_t r = 0; r < Rows; ++r) {
-        acc[quarter][r] = vfmaq_f32(acc[quarter][r], d, vcvtq_f32_s32(dot[r]));
-      }
-      if constexpr (Packed::has_min) {
-        const float32x4_t m = load_block_scales<Block::scale_format>(
-            record + (block_rows + 4 * quarter) * Packed::scale_size);
-        for (std::size_t r = 0; r < Rows; ++r) {
-          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r]));
-          acc[quarter][r] = vfmaq_f32(acc[quarter][r], m, sum);
-        }
-      }
+      add_block_terms<Block>(record, quarter, dot, sums, acc[quarter]);
     }
   }
-  for (std::size_t quarter = 0; quarter < 4; ++quarter) {
-    for (std::size_t r = 0; r < Rows; ++r) {
-      const float32x4_t out = vmulq_n_f32(acc[quarter][r], a.scales[first_row + r]);
-      store_quarter(y + r * ldy + 4 * quarter, out, count, quarter);
-    }
-  }
+  store_tile(acc, a, first_row, y, ldy, count);
 }
 
 template <class Block>

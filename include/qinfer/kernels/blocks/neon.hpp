@@ -22,6 +22,7 @@
 
 #include "qinfer/kernels/blocks/scalar.hpp"
 #include "qinfer/kernels/gemm/microkernel.hpp"
+#include "qinfer/reference/block_gemm.hpp"
 
 namespace qinfer::kernels::neon {
 
@@ -52,16 +53,43 @@ inline int8x16_t code_vector(const uint8_t* codes, std::size_t s, std::size_t t,
   }
 }
 
-// Stores lanes [4 quarter, 4 quarter + 4) of a group's outputs that are rows of the output.
-inline void store_quarter(float* y, float32x4_t v, std::size_t count,
-                          std::size_t quarter) noexcept {
-  const std::size_t live = std::min<std::size_t>(4, count - std::min(count, 4 * quarter));
-  if (live == 4) {
-    vst1q_f32(y, v);
-  } else if (live != 0) {
-    float lanes[4];
-    vst1q_f32(lanes, v);
-    std::memcpy(y, lanes, live * sizeof(float));
+// Block terms for quarter q (lanes 4q .. 4q + 3) of the group, Rows activation rows: acc[r] =
+// fma(d, dot[r], acc[r]), then for int4_min fma(m, sum[r], acc[r]), as the contract orders them.
+template <class Block, std::size_t Rows>
+inline void add_block_terms(const uint8_t* record, std::size_t quarter,
+                            const int32x4_t (&dot)[Rows], const int32_t* sums,
+                            float32x4_t (&acc)[Rows]) noexcept {
+  using Packed = PackedBlocks<Block>;
+  const float32x4_t d =
+      load_block_scales<Block::scale_format>(record + 4 * quarter * Packed::scale_size);
+  for (std::size_t r = 0; r < Rows; ++r) acc[r] = vfmaq_f32(acc[r], d, vcvtq_f32_s32(dot[r]));
+  if constexpr (Packed::has_min) {
+    const float32x4_t m = load_block_scales<Block::scale_format>(
+        record + (block_rows + 4 * quarter) * Packed::scale_size);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      acc[r] = vfmaq_f32(acc[r], m, vdupq_n_f32(static_cast<float>(sums[r])));
+    }
+  }
+}
+
+// y[r][lane] = acc * the row's scale, for the lanes < count of the four quarters.
+template <std::size_t Rows>
+inline void store_tile(const float32x4_t (&acc)[4][Rows], const BlockActivations& a,
+                       std::size_t first_row, float* y, std::size_t ldy,
+                       std::size_t count) noexcept {
+  for (std::size_t quarter = 0; quarter < 4 && 4 * quarter < count; ++quarter) {
+    const std::size_t live = std::min<std::size_t>(4, count - 4 * quarter);
+    for (std::size_t r = 0; r < Rows; ++r) {
+      const float32x4_t out = vmulq_n_f32(acc[quarter][r], a.scales[first_row + r]);
+      float* to = y + r * ldy + 4 * quarter;
+      if (live == 4) {
+        vst1q_f32(to, out);
+      } else {
+        float lanes[4];
+        vst1q_f32(lanes, out);
+        std::memcpy(to, lanes, live * sizeof(float));
+      }
+    }
   }
 }
 
@@ -71,7 +99,7 @@ inline float quantize_activation_row(const float* x, std::size_t k, int8_t* code
   float32x4_t amax = vdupq_n_f32(0.0f);
   for (std::size_t i = 0; i < k; i += 4) amax = vmaxq_f32(amax, vabsq_f32(vld1q_f32(x + i)));
   const float m = vmaxvq_f32(amax);
-  if (m == 0.0f) {
+  if (m < reference::activation_floor) {
     std::memset(codes, 0, k);
     return 0.0f;
   }
@@ -114,29 +142,14 @@ void block_tile(const PackedBlocks<Block>& w, std::size_t group, const BlockActi
           }
         }
       }
-      const float32x4_t d =
-          load_block_scales<Block::scale_format>(record + 4 * quarter * Packed::scale_size);
+      int32x4_t dot[Rows];
       for (std::size_t r = 0; r < Rows; ++r) {
-        const int32x4_t dot =
-            vaddq_s32(vpaddq_s32(low[r], high[r]), vdupq_n_s32(-Block::code_offset * sums[r]));
-        acc[quarter][r] = vfmaq_f32(acc[quarter][r], d, vcvtq_f32_s32(dot));
+        dot[r] = vaddq_s32(vpaddq_s32(low[r], high[r]), vdupq_n_s32(-Block::code_offset * sums[r]));
       }
-      if constexpr (Packed::has_min) {
-        const float32x4_t m = load_block_scales<Block::scale_format>(
-            record + (block_rows + 4 * quarter) * Packed::scale_size);
-        for (std::size_t r = 0; r < Rows; ++r) {
-          const float32x4_t sum = vdupq_n_f32(static_cast<float>(sums[r]));
-          acc[quarter][r] = vfmaq_f32(acc[quarter][r], m, sum);
-        }
-      }
+      add_block_terms<Block>(record, quarter, dot, sums, acc[quarter]);
     }
   }
-  for (std::size_t quarter = 0; quarter < 4; ++quarter) {
-    for (std::size_t r = 0; r < Rows; ++r) {
-      const float32x4_t out = vmulq_n_f32(acc[quarter][r], a.scales[first_row + r]);
-      store_quarter(y + r * ldy + 4 * quarter, out, count, quarter);
-    }
-  }
+  store_tile(acc, a, first_row, y, ldy, count);
 }
 
 template <class Block>
