@@ -25,10 +25,11 @@
 
 namespace qinfer {
 
-// Activation rows quantized for the kernels: codes, per-block code sums and scales. Codes and
-// sums are stored sub-block-major, so that the rows of a kernel's tile lie at fixed distances
-// from one pointer (32 bytes, 4 bytes) and a tile of 8 rows needs no more address registers
-// than a tile of 1.
+// Activation rows quantized for the kernels: codes, per-block code sums and scales. The codes
+// lie in [-127, 127], as quantize_activation_row makes them: the AVX2 kernel's int16 pair sums
+// are exact only for those. Codes and sums are stored sub-block-major, so that the rows of a
+// kernel's tile lie at fixed distances from one pointer (32 bytes, 4 bytes) and a tile of 8
+// rows needs no more address registers than a tile of 1.
 struct BlockActivations {
   const int8_t* codes;  // [k / 32][rows][32]
   const int32_t* sums;  // [k / G][rows]
