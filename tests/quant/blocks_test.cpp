@@ -259,6 +259,15 @@ TEST_CASE("malformed blocks and shapes are rejected", "[blocks][errors]") {
   std::memcpy(bytes.data() + sizeof(Q8x128), &nan, sizeof nan);
   CHECK(test::error_of([&] { return read_blocks<Q8x128>(Span<const uint8_t>(bytes), 2, 128); }) ==
         Errc::invalid_scale);
+  // A finite fp32 scale whose product with a code overflows (the fuzzer found it): 1e37 x 127.
+  const float overflowing = 1e37f;
+  std::memcpy(bytes.data() + sizeof(Q8x128), &overflowing, sizeof overflowing);
+  CHECK(test::error_of([&] { return read_blocks<Q8x128>(Span<const uint8_t>(bytes), 2, 128); }) ==
+        Errc::invalid_scale);
+  const float large_but_safe = 1e35f;  // x 128 stays below float's maximum
+  std::memcpy(bytes.data() + sizeof(Q8x128), &large_but_safe, sizeof large_but_safe);
+  CHECK(test::error_of([&] { return read_blocks<Q8x128>(Span<const uint8_t>(bytes), 2, 128); }) ==
+        Errc::ok);
 
   // A value beyond 127 x 65504 overflows an fp16 scale: an error, not infinite weights. fp32
   // scales hold it.

@@ -108,14 +108,18 @@ float block_weight(const Block& b, std::size_t j) noexcept {
   }
 }
 
-// Whether a block's stored scale (and minimum) are finite: a block read from a file may hold
-// anything, and an fp16 scale overflows for values beyond 127 x 65504.
+// Whether every weight of a block is finite: its scale and minimum are, and so is the largest
+// magnitude they can make, |d| max |q - offset| + |m| (an fp32 scale near float's maximum times
+// a code is not). A block read from a file may hold anything, and an fp16 scale overflows for
+// values beyond 127 x 65504.
 template <class Block>
 bool block_is_finite(const Block& b) noexcept {
-  if constexpr (Block::has_min) {
-    if (!std::isfinite(scale_value(b.m))) return false;
-  }
-  return std::isfinite(scale_value(b.d));
+  constexpr float max_code = Block::codes == BlockCodes::int8   ? 128.0f
+                             : Block::codes == BlockCodes::int4 ? 8.0f
+                                                                : 15.0f;
+  float bound = std::fabs(scale_value(b.d)) * max_code;
+  if constexpr (Block::has_min) bound += std::fabs(scale_value(b.m));
+  return std::isfinite(bound);
 }
 
 namespace detail {
@@ -237,14 +241,17 @@ Result<BlockMatrix<Block>> quantize_blocks(Span<const float> x, std::size_t rows
     m.blocks[i] = quantize_block<Block>(x.data() + i * Block::group);
     if (!block_is_finite(m.blocks[i])) {
       return fail<BlockMatrix<Block>>(
-          Errc::invalid_range, "quantize_blocks: a block's scale or minimum overflows its format");
+          Errc::invalid_range,
+          "quantize_blocks: a block's scale or minimum overflows its format or makes a weight "
+          "overflow");
     }
   }
   return m;
 }
 
 // Reads a tensor stored in the blocks' layout (little-endian, as llama.cpp's files are): its
-// size must be exactly rows x cols / G blocks, and every block's scale and minimum finite.
+// size must be exactly rows x cols / G blocks, and every block's weights finite
+// (block_is_finite).
 template <class Block>
 Result<BlockMatrix<Block>> read_blocks(Span<const uint8_t> bytes, std::size_t rows,
                                        std::size_t cols) {
@@ -263,8 +270,9 @@ Result<BlockMatrix<Block>> read_blocks(Span<const uint8_t> bytes, std::size_t ro
   std::memcpy(m.blocks.data(), bytes.data(), size);
   for (std::size_t i = 0; i < count; ++i) {
     if (!block_is_finite(m.blocks[i])) {
-      return fail<BlockMatrix<Block>>(Errc::invalid_scale,
-                                      "read_blocks: a block's scale or minimum is NaN or infinite");
+      return fail<BlockMatrix<Block>>(
+          Errc::invalid_scale,
+          "read_blocks: a block's scale or minimum is NaN or infinite, or makes a weight overflow");
     }
   }
   return m;
