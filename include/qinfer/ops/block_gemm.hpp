@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The weight-only GEMM over llama.cpp's blocks: y [M, N] = a [M, K] x w^T with w packed once by
-// pack_blocks() (kernels/blocks/packing.hpp), bit-exact with reference::block_gemm on every
-// path. The activation rows are quantized first (the active level's version of the reference's
-// quantize_activation_row, bit for bit), then the executor shares out the groups of 16 output rows,
-// each running the kernel of the active level over all activation rows.
+// The weight-only GEMM over block-quantized weights (quant/blocks.hpp): y [M, N] = a [M, K] x w^T
+// with w packed once by pack_blocks() (kernels/blocks/packing.hpp), bit-exact with
+// reference::block_gemm on every path. The activation rows are quantized first (the active
+// level's version of the reference's quantize_activation_row, bit for bit), then the executor
+// shares out the groups of 16 output rows, each running the kernel of the active level over all
+// activation rows.
 //
 // Paths (kernels/blocks/): AVX-512 VNNI (also at the AMX level), AVX-VNNI, AVX2, NEON, NEON
 // dotprod (also at the i8mm level), and the portable kernel.
