@@ -193,11 +193,10 @@ void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockAct
     block_chunk(w, group, a, first_row + r, tiles, y + r * ldy, ldy, count);
     r += tiles * block_mr;
   }
-  for (; r < rows; r += block_mr) {
-    dispatch_rows<block_mr>(std::min(block_mr, rows - r), [&](auto tile) {
-      block_tile<Block, decltype(tile)::value>(w, group, a, first_row + r, y + r * ldy, ldy, count);
-    });
-  }
+  for_each_row_tile<block_mr>(r, rows, [&](std::size_t first, auto tile) {
+    block_tile<Block, decltype(tile)::value>(w, group, a, first_row + first, y + first * ldy, ldy,
+                                             count);
+  });
 }
 
 }  // namespace qinfer::kernels::avx512vnni

@@ -15,7 +15,6 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -81,11 +80,9 @@ template <class Block>
 void block_group(const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
                  std::size_t first_row, std::size_t rows, float* y, std::size_t ldy,
                  std::size_t count) noexcept {
-  for (std::size_t r = 0; r < rows; r += block_mr) {
-    dispatch_rows<block_mr>(std::min(block_mr, rows - r), [&](auto tile) {
-      block_tile<Block, decltype(tile)::value>(w, group, a, first_row + r, y + r * ldy, ldy, count);
-    });
-  }
+  for_each_row_tile<block_mr>(0, rows, [&](std::size_t r, auto tile) {
+    block_tile<Block, decltype(tile)::value>(w, group, a, first_row + r, y + r * ldy, ldy, count);
+  });
 }
 
 }  // namespace qinfer::kernels::dotprod

@@ -112,5 +112,14 @@ inline void dispatch_rows(std::size_t rows, Fn&& fn) noexcept {
   dispatch_rows<MaxRows>(rows, fn, std::make_index_sequence<MaxRows>{});
 }
 
+// Calls fn(r, integral_constant<Rows>) over rows [first, rows) in tiles of at most MaxRows.
+template <std::size_t MaxRows, class Fn>
+inline void for_each_row_tile(std::size_t first, std::size_t rows, Fn&& fn) noexcept {
+  for (std::size_t r = first; r < rows; r += MaxRows) {
+    dispatch_rows<MaxRows>(rows - r < MaxRows ? rows - r : MaxRows,
+                           [&](auto tile) { fn(r, tile); });
+  }
+}
+
 }  // namespace kernels
 }  // namespace qinfer
