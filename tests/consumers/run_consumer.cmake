@@ -15,12 +15,41 @@ set(args -G ${CMAKE_GENERATOR} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DQINF
 if(MODE STREQUAL "add_subdirectory")
   list(APPEND args -DQINFER_SOURCE_DIR=${QINFER_SOURCE_DIR})
 elseif(MODE STREQUAL "find_package")
-  # Install qinfer alone (no tests) into a private prefix first.
+  # Build and install qinfer with its C library and tool (no tests) into a private prefix.
   run(${CMAKE_COMMAND} -S ${QINFER_SOURCE_DIR} -B ${work}/qinfer-build -G ${CMAKE_GENERATOR}
       -DQINFER_BUILD_TESTS=OFF -DQINFER_BUILD_BENCHMARKS=OFF -DQINFER_BUILD_EXAMPLES=OFF
-      -DCMAKE_INSTALL_PREFIX=${work}/prefix)
+      -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release
+      -DCMAKE_INSTALL_PREFIX=${work}/prefix -DCMAKE_INSTALL_LIBDIR=lib)
+  run(${CMAKE_COMMAND} --build ${work}/qinfer-build)
   run(${CMAKE_COMMAND} --install ${work}/qinfer-build)
   list(APPEND args -DCMAKE_PREFIX_PATH=${work}/prefix)
+  foreach(file include/qinfer/version.h include/qinfer/c/qinfer.h bin/qinfer_model_header
+               share/pkgconfig/qinfer.pc lib/pkgconfig/qinfer_c.pc)
+    if(NOT EXISTS ${work}/prefix/${file})
+      message(FATAL_ERROR "cmake --install did not install ${file}")
+    endif()
+  endforeach()
+  # pkg-config's view of the same prefix: a C program built with its flags alone.
+  find_program(PKG_CONFIG pkg-config)
+  if(PKG_CONFIG)
+    set(ENV{PKG_CONFIG_PATH} ${work}/prefix/lib/pkgconfig:${work}/prefix/share/pkgconfig)
+    execute_process(COMMAND ${PKG_CONFIG} --cflags --libs qinfer_c OUTPUT_VARIABLE flags
+                    RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+    execute_process(COMMAND ${PKG_CONFIG} --modversion qinfer OUTPUT_VARIABLE version
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0 OR NOT flags MATCHES "-lqinfer_c")
+      message(FATAL_ERROR "pkg-config does not know qinfer_c: ${flags}")
+    endif()
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    run(cc -std=c99 -Wall -Wextra -Wpedantic -Werror
+        ${CMAKE_CURRENT_LIST_DIR}/project/c_consumer.c ${flags} -o ${work}/pkg_config_consumer)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${work}/prefix/lib
+                            ${work}/pkg_config_consumer RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "the pkg-config consumer failed (qinfer ${version})")
+    endif()
+    message(STATUS "pkg-config: qinfer ${version}, qinfer_c links")
+  endif()
 elseif(MODE STREQUAL "vendored")
   file(COPY ${QINFER_SOURCE_DIR}/include/qinfer DESTINATION ${work}/vendor)
   list(APPEND args -DQINFER_VENDORED_INCLUDE=${work}/vendor)
@@ -29,3 +58,7 @@ endif()
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/build ${args})
 run(${CMAKE_COMMAND} --build ${work}/build)
 run(${work}/build/consumer)
+if(MODE STREQUAL "find_package")
+  run(${work}/build/c_consumer_qinfer_c)
+  run(${work}/build/c_consumer_qinfer_c_static)
+endif()

@@ -9,6 +9,8 @@
 // channel. ReLU6 does not commute with scaling, so pairs across a ReLU6 are left alone.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

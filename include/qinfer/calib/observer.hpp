@@ -13,6 +13,8 @@
 //   TensorRT", GTC 2017), and the threshold minimising the expected squared error.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -11,6 +11,8 @@
 // dequantizes to float logits, so it needs no output parameters.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -13,6 +13,8 @@
 //   auto int8 = calib::quantize_model(model, calibration, options);
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <vector>

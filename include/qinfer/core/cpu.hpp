@@ -240,6 +240,11 @@ struct CapState {
 };
 
 inline CapState& cap_state() noexcept {
+#if !QINFER_X86 && !QINFER_AARCH64_LINUX
+  // Nothing to detect, so nothing to cap but scalar: constant-initialized, which needs neither
+  // a guard (firmware has no threads library) nor the environment.
+  static CapState state{{no_cap}, true};
+#else
   static CapState state = [] {
     const char* requested = std::getenv("QINFER_ISA");
     uint8_t cap = no_cap;
@@ -255,6 +260,7 @@ inline CapState& cap_state() noexcept {
     }
     return CapState{cap, valid};
   }();
+#endif
   return state;
 }
 
@@ -266,7 +272,11 @@ inline std::optional<Isa> decode_cap(uint8_t cap) noexcept {
 
 // The CPU's features, detected on first use.
 inline const CpuFeatures& cpu_features() noexcept {
+#if !QINFER_X86 && !QINFER_AARCH64_LINUX
+  static constexpr CpuFeatures features{};  // no detection: a constant, without a guard
+#else
   static const CpuFeatures features = detail::detect_cpu_features();
+#endif
   return features;
 }
 

@@ -165,6 +165,18 @@ Status take(T&& value, std::remove_reference_t<T>& out) {
 }
 #endif
 
+// The Status of a checked call returning Result<void>, in either mode (with exceptions a
+// failure has already thrown), for code that goes on or stops by the Status.
+template <class Call>
+Status status_of(Call&& call) {
+  if constexpr (exceptions_enabled) {
+    call();
+    return {};
+  } else {
+    return call();
+  }
+}
+
 // The successful return of a checked function returning nothing.
 #if defined(QINFER_NO_EXCEPTIONS)
 inline Status ok() {

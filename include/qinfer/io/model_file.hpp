@@ -33,6 +33,8 @@
 // failure is an Errc error naming the problem.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -12,6 +12,8 @@
 //   (h, w, c), so that layer's input features are permuted to match.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <cstring>
 #include <string>

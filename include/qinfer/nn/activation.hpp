@@ -4,6 +4,8 @@
 // the preceding layer's output stage.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <limits>
 

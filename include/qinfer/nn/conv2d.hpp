@@ -5,6 +5,8 @@
 // PyTorch stores OIHW; the safetensors import converts.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <vector>
 

@@ -8,6 +8,8 @@
 // vectorize; the SIMD depthwise kernels of the convolution work will replace them.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <vector>
 

@@ -13,6 +13,8 @@
 // qinfer::sgemm, for the float models the quantized ones are measured against.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

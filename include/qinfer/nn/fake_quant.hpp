@@ -14,6 +14,8 @@
 //   scale gradient multiplied by 1 / sqrt(depth * qmax) as the paper prescribes.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

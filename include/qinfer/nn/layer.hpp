@@ -6,6 +6,8 @@
 // keep their float values here; quantization (calib/, nn/quantized.hpp) reads them by kind.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <random>
 #include <string>

@@ -4,6 +4,8 @@
 // int8 GEMM packs it), the transpose of PyTorch's [out, in]; the safetensors import converts.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <vector>
 

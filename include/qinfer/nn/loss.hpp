@@ -3,6 +3,8 @@
 // Softmax cross-entropy over [N, classes] logits, averaged over the batch.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -6,6 +6,8 @@
 // which routes it through the fake quantizer when there is one.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

@@ -3,6 +3,8 @@
 // Max and average pooling over NHWC batches (square windows), and Flatten.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <limits>
 #include <vector>

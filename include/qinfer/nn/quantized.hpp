@@ -17,6 +17,8 @@
 //   q_out = clamp(round(y_c / s_out) + z_out, lo, hi)     lo = z_out after a ReLU
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

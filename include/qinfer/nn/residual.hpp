@@ -14,6 +14,8 @@
 // the reference add of two uint8 tensors with their own parameters (reference/elementwise.hpp).
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <random>
 #include <vector>

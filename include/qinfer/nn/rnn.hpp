@@ -17,6 +17,8 @@
 // small beside the products for the float and the int8 layer alike.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

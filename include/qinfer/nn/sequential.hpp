@@ -3,6 +3,8 @@
 // A chain of layers, owning them.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <random>

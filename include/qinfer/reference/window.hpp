@@ -4,6 +4,7 @@
 // kernel, stride, dilation and (possibly asymmetric) padding.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -34,7 +35,8 @@ struct Window1d {
     if (kernel == 0 || stride == 0 || dilation == 0) return {Errc::invalid_argument, message};
     std::size_t span = 0;
     std::size_t padded = 0;
-    constexpr std::size_t limit = std::size_t{1} << 40;  // keeps every coordinate in ptrdiff_t
+    // Keeps every coordinate in ptrdiff_t, whose half is below 2^40 on 32-bit targets.
+    constexpr std::size_t limit = std::min<uint64_t>(uint64_t{1} << 40, PTRDIFF_MAX / 2);
     if (!checked_mul(dilation, kernel - 1, span) || !checked_add(input, pad_begin, padded) ||
         !checked_add(padded, pad_end, padded) || padded > limit || span > limit) {
       return {Errc::size_overflow, message};

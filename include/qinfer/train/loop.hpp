@@ -3,6 +3,8 @@
 // Mini-batch training and evaluation over an in-memory labelled dataset.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -4,6 +4,8 @@
 // accumulated gradients. The learning rate is a field so that a schedule can set it per step.
 #pragma once
 
+#include "qinfer/core/host_only.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <utility>
