@@ -11,8 +11,13 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build catch2 libxsimd-dev libbenchmark-dev libonnx-testdata clang-14 qemu-user
           g++-aarch64-linux-gnu dataset-fashion-mnist zlib1g-dev libclang-rt-14-dev)
-# PyTorch itself, for the test that a model trained in PyTorch gives PyTorch's outputs here.
-if [ "${1:-}" = test ]; then packages+=(python3-torch); fi
+# For the tests only: PyTorch itself (a model trained in PyTorch gives PyTorch's outputs here);
+# the Cortex-M4 and 32-bit Arm Linux toolchains and emulators (the firmware example); Doxygen (the
+# API reference builds without a warning); pkg-config (the installed package is found by it).
+if [ "${1:-}" = test ]; then
+  packages+=(python3-torch gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+             qemu-system-arm g++-arm-linux-gnueabihf doxygen pkg-config)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,10 +1,11 @@
-# ctest's firmware check (cmake -P): builds the firmware example for the host and for a
-# Cortex-M4, runs both (the Cortex-M4 image on qemu-system-arm's mps2-an386 with semihosting),
-# and passes when each reproduces the host model's outputs bit for bit and the two print the
-# same predictions. It also prints the image's flash and RAM use and fails if the image holds
-# the heap, exceptions or RTTI.
+# ctest's firmware check (cmake -P): builds the firmware example for the host, for a Cortex-M4
+# and, with -DARMHF=ON, for 32-bit Arm Linux; runs each (the Cortex-M4 image on
+# qemu-system-arm's mps2-an386 with semihosting, the Arm Linux one under qemu-arm), and passes
+# when each reproduces the host model's outputs bit for bit and all print the same predictions.
+# It also prints the Cortex-M4 image's flash and RAM use and fails if the image holds the heap,
+# exceptions or RTTI.
 #   -DSOURCE_DIR=<qinfer root> -DMODEL_HEADER_DIR=<dir of fashion_mnist_model.hpp>
-#   -DWORK_DIR=<scratch dir> -DGENERATOR=<CMake generator>
+#   -DWORK_DIR=<scratch dir> -DGENERATOR=<CMake generator> [-DARMHF=ON]
 foreach(var SOURCE_DIR MODEL_HEADER_DIR WORK_DIR GENERATOR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_firmware.cmake needs -D${var}=...")
@@ -21,11 +22,17 @@ function(run)
 endfunction()
 
 set(example "${SOURCE_DIR}/examples/firmware")
-foreach(target host cortex_m4)
+set(targets host cortex_m4)
+if(ARMHF)
+  list(APPEND targets armhf)
+endif()
+foreach(target ${targets})
   set(args -S ${example} -B ${WORK_DIR}/${target} -G ${GENERATOR} -DCMAKE_BUILD_TYPE=MinSizeRel
            -DMODEL_HEADER_DIR=${MODEL_HEADER_DIR})
   if(target STREQUAL "cortex_m4")
     list(APPEND args -DCMAKE_TOOLCHAIN_FILE=${SOURCE_DIR}/cmake/toolchains/arm-none-eabi-cortex-m4.cmake)
+  elseif(target STREQUAL "armhf")
+    list(APPEND args -DCMAKE_TOOLCHAIN_FILE=${SOURCE_DIR}/cmake/toolchains/arm-linux-gnueabihf.cmake)
   endif()
   run(${CMAKE_COMMAND} ${args})
   run(${CMAKE_COMMAND} --build ${WORK_DIR}/${target})
@@ -62,4 +69,11 @@ message(STATUS "host:\n${host}")
 message(STATUS "Cortex-M4 (qemu mps2-an386):\n${cortex_m4}")
 if(NOT host STREQUAL cortex_m4)
   message(FATAL_ERROR "the Cortex-M4 image and the host build differ")
+endif()
+if(ARMHF)
+  run(qemu-arm -L /usr/arm-linux-gnueabihf ${WORK_DIR}/armhf/fashion_mnist_firmware)
+  message(STATUS "32-bit Arm Linux (qemu-arm):\n${run_output}")
+  if(NOT host STREQUAL run_output)
+    message(FATAL_ERROR "the 32-bit Arm Linux build and the host build differ")
+  endif()
 endif()
