@@ -2,6 +2,7 @@
 //
 // Built with -fno-exceptions -fno-rtti -DQINFER_NO_EXCEPTIONS: every check that throws in the
 // default build must come back here as the same Status, and valid calls must still work.
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -114,6 +115,22 @@ int main() {
   expect_code(conv2d(dw_shape, Span<const uint8_t>(image), 0, *dw, StoreInt32{},
                      Span<int32_t>(sums), Span<int32_t>(workspace, 1)),
               Errc::invalid_argument, "conv2d with a short workspace -> invalid_argument");
+
+  // The packed GEMM from a static buffer: packing and the product allocate nothing.
+  alignas(64) static std::byte packed_buffer[1024];
+  const int8_t weights[3 * 2] = {1, -2, 3, -4, 5, -6};
+  const uint8_t rows[2 * 3] = {1, 2, 3, 4, 5, 6};
+  int32_t products[2 * 2] = {};
+  expect(packed_weights_size(3, 2) <= sizeof packed_buffer, "packed weights fit the buffer");
+  const Expected<PackedWeights> packed =
+      pack_weights_into(Span<std::byte>(packed_buffer), row_major(weights, 3, 2), zp, {});
+  expect(packed.ok() && packed->storage == nullptr, "pack_weights_into a static buffer");
+  expect(gemm(row_major(rows, 2, 3), 0, *packed, StoreInt32{}, row_major(products, 2, 2)).ok() &&
+             products[0] == 1 * 1 + 2 * 3 + 3 * 5 && products[3] == 4 * -2 + 5 * -4 + 6 * -6,
+         "gemm over weights in a static buffer");
+  expect_code(pack_weights_into(Span<std::byte>(packed_buffer, 8), row_major(weights, 3, 2), zp, {})
+                  .status(),
+              Errc::invalid_argument, "pack_weights_into a short buffer -> invalid_argument");
 
   // Pooling, add and concat: static buffers, errors as statuses.
   const uint8_t pixels[2 * 2 * 2] = {1, 200, 3, 40, 5, 60, 7, 80};

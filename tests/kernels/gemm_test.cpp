@@ -17,6 +17,7 @@
 #include "qinfer/runtime/parallel.hpp"
 #include "qinfer/runtime/thread_pool.hpp"
 #include "support/cap_guard.hpp"
+#include "support/errors.hpp"
 #include "support/random.hpp"
 
 using namespace qinfer;
@@ -405,6 +406,60 @@ TEST_CASE("pack_weights holds codes to the weights' scheme", "[gemm][error]") {
       Error);
   CHECK_THROWS_AS(
       pack_weights<Symmetric<>>(row_major(in_range, 2, 2), Span<const int32_t>(one), {}), Error);
+}
+
+TEST_CASE("weights packed into a caller's buffer give the same products, every path",
+          "[gemm][simd]") {
+  test::Rng rng(31);
+  const std::size_t m = 19, k = 37, n = 71;
+  std::vector<uint8_t> a(m * k), b(k * n);
+  for (uint8_t& v : a) v = static_cast<uint8_t>(rng.integer(0, 255));
+  for (uint8_t& v : b) v = static_cast<uint8_t>(rng.integer(0, 255));
+  std::vector<int32_t> zero_points(n), bias(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    zero_points[i] = static_cast<int32_t>(rng.integer(0, 255));
+    bias[i] = static_cast<int32_t>(rng.integer(-9999, 9999));
+  }
+  const MatrixView<const uint8_t> bv = row_major<const uint8_t>(b.data(), k, n);
+  // Three panels of 10 groups: the panels' 3840 bytes, then 3 x 96 int32 per column.
+  REQUIRE(packed_weights_size(k, n) == 3 * 10 * 128 + 3 * 96 * 4);
+  AlignedVector<std::byte> buffer(packed_weights_size(k, n));
+  const PackedWeights mine = pack_weights_into(Span<std::byte>(buffer), bv, zero_points, bias);
+  const PackedWeights owned = pack_weights(bv, zero_points, bias);
+  CHECK(mine.storage == nullptr);
+  CHECK(reinterpret_cast<const std::byte*>(mine.data.data()) == buffer.data());
+  CHECK(std::memcmp(mine.data.data(), owned.data.data(), owned.data.size()) == 0);
+  const PackedWeights copy = owned;  // shares the buffer
+  CHECK(copy.data.data() == owned.data.data());
+  CHECK(copy.storage == owned.storage);
+  for_each_path([&](Isa path) {
+    const test::CapGuard guard;
+    set_isa_cap(path);
+    REQUIRE(active_isa() == path);
+    std::vector<int32_t> from_buffer(m * n), from_owned(m * n), expected(m * n);
+    gemm(row_major<const uint8_t>(a.data(), m, k), 7, mine, StoreInt32{},
+         row_major(from_buffer.data(), m, n));
+    gemm(row_major<const uint8_t>(a.data(), m, k), 7, copy, StoreInt32{},
+         row_major(from_owned.data(), m, n));
+    reference::gemm(row_major<const uint8_t>(a.data(), m, k), bv,
+                    reference::GemmOffsets{7, zero_points, bias}, StoreInt32{},
+                    row_major(expected.data(), m, n));
+    CHECK(from_buffer == expected);
+    CHECK(from_owned == expected);
+  });
+  // A buffer one byte short, or off the cache line, is refused; empty shapes need none.
+  CHECK(test::error_of([&] {
+          pack_weights_into(Span<std::byte>(buffer.data(), buffer.size() - 1), bv, zero_points,
+                            bias);
+        }) == Errc::invalid_argument);
+  std::vector<std::byte> unaligned(buffer.size() + 64);
+  std::byte* off = unaligned.data() + (reinterpret_cast<uintptr_t>(unaligned.data()) % 64 == 0);
+  CHECK(test::error_of([&] {
+          pack_weights_into(Span<std::byte>(off, buffer.size()), bv, zero_points, bias);
+        }) == Errc::invalid_argument);
+  CHECK(packed_weights_size(0, 5) == 32 * 3 * 4);
+  CHECK(packed_weights_size(5, 0) == 0);
+  CHECK(packed_weights_size(SIZE_MAX / 2, SIZE_MAX / 2) == 0);
 }
 
 TEST_CASE("packed GEMM with K = 0 applies the stage to the bias alone", "[gemm][simd]") {

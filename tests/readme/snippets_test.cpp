@@ -41,8 +41,10 @@ TEST_CASE("README: using it, and a requantizing stage", "[readme]") {
   const std::vector<float> x = rng.reals(M * K, -1.0f, 1.0f), w = rng.reals(K * N, -0.5f, 0.5f);
   std::vector<float> y(M * N);
   const QuantParams out{0.02f, 3};
-#include "readme/requantize_stage.inc"
 #include "readme/using_it.inc"
+  // The next snippet goes on from this one's scales (a blank line keeps the order).
+
+#include "readme/requantize_stage.inc"
   for (std::size_t i = 0; i < M; ++i) {
     for (std::size_t j = 0; j < N; ++j) {
       double exact = 0;
