@@ -155,20 +155,8 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 train::Dataset load(const std::string& dir, const std::string& split) {
-  const std::vector<uint8_t> image_bytes = read_file(dir + "/" + split + "-images-idx3-ubyte.gz");
-  const std::vector<uint8_t> label_bytes = read_file(dir + "/" + split + "-labels-idx1-ubyte.gz");
-  const io::IdxArray images = io::parse_idx(image_bytes);
-  const io::IdxArray labels = io::parse_idx(label_bytes);
-  if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
-    throw std::runtime_error(split + ": images and labels do not match");
-  }
-  train::Dataset d;
-  d.example_dims = {images.dims[1], images.dims[2], 1};
-  d.values.resize(images.data.size());
-  // Pixels scaled to [0, 1], as torchvision's ToTensor does.
-  for (std::size_t i = 0; i < images.data.size(); ++i) d.values[i] = images.data[i] / 255.0f;
-  d.labels = labels.data;
-  return d;
+  return fashion_mnist::dataset(read_file(dir + "/" + split + "-images-idx3-ubyte.gz"),
+                                read_file(dir + "/" + split + "-labels-idx1-ubyte.gz"), split);
 }
 
 using fashion_mnist::build_cnn;

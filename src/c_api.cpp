@@ -177,6 +177,18 @@ void with_format(unsigned bits, bool fp32_scales, Body&& body) {
   raise(Errc::invalid_argument, "embedding table: bits must be 8, 4 or 2");
 }
 
+// A table object holding a copy of validated bytes.
+qinfer_embedding_table* new_table(Span<const uint8_t> bytes, std::size_t rows, std::size_t dim,
+                                  unsigned bits, bool fp32_scales) {
+  auto table = std::make_unique<qinfer_embedding_table>();
+  table->bytes.assign(bytes.begin(), bytes.end());
+  table->rows = rows;
+  table->dim = dim;
+  table->bits = bits;
+  table->fp32_scales = fp32_scales;
+  return table.release();
+}
+
 }  // namespace
 
 extern "C" {
@@ -345,9 +357,7 @@ size_t qinfer_packed_gemm_n(const qinfer_packed_gemm* packed) {
 
 size_t qinfer_packed_gemm_bytes(const qinfer_packed_gemm* packed) {
   if (packed == nullptr) return 0;
-  const PackedWeights& w = packed->weights;
-  return w.data.size() +
-         (w.column_sums.size() + w.zero_points.size() + w.bias.size()) * sizeof(int32_t);
+  return packed->weights.storage == nullptr ? 0 : packed->weights.storage->size();
 }
 
 qinfer_status qinfer_gemm(qinfer_type a_type, const void* a, size_t m, size_t a_row_stride,
@@ -461,13 +471,7 @@ qinfer_status qinfer_embedding_table_create(const float* table, size_t rows, siz
       using Format = decltype(format);
       const RowwiseTable<Format> quantized =
           quantize_rowwise<Format>(MatrixView<const float>{table, rows, dim, row_stride, 1});
-      auto result = std::make_unique<qinfer_embedding_table>();
-      result->bytes.assign(quantized.bytes().begin(), quantized.bytes().end());
-      result->rows = rows;
-      result->dim = dim;
-      result->bits = bits;
-      result->fp32_scales = fp32_scales != 0;
-      *out = result.release();
+      *out = new_table(quantized.bytes(), rows, dim, bits, fp32_scales != 0);
     });
   });
 }
@@ -479,14 +483,9 @@ qinfer_status qinfer_embedding_table_from_bytes(const uint8_t* bytes, size_t siz
     require(out, "qinfer_embedding_table_from_bytes: out is NULL");
     with_format(bits, fp32_scales != 0, [&](auto format) {
       using Format = decltype(format);
-      view_rowwise<Format>(Span<const uint8_t>(bytes, size), rows, dim);
-      auto result = std::make_unique<qinfer_embedding_table>();
-      result->bytes.assign(bytes, bytes + size);
-      result->rows = rows;
-      result->dim = dim;
-      result->bits = bits;
-      result->fp32_scales = fp32_scales != 0;
-      *out = result.release();
+      const Span<const uint8_t> checked(bytes, size);
+      view_rowwise<Format>(checked, rows, dim);
+      *out = new_table(checked, rows, dim, bits, fp32_scales != 0);
     });
   });
 }

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "../fashion_mnist_cnn.hpp"
 #include "qinfer/calib/ptq.hpp"
-#include "qinfer/io/idx.hpp"
 #include "qinfer/io/model_file.hpp"
 #include "qinfer/nn/activation.hpp"
 #include "qinfer/nn/conv2d.hpp"
@@ -37,19 +37,8 @@ std::vector<uint8_t> read_file(const std::string& path) {
 
 // Plain (decompressed) IDX files, as the test build keeps them.
 train::Dataset load(const std::string& dir, const std::string& split) {
-  const std::vector<uint8_t> image_bytes = read_file(dir + "/" + split + "-images-idx3-ubyte");
-  const std::vector<uint8_t> label_bytes = read_file(dir + "/" + split + "-labels-idx1-ubyte");
-  const io::IdxArray images = io::parse_idx(image_bytes);
-  const io::IdxArray labels = io::parse_idx(label_bytes);
-  if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
-    throw std::runtime_error(split + ": images and labels do not match");
-  }
-  train::Dataset d;
-  d.example_dims = {images.dims[1], images.dims[2], 1};
-  d.values.resize(images.data.size());
-  for (std::size_t i = 0; i < images.data.size(); ++i) d.values[i] = images.data[i] / 255.0f;
-  d.labels = labels.data;
-  return d;
+  return fashion_mnist::dataset(read_file(dir + "/" + split + "-images-idx3-ubyte"),
+                                read_file(dir + "/" + split + "-labels-idx1-ubyte"), split);
 }
 
 }  // namespace

@@ -62,6 +62,18 @@ static void* pool_worker(void* argument) {
   }
 }
 
+static void pool_run(void* pool, size_t tasks, qinfer_task task, void* context);
+
+/* An executor over `pool`, which gets `workers` threads. */
+static qinfer_executor pool_executor(test_pool* pool, size_t workers) {
+  qinfer_executor executor;
+  pool->workers = workers;
+  pool->runs = 0;
+  executor.run = pool_run;
+  executor.pool = pool;
+  return executor;
+}
+
 static void pool_run(void* pool, size_t tasks, qinfer_task task, void* context) {
   test_pool* p = (test_pool*)pool;
   pool_call call;
@@ -219,11 +231,7 @@ static void test_gemm(void) {
   stage.scales = scales;
   for (workers = 1; workers <= 7; workers += workers == 1 ? 1 : 5) {
     test_pool pool;
-    qinfer_executor executor;
-    pool.workers = workers;
-    pool.runs = 0;
-    executor.run = pool_run;
-    executor.pool = &pool;
+    const qinfer_executor executor = pool_executor(&pool, workers);
     memset(threaded, 0, sizeof threaded);
     CHECK(qinfer_gemm(QINFER_TYPE_UINT8, a, M, LDA, za, w, &stage, threaded, LDC, &executor) ==
           QINFER_OK);
@@ -342,11 +350,7 @@ static void test_conv2d(void) {
   CHECK(exact);
   for (workers = 1; workers <= 7; workers += workers == 1 ? 1 : 5) {
     test_pool pool;
-    qinfer_executor executor;
-    pool.workers = workers;
-    pool.runs = 0;
-    executor.run = pool_run;
-    executor.pool = &pool;
+    const qinfer_executor executor = pool_executor(&pool, workers);
     memset(threaded, 0, sizeof threaded);
     CHECK(qinfer_conv2d(&shape, QINFER_TYPE_UINT8, input, zx, w, &stage, threaded, workspace, bytes,
                         &executor) == QINFER_OK);

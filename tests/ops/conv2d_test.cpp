@@ -7,11 +7,14 @@
 // values, every output stage, threads, and the errors it must report.
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "ops/conv_tester.hpp"
 #include "qinfer/ops/conv2d.hpp"
+#include "support/errors.hpp"
+#include "support/levels.hpp"
 
 using namespace qinfer;
 
@@ -242,4 +245,93 @@ TEST_CASE("conv2d rejects bad arguments", "[conv2d]") {
   CHECK(pack_error(filter, weights.size() - 1) == Errc::shape_mismatch);
   CHECK(pack_error({6, 4, 4, 3, 3}, 6 * 9) == Errc::invalid_argument);
   CHECK(pack_error({6, 4, 2, 0, 3}, 0) == Errc::invalid_argument);
+}
+
+namespace {
+
+// Packs `filter` into a caller's buffer and on its own; both give the reference's outputs on
+// every level, and the caller's buffer is all the packing used.
+void check_caller_buffer(const Conv2dFilter& filter, const reference::Conv2dShape& shape,
+                         const std::vector<int8_t>& weights,
+                         const std::vector<int32_t>& zero_points, bool expect_quads) {
+  const std::vector<int32_t> bias(filter.out_c, 77);
+  const std::size_t size = packed_conv2d_size(filter);
+  REQUIRE(size > 0);
+  AlignedVector<std::byte> buffer(size);
+  const PackedConv2d mine = pack_conv2d_into(Span<std::byte>(buffer), filter,
+                                             Span<const int8_t>(weights), zero_points, bias);
+  const PackedConv2d owned = pack_conv2d(filter, Span<const int8_t>(weights), zero_points, bias);
+  CHECK(mine.storage == nullptr);
+  CHECK(owned.storage != nullptr);
+  if (filter.depthwise()) {
+    CHECK(mine.depthwise.has_quads() == expect_quads);
+    CHECK(reinterpret_cast<const std::byte*>(mine.depthwise.data.data()) == buffer.data());
+  } else {
+    CHECK(reinterpret_cast<const std::byte*>(mine.groups[0].data.data()) == buffer.data());
+  }
+  test::Rng rng(41);
+  std::vector<uint8_t> x(shape.batch * shape.h.input * shape.w.input * shape.in_c);
+  for (uint8_t& v : x) v = static_cast<uint8_t>(rng.integer(0, 255));
+  reference::Conv2dSizes sizes;
+  REQUIRE(reference::conv2d_sizes(shape, sizes).ok());
+  std::vector<int32_t> expected(sizes.output);
+  reference::conv2d(shape, Span<const uint8_t>(x), Span<const int8_t>(weights),
+                    reference::GemmOffsets{3, zero_points, bias}, StoreInt32{},
+                    Span<int32_t>(expected));
+  test::for_each_level("conv2d from a caller's buffer", [&] {
+    std::vector<int32_t> from_buffer(sizes.output), from_owned(sizes.output);
+    conv2d(shape, Span<const uint8_t>(x), 3, mine, StoreInt32{}, Span<int32_t>(from_buffer));
+    conv2d(shape, Span<const uint8_t>(x), 3, owned, StoreInt32{}, Span<int32_t>(from_owned));
+    CHECK(from_buffer == expected);
+    CHECK(from_owned == expected);
+  });
+  // A buffer one byte short, or off the cache line, is refused.
+  CHECK(test::error_of([&] {
+          pack_conv2d_into(Span<std::byte>(buffer.data(), size - 1), filter,
+                           Span<const int8_t>(weights), zero_points, bias);
+        }) == Errc::invalid_argument);
+  CHECK(test::error_of([&] {
+          pack_conv2d_into(Span<std::byte>(buffer.data() + 32, size - 32), filter,
+                           Span<const int8_t>(weights), zero_points, bias);
+        }) == Errc::invalid_argument);
+}
+
+std::vector<int8_t> random_weights(std::size_t count, int lo, int hi, uint32_t seed) {
+  test::Rng rng(seed);
+  std::vector<int8_t> w(count);
+  for (int8_t& v : w) v = static_cast<int8_t>(rng.integer(lo, hi));
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("convolution weights packed into a caller's buffer", "[conv2d]") {
+  SECTION("grouped 3x3, per-channel zero points") {
+    const Conv2dFilter f{12, 8, 2, 3, 3};
+    std::vector<int32_t> zp(12);
+    for (std::size_t i = 0; i < zp.size(); ++i) zp[i] = static_cast<int32_t>(i % 5) - 2;
+    check_caller_buffer(f, {2, 8, 12, 2, {9, 3, 1, 1, 1, 1}, {7, 3, 2, 1, 0, 1}},
+                        random_weights(12 * 9 * 4, -120, 120, 1), zp, false);
+  }
+  SECTION("a 3-channel first layer, whose windows x86 builds pack a second time") {
+    const Conv2dFilter f{16, 3, 1, 3, 3};
+    CHECK(detail::packs_windows(f) == (QINFER_X86 != 0));
+    check_caller_buffer(f, {1, 3, 16, 1, {33, 3, 1, 1, 1, 1}, {35, 3, 1, 1, 1, 1}},
+                        random_weights(16 * 27, -127, 127, 2), {0}, false);
+  }
+  SECTION("1x1") {
+    check_caller_buffer({40, 24, 1, 1, 1}, {1, 24, 40, 1, {6, 1}, {5, 1}},
+                        random_weights(40 * 24, -127, 127, 3), {0}, false);
+  }
+  SECTION("depthwise 3x3: int8 quads and row quads") {
+    check_caller_buffer({70, 70, 70, 3, 3},
+                        {1, 70, 70, 70, {10, 3, 2, 1, 1, 1}, {9, 3, 1, 1, 1, 1}},
+                        random_weights(70 * 9, -127, 127, 4), {0}, true);
+  }
+  SECTION("depthwise 5x5 whose centered weights pass int8: int16 pairs only") {
+    check_caller_buffer({20, 20, 20, 5, 5}, {1, 20, 20, 20, {8, 5, 1, 1, 2, 2}, {8, 5, 1, 1, 2, 2}},
+                        random_weights(20 * 25, -128, 127, 5), {5}, false);
+  }
+  CHECK(packed_conv2d_size({0, 3, 1, 3, 3}) == 0);
+  CHECK(packed_conv2d_size({6, 4, 3, 3, 3}) == 0);  // channels not divisible by groups
 }

@@ -74,22 +74,110 @@ struct Conv2dFilter {
   bool depthwise() const noexcept { return groups == in_c && out_c == in_c; }
 };
 
+// The packed weights of a convolution's groups, each K = depth() x N = out_c_per_group(), side
+// by side in one buffer at a fixed stride; group(g) is a view of group g.
+class PackedGroups {
+ public:
+  PackedGroups() = default;
+  PackedGroups(const PackedWeights& first, std::size_t count, std::size_t stride) noexcept
+      : first_(first), count_(count), stride_(stride) {}
+
+  std::size_t size() const noexcept { return count_; }
+  PackedWeights operator[](std::size_t g) const noexcept {
+    PackedWeights w = first_;
+    w.storage = nullptr;  // the PackedConv2d holds the buffer
+    w.data = shifted(first_.data, g);
+    w.column_sums = shifted(first_.column_sums, g);
+    w.zero_points = shifted(first_.zero_points, g);
+    w.bias = shifted(first_.bias, g);
+    w.has_zero_points = false;
+    for (std::size_t n = 0; n < w.n; ++n) {
+      w.has_zero_points = w.has_zero_points || w.zero_points[n] != 0;
+    }
+    return w;
+  }
+
+ private:
+  template <class T>
+  Span<T> shifted(Span<T> span, std::size_t g) const noexcept {
+    if (span.empty()) return span;
+    return {reinterpret_cast<T*>(reinterpret_cast<std::byte*>(span.data()) + g * stride_),
+            span.size()};
+  }
+
+  PackedWeights first_;
+  std::size_t count_ = 0, stride_ = 0;
+};
+
+// Packed convolution weights: views of one buffer, as PackedWeights (kernels/gemm/packing.hpp).
+// pack_conv2d() allocates it and copies share it; pack_conv2d_into() packs into the caller's.
 struct PackedConv2d {
   Conv2dFilter filter;
-  std::vector<PackedWeights> groups;  // per group: K = depth() x N = out_c_per_group()
-  PackedDepthwise depthwise;          // instead, for depthwise filters
+  PackedGroups groups;        // per group: K = depth() x N = out_c_per_group()
+  PackedDepthwise depthwise;  // instead, for depthwise filters
   // K = window_depth() x N = out_c, for windows read in place where kernel rows need padding
   // (x86 builds, one group, kernel_w x in_c not a multiple of gemm_kr): the first layers of
   // 3-channel images. im2col keeps the tight K: on AVX2 the padded rows cost the 3-channel 3x3
   // layer 13% (72 against 63 GOPS).
   std::optional<PackedWeights> windows;
+  // The buffer pack_conv2d() made; null for a caller's buffer.
+  std::shared_ptr<const AlignedVector<std::byte>> storage;
 };
 
+namespace detail {
+
+// Whether this build packs `f` a second time for windows read in place (see PackedConv2d).
+inline bool packs_windows(const Conv2dFilter& f) noexcept {
+  return QINFER_X86 && f.groups == 1 && f.window_row() != f.kernel_w * f.in_c;
+}
+
+// Where pack_conv2d_into() puts what: the bytes of one group (the stride between groups), of
+// all of them, and in total; false for an invalid filter or a size past size_t.
+struct Conv2dPackLayout {
+  std::size_t group_bytes = 0, groups_bytes = 0, total = 0;
+
+  bool plan(const Conv2dFilter& f) noexcept {
+    if (f.groups == 0 || f.in_c == 0 || f.out_c == 0 || f.kernel_h == 0 || f.kernel_w == 0 ||
+        f.in_c % f.groups != 0 || f.out_c % f.groups != 0) {
+      return false;
+    }
+    std::size_t depth = 0, count = 0;
+    if (!checked_mul(f.kernel_h * f.in_c_per_group(), f.kernel_w, depth) ||
+        !checked_mul(depth, f.out_c, count)) {
+      return false;
+    }
+    if (f.depthwise()) {
+      total = packed_depthwise_size(f.in_c, f.kernel_h, f.kernel_w);
+      return total != 0;
+    }
+    group_bytes = packed_weights_size(depth, f.out_c_per_group());
+    if (group_bytes == 0 || !checked_mul(group_bytes, f.groups, groups_bytes)) return false;
+    total = groups_bytes;
+    if (!packs_windows(f)) return true;
+    std::size_t window_depth = 0;
+    if (!checked_mul(f.kernel_h, f.window_row(), window_depth)) return false;
+    const std::size_t windows = packed_weights_size(window_depth, f.out_c);
+    return windows != 0 && checked_add(total, windows, total);
+  }
+};
+
+}  // namespace detail
+
+// Bytes of the buffer pack_conv2d_into() needs for `f` (an upper bound for depthwise filters,
+// whose int8 layouts depend on the weights); 0 for an invalid filter or a size past size_t.
+inline std::size_t packed_conv2d_size(const Conv2dFilter& f) noexcept {
+  detail::Conv2dPackLayout layout;
+  return layout.plan(f) ? layout.total : 0;
+}
+
 // Packs OHWI weights ([out_c, kernel_h, kernel_w, in_c / groups]) with zero points and bias of
-// 0, 1 or out_c entries. Scheme is the weights' quantizer scheme (quant/params.hpp).
+// 0, 1 or out_c entries into `buffer`: packed_conv2d_size(f) bytes, 64-byte aligned. Allocates
+// nothing; the result refers to the buffer. Scheme is the weights' quantizer scheme
+// (quant/params.hpp).
 template <class Scheme = Affine, class TW>
-Result<PackedConv2d> pack_conv2d(const Conv2dFilter& f, Span<const TW> weights,
-                                 Span<const int32_t> zero_points, Span<const int32_t> bias) {
+Result<PackedConv2d> pack_conv2d_into(Span<std::byte> buffer, const Conv2dFilter& f,
+                                      Span<const TW> weights, Span<const int32_t> zero_points,
+                                      Span<const int32_t> bias) {
   if (f.groups == 0 || f.in_c == 0 || f.out_c == 0 || f.kernel_h == 0 || f.kernel_w == 0 ||
       f.in_c % f.groups != 0 || f.out_c % f.groups != 0) {
     return fail<PackedConv2d>(Errc::invalid_argument,
@@ -109,12 +197,21 @@ Result<PackedConv2d> pack_conv2d(const Conv2dFilter& f, Span<const TW> weights,
   if (auto s = reference::detail::check_offsets<uint8_t, TW>({0, zero_points, bias}, f.out_c); !s) {
     return fail<PackedConv2d>(s);
   }
+  detail::Conv2dPackLayout layout;
+  if (!layout.plan(f)) {
+    return fail<PackedConv2d>(Errc::size_overflow, "pack_conv2d: packed size overflows");
+  }
+  if (!fits_carved(buffer, layout.total)) {
+    return fail<PackedConv2d>(
+        Errc::invalid_argument,
+        "pack_conv2d_into: buffer not 64-byte aligned or smaller than packed_conv2d_size()");
+  }
   PackedConv2d p;
   p.filter = f;
   if (f.depthwise()) {
-    if (auto s =
-            take(pack_depthwise<Scheme>(f.in_c, f.kernel_h, f.kernel_w, weights, zero_points, bias),
-                 p.depthwise);
+    if (auto s = take(pack_depthwise_into<Scheme>(buffer, f.in_c, f.kernel_h, f.kernel_w, weights,
+                                                  zero_points, bias),
+                      p.depthwise);
         !s) {
       return fail<PackedConv2d>(s);
     }
@@ -124,35 +221,56 @@ Result<PackedConv2d> pack_conv2d(const Conv2dFilter& f, Span<const TW> weights,
   const auto slice = [&](Span<const int32_t> values, std::size_t g) {
     return values.size() <= 1 ? values : Span<const int32_t>(values.data() + g * opg, opg);
   };
+  if (auto s = detail::check_packing<Scheme, TW>(f.out_c, zero_points, bias); !s) {
+    return fail<PackedConv2d>(s);
+  }
+  PackedWeights first;
   for (std::size_t g = 0; g < f.groups; ++g) {
     // B[k][n] = w[g opg + n][k]: the group's filters, one per column.
-    const MatrixView<const TW> b{weights.data() + g * opg * depth, depth, opg, 1, depth};
-    p.groups.emplace_back();
-    if (auto s =
-            take(pack_weights<Scheme>(b, slice(zero_points, g), slice(bias, g)), p.groups.back());
+    const TW* group = weights.data() + g * opg * depth;
+    const auto code = [&](std::size_t k, std::size_t n) -> int32_t { return group[n * depth + k]; };
+    PackedWeights w;
+    const Span<std::byte> part(buffer.data() + g * layout.group_bytes, layout.group_bytes);
+    if (auto s = detail::fill_packed_weights<Scheme, TW>(part, depth, opg, code,
+                                                         slice(zero_points, g), slice(bias, g), w);
         !s) {
       return fail<PackedConv2d>(s);
     }
+    if (g == 0) first = w;
   }
-#if QINFER_X86
-  const std::size_t run = f.kernel_w * f.in_c, row = f.window_row();
-  if (f.groups == 1 && row != run) {
-    std::vector<TW> padded(f.window_depth() * f.out_c);
-    for (std::size_t n = 0; n < f.out_c; ++n) {
-      const auto zero = static_cast<TW>(broadcast_at(zero_points, n));
-      for (std::size_t kh = 0; kh < f.kernel_h; ++kh) {
-        TW* out = padded.data() + n * f.window_depth() + kh * row;
-        std::copy_n(weights.data() + n * depth + kh * run, run, out);
-        std::fill(out + run, out + row, zero);
-      }
-    }
-    const MatrixView<const TW> b{padded.data(), f.window_depth(), f.out_c, 1, f.window_depth()};
-    p.windows.emplace();
-    if (auto s = take(pack_weights<Scheme>(b, zero_points, bias), *p.windows); !s) {
+  p.groups = PackedGroups(first, f.groups, layout.group_bytes);
+  if (detail::packs_windows(f)) {
+    // Each kernel row padded to window_row() taps that weigh the column's zero point.
+    const std::size_t run = f.kernel_w * f.in_c, row = f.window_row();
+    const auto code = [&](std::size_t k, std::size_t n) -> int32_t {
+      const std::size_t kh = k / row, at = k % row;
+      return at < run ? int32_t{weights[n * depth + kh * run + at]} : broadcast_at(zero_points, n);
+    };
+    PackedWeights w;
+    const Span<std::byte> part(buffer.data() + layout.groups_bytes,
+                               layout.total - layout.groups_bytes);
+    if (auto s = detail::fill_packed_weights<Scheme, TW>(part, f.window_depth(), f.out_c, code,
+                                                         zero_points, bias, w);
+        !s) {
       return fail<PackedConv2d>(s);
     }
+    p.windows = w;
   }
-#endif
+  return p;
+}
+
+// The same into a buffer of its own, which copies of the result share.
+template <class Scheme = Affine, class TW>
+Result<PackedConv2d> pack_conv2d(const Conv2dFilter& f, Span<const TW> weights,
+                                 Span<const int32_t> zero_points, Span<const int32_t> bias) {
+  auto storage = std::make_shared<AlignedVector<std::byte>>(packed_conv2d_size(f));
+  PackedConv2d p;
+  if (auto s = take(
+          pack_conv2d_into<Scheme>(Span<std::byte>(*storage), f, weights, zero_points, bias), p);
+      !s) {
+    return fail<PackedConv2d>(s);
+  }
+  p.storage = std::move(storage);
   return p;
 }
 

@@ -31,8 +31,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <type_traits>
-#include <vector>
 
 #include "qinfer/core/aligned.hpp"
 #include "qinfer/core/error.hpp"
@@ -49,19 +50,23 @@ inline constexpr std::size_t depthwise_cr = 16;
 // Channels per block of the quads layout: four zmm registers of 16 lanes.
 inline constexpr std::size_t depthwise_quad_block = 64;
 
+// Views of one buffer, as PackedWeights (kernels/gemm/packing.hpp): pack_depthwise() allocates
+// it and copies share it; pack_depthwise_into() packs into the caller's.
 struct PackedDepthwise {
   std::size_t channels = 0;
   std::size_t kernel_h = 0, kernel_w = 0;
-  std::size_t pairs = 0;             // ceil(kernel_h * kernel_w / 2)
-  std::size_t padded_channels = 0;   // channels rounded up to depthwise_cr
-  AlignedVector<int16_t> data;       // [pairs][padded_channels][2]
-  std::vector<int32_t> weight_sums;  // per channel: sum_t w'[t][c] (modulo 2^32)
-  std::vector<int32_t> bias;         // per channel
+  std::size_t pairs = 0;            // ceil(kernel_h * kernel_w / 2)
+  std::size_t padded_channels = 0;  // channels rounded up to depthwise_cr
+  Span<int16_t> data;               // [pairs][padded_channels][2]
+  Span<int32_t> weight_sums;        // per channel: sum_t w'[t][c] (modulo 2^32)
+  Span<int32_t> bias;               // per channel
   // The quads layout, empty unless every w' fits int8: [quads][blocks of 64][4][16][4].
-  AlignedVector<int8_t> quads;
+  Span<int8_t> quads;
   // The row quads layout, empty unless the filter is 3x3 and has quads: the quads layout with
   // kernel row ky as quad ky, tap kx of channel c at quad_index(ky, c, kx).
-  AlignedVector<int8_t> row_quads;
+  Span<int8_t> row_quads;
+  // The buffer pack_depthwise() made; null for a caller's buffer.
+  std::shared_ptr<const AlignedVector<std::byte>> storage;
 
   std::size_t taps() const noexcept { return kernel_h * kernel_w; }
   // int16 elements from one tap pair to the next.
@@ -79,14 +84,62 @@ struct PackedDepthwise {
   }
 };
 
+namespace detail {
+
+// The arrays of a depthwise filter, carved in their order; the quads layouts only `with_quads`
+// (the size query counts them: they exist for any int8 symmetric filter). Precondition:
+// channels and the kernel are > 0 and taps x channels fits size_t.
+inline PackedDepthwise carve_packed_depthwise(BufferCarver& carver, std::size_t channels,
+                                              std::size_t kernel_h, std::size_t kernel_w,
+                                              bool with_quads) {
+  PackedDepthwise p;
+  p.channels = channels;
+  p.kernel_h = kernel_h;
+  p.kernel_w = kernel_w;
+  p.pairs = (p.taps() + 1) / 2;
+  p.padded_channels = (channels + depthwise_cr - 1) / depthwise_cr * depthwise_cr;
+  std::size_t pair_elements = 0, quad_bytes = 0;
+  if (p.padded_channels < channels || !checked_mul(p.pairs, p.pair_stride(), pair_elements) ||
+      !checked_mul((p.taps() + 3) / 4, p.quad_stride(), quad_bytes)) {
+    carver.overflow();
+    return p;
+  }
+  p.data = carver.take<int16_t>(pair_elements);
+  p.weight_sums = carver.take<int32_t>(channels);
+  p.bias = carver.take<int32_t>(channels);
+  if (with_quads) {
+    p.quads = carver.take<int8_t>(quad_bytes);
+    if (kernel_h == 3 && kernel_w == 3) p.row_quads = carver.take<int8_t>(3 * p.quad_stride());
+  }
+  return p;
+}
+
+}  // namespace detail
+
+// Bytes of the buffer pack_depthwise_into() needs; 0 for a kernel or channel count of 0 or a
+// size past size_t.
+inline std::size_t packed_depthwise_size(std::size_t channels, std::size_t kernel_h,
+                                         std::size_t kernel_w) noexcept {
+  std::size_t taps = 0, count = 0;
+  if (channels == 0 || !checked_mul(kernel_h, kernel_w, taps) || taps == 0 ||
+      !checked_mul(taps, channels, count)) {
+    return 0;
+  }
+  BufferCarver carver;
+  detail::carve_packed_depthwise(carver, channels, kernel_h, kernel_w, true);
+  return carver.size();
+}
+
 // Packs depthwise weights given as the reference convolution's OHWI with one input channel per
 // group ([channels, kernel_h, kernel_w], ONNX's [C, 1, kh, kw] in memory), with zero points and
-// bias of 0, 1 or `channels` entries. Scheme is the weights' quantizer scheme (quant/params.hpp),
-// checked as pack_weights() checks it.
+// bias of 0, 1 or `channels` entries, into `buffer`: packed_depthwise_size() bytes, 64-byte
+// aligned. Allocates nothing; the result refers to the buffer. Scheme is the weights' quantizer
+// scheme (quant/params.hpp), checked as pack_weights() checks it.
 template <class Scheme = Affine, class TW>
-Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_h,
-                                       std::size_t kernel_w, Span<const TW> weights,
-                                       Span<const int32_t> zero_points, Span<const int32_t> bias) {
+Result<PackedDepthwise> pack_depthwise_into(Span<std::byte> buffer, std::size_t channels,
+                                            std::size_t kernel_h, std::size_t kernel_w,
+                                            Span<const TW> weights, Span<const int32_t> zero_points,
+                                            Span<const int32_t> bias) {
   static_assert(reference::is_quantized_8bit<TW>, "pack_depthwise: weights must be 8-bit");
   constexpr int32_t qmin = Scheme::template qmin<TW>, qmax = Scheme::template qmax<TW>;
   std::size_t taps = 0, count = 0;
@@ -111,22 +164,10 @@ Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_
                                    "pack_depthwise: a zero point does not fit the weights' scheme");
     }
   }
-  PackedDepthwise p;
-  p.channels = channels;
-  p.kernel_h = kernel_h;
-  p.kernel_w = kernel_w;
-  p.pairs = (taps + 1) / 2;
-  p.padded_channels = (channels + depthwise_cr - 1) / depthwise_cr * depthwise_cr;
-  std::size_t elements = 0;
-  if (!checked_mul(p.pairs, p.pair_stride(), elements)) {
-    return fail<PackedDepthwise>(Errc::size_overflow, "pack_depthwise: packed size overflows");
-  }
-  p.data.assign(elements, 0);
-  p.weight_sums.assign(channels, 0);
-  p.bias.assign(channels, 0);
+  // The quads layouts exist when every w' fits int8: known before anything is written.
+  bool int8_range = true;
   for (std::size_t c = 0; c < channels; ++c) {
     const int32_t zw = broadcast_at(zero_points, c);
-    uint32_t sum = 0;
     for (std::size_t t = 0; t < taps; ++t) {
       const int32_t value = weights[c * taps + t];
       if (value < qmin || value > qmax) {
@@ -134,34 +175,56 @@ Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_
             Errc::invalid_argument,
             "pack_depthwise: a weight code lies outside its scheme's range");
       }
-      const int32_t centered = value - zw;
+      int8_range = int8_range && value - zw >= -128 && value - zw <= 127;
+    }
+  }
+  BufferCarver measure;
+  detail::carve_packed_depthwise(measure, channels, kernel_h, kernel_w, int8_range);
+  if (!measure.ok()) {
+    return fail<PackedDepthwise>(Errc::size_overflow, "pack_depthwise: packed size overflows");
+  }
+  if (!fits_carved(buffer, measure.size())) {
+    return fail<PackedDepthwise>(
+        Errc::invalid_argument,
+        "pack_depthwise_into: buffer not 64-byte aligned or smaller than packed_depthwise_size()");
+  }
+  if (measure.size() != 0) std::memset(buffer.data(), 0, measure.size());
+  BufferCarver carver(buffer.data());
+  PackedDepthwise p =
+      detail::carve_packed_depthwise(carver, channels, kernel_h, kernel_w, int8_range);
+  for (std::size_t c = 0; c < channels; ++c) {
+    const int32_t zw = broadcast_at(zero_points, c);
+    uint32_t sum = 0;
+    for (std::size_t t = 0; t < taps; ++t) {
+      const int32_t centered = weights[c * taps + t] - zw;
       p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2] = static_cast<int16_t>(centered);
       sum += static_cast<uint32_t>(centered);
+      if (p.has_quads()) p.quads[p.quad_index(t / 4, c, t % 4)] = static_cast<int8_t>(centered);
+      if (p.has_row_quads()) {
+        p.row_quads[p.quad_index(t / kernel_w, c, t % kernel_w)] = static_cast<int8_t>(centered);
+      }
     }
     p.weight_sums[c] = static_cast<int32_t>(sum);
     p.bias[c] = bias.empty() ? 0 : broadcast_at(bias, c);
   }
-  bool int8_range = true;
-  for (const int16_t v : p.data) int8_range = int8_range && v >= -128 && v <= 127;
-  if (int8_range) {
-    const std::size_t quads = (taps + 3) / 4;
-    p.quads.assign(quads * p.quad_stride(), 0);
-    for (std::size_t c = 0; c < channels; ++c) {
-      for (std::size_t t = 0; t < taps; ++t) {
-        p.quads[p.quad_index(t / 4, c, t % 4)] =
-            static_cast<int8_t>(p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2]);
-      }
-    }
-    if (kernel_h == 3 && kernel_w == 3) {
-      p.row_quads.assign(kernel_h * p.quad_stride(), 0);
-      for (std::size_t c = 0; c < channels; ++c) {
-        for (std::size_t t = 0; t < taps; ++t) {
-          p.row_quads[p.quad_index(t / kernel_w, c, t % kernel_w)] =
-              static_cast<int8_t>(p.data[(t / 2) * p.pair_stride() + 2 * c + t % 2]);
-        }
-      }
-    }
+  return p;
+}
+
+// The same into a buffer of its own, which copies of the result share.
+template <class Scheme = Affine, class TW>
+Result<PackedDepthwise> pack_depthwise(std::size_t channels, std::size_t kernel_h,
+                                       std::size_t kernel_w, Span<const TW> weights,
+                                       Span<const int32_t> zero_points, Span<const int32_t> bias) {
+  const std::size_t size = packed_depthwise_size(channels, kernel_h, kernel_w);
+  auto storage = std::make_shared<AlignedVector<std::byte>>(size);
+  PackedDepthwise p;
+  if (auto s = take(pack_depthwise_into<Scheme>(Span<std::byte>(*storage), channels, kernel_h,
+                                                kernel_w, weights, zero_points, bias),
+                    p);
+      !s) {
+    return fail<PackedDepthwise>(s);
   }
+  p.storage = std::move(storage);
   return p;
 }
 

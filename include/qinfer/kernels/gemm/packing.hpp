@@ -37,11 +37,11 @@ namespace qinfer {
 inline constexpr std::size_t gemm_nr = 32;  // columns per panel: two 16-lane int32 vectors
 inline constexpr std::size_t gemm_kr = 4;   // k per group: the 4 bytes vpdpbusd sums per lane
 
-// Packed weights: views of one buffer holding, in this order, the panels (64-byte aligned),
-// then per column (padded to panels * gemm_nr with zeros) the column sums, the zero points and
-// the bias. pack_weights() allocates the buffer, and copies of the result share it (packed
-// weights are never written after packing); pack_weights_into() packs into the caller's buffer,
-// which must then outlive the result and its copies.
+// Packed weights: views of one buffer holding, each on a cache line, the panels, then per
+// column (padded to panels * gemm_nr with zeros) the column sums, the zero points and the bias.
+// pack_weights() allocates the buffer, and copies of the result share it (packed weights are
+// never written after packing); pack_weights_into() packs into the caller's buffer, which must
+// then outlive the result and its copies.
 struct PackedWeights {
   std::size_t k = 0;
   std::size_t n = 0;
@@ -55,41 +55,99 @@ struct PackedWeights {
   // Every stored code lies in [-64, 63], guaranteed by the weights' quantizer type: the AVX2
   // path may then use vpmaddubsw (kernels/gemm/avx2.hpp).
   bool seven_bit = false;
+  // The buffer pack_weights() made; null for a caller's buffer.
+  std::shared_ptr<const AlignedVector<std::byte>> storage;
 
   const int8_t* panel(std::size_t p) const noexcept {
     return data.data() + p * k_groups * gemm_nr * gemm_kr;
   }
-
-  // The owned buffer, if pack_weights() made one.
-  std::shared_ptr<const AlignedVector<std::byte>> storage;
 };
 
 namespace detail {
 
-// The buffer's layout for K x N weights: the panels' bytes, rounded up to whole cache lines,
-// and the per-column int32 arrays; false when a size overflows.
-struct PackedLayout {
-  std::size_t k_groups = 0, panels = 0, panel_bytes = 0, padded_n = 0, total = 0;
-
-  bool plan(std::size_t k, std::size_t n) noexcept {
-    k_groups = k / gemm_kr + (k % gemm_kr != 0 ? 1 : 0);
-    panels = n / gemm_nr + (n % gemm_nr != 0 ? 1 : 0);
-    padded_n = panels * gemm_nr;
-    std::size_t columns = 0;
-    return checked_mul(panels, k_groups, panel_bytes) &&
-           checked_mul(panel_bytes, gemm_nr * gemm_kr, panel_bytes) &&
-           checked_add(panel_bytes, cache_line - 1, total) &&
-           checked_mul(padded_n, 3 * sizeof(int32_t), columns) &&
-           checked_add(total / cache_line * cache_line, columns, total);
+// The arrays of K x N packed weights, carved in their order.
+inline PackedWeights carve_packed_weights(BufferCarver& carver, std::size_t k, std::size_t n) {
+  PackedWeights w;
+  w.k = k;
+  w.n = n;
+  w.k_groups = k / gemm_kr + (k % gemm_kr != 0 ? 1 : 0);
+  w.panels = n / gemm_nr + (n % gemm_nr != 0 ? 1 : 0);
+  std::size_t bytes = 0;
+  if (!checked_mul(w.panels, w.k_groups, bytes) || !checked_mul(bytes, gemm_nr * gemm_kr, bytes)) {
+    carver.overflow();
+    return w;
   }
-};
+  w.data = carver.take<int8_t>(bytes);
+  w.column_sums = carver.take<int32_t>(w.panels * gemm_nr);
+  w.zero_points = carver.take<int32_t>(w.panels * gemm_nr);
+  w.bias = carver.take<int32_t>(w.panels * gemm_nr);
+  return w;
+}
+
+// Checks zero points and bias (1 or n entries; bias also 0) against the weights' scheme.
+template <class Scheme, class TB>
+Status check_packing(std::size_t n, Span<const int32_t> zero_points, Span<const int32_t> bias) {
+  if (auto s = reference::detail::check_offsets<uint8_t, TB>({0, zero_points, bias}, n); !s) {
+    return s;
+  }
+  for (std::size_t i = 0; i < zero_points.size(); ++i) {
+    if (!Scheme::template check<TB>({1.0f, zero_points[i]})) {
+      return {Errc::invalid_zero_point,
+              "pack_weights: a zero point does not fit the weights' scheme"};
+    }
+  }
+  return {};
+}
+
+// Packs code(row, col) of K x N weights of type TB into the arrays carved from `buffer`
+// (packed_weights_size(k, n) bytes, zeroed here). Precondition: check_packing() passed.
+template <class Scheme, class TB, class Code>
+Status fill_packed_weights(Span<std::byte> buffer, std::size_t k, std::size_t n, Code&& code,
+                           Span<const int32_t> zero_points, Span<const int32_t> bias,
+                           PackedWeights& w) {
+  constexpr int32_t qmin = Scheme::template qmin<TB>, qmax = Scheme::template qmax<TB>;
+  BufferCarver carver(buffer.data());
+  w = carve_packed_weights(carver, k, n);
+  if (!carver.ok()) return {Errc::size_overflow, "pack_weights: packed size overflows"};
+  if (!fits_carved(buffer, carver.size())) {
+    return {Errc::invalid_argument,
+            "pack_weights_into: buffer not 64-byte aligned or smaller than packed_weights_size()"};
+  }
+  if (carver.size() != 0) std::memset(buffer.data(), 0, carver.size());
+  // uint8 codes become int8 by flipping the top bit, which subtracts 128 from every code.
+  constexpr int32_t shift = std::is_same_v<TB, uint8_t> ? 128 : 0;
+  // Row by row, the order B is usually stored in; column sums accumulate modulo 2^32.
+  const std::size_t panel_bytes = w.k_groups * gemm_nr * gemm_kr;
+  for (std::size_t row = 0; row < k; ++row) {
+    const std::size_t row_offset = (row / gemm_kr) * gemm_nr * gemm_kr + row % gemm_kr;
+    for (std::size_t col = 0; col < n; ++col) {
+      const int32_t value = code(row, col);
+      if (value < qmin || value > qmax) {
+        return {Errc::invalid_argument,
+                "pack_weights: a weight code lies outside its scheme's range"};
+      }
+      const auto stored = static_cast<int8_t>(value - shift);
+      w.data[(col / gemm_nr) * panel_bytes + row_offset + (col % gemm_nr) * gemm_kr] = stored;
+      w.column_sums[col] = static_cast<int32_t>(static_cast<uint32_t>(w.column_sums[col]) +
+                                                static_cast<uint32_t>(int32_t{stored}));
+    }
+  }
+  for (std::size_t col = 0; col < n; ++col) {
+    w.zero_points[col] = broadcast_at(zero_points, col) - shift;
+    w.bias[col] = bias.empty() ? 0 : broadcast_at(bias, col);
+    w.has_zero_points = w.has_zero_points || w.zero_points[col] != 0;
+  }
+  w.seven_bit = qmin - shift >= -64 && qmax - shift <= 63;
+  return {};
+}
 
 }  // namespace detail
 
 // Bytes of the buffer pack_weights_into() needs for K x N weights; 0 when that overflows.
 inline std::size_t packed_weights_size(std::size_t k, std::size_t n) noexcept {
-  detail::PackedLayout layout;
-  return layout.plan(k, n) ? layout.total : 0;
+  BufferCarver carver;
+  detail::carve_packed_weights(carver, k, n);
+  return carver.size();
 }
 
 // Packs B (K x N, any strides) with its zero points (1 or N entries) and bias (0, 1 or N) into
@@ -104,71 +162,18 @@ Result<PackedWeights> pack_weights_into(Span<std::byte> buffer, MatrixView<B> b,
                                         Span<const int32_t> bias) {
   using TB = std::remove_const_t<B>;
   static_assert(reference::is_quantized_8bit<TB>, "pack_weights: B must be int8_t or uint8_t");
-  constexpr int32_t qmin = Scheme::template qmin<TB>, qmax = Scheme::template qmax<TB>;
   const MatrixView<const TB> view = b;
   if (auto s = check_view(view, "pack_weights: B"); !s) return fail<PackedWeights>(s);
-  if (auto s = reference::detail::check_offsets<uint8_t, TB>({0, b_zero_points, bias}, b.cols);
+  if (auto s = detail::check_packing<Scheme, TB>(b.cols, b_zero_points, bias); !s) {
+    return fail<PackedWeights>(s);
+  }
+  PackedWeights w;
+  const auto code = [&](std::size_t row, std::size_t col) -> int32_t { return view(row, col); };
+  if (auto s = detail::fill_packed_weights<Scheme, TB>(buffer, b.rows, b.cols, code, b_zero_points,
+                                                       bias, w);
       !s) {
     return fail<PackedWeights>(s);
   }
-  for (std::size_t i = 0; i < b_zero_points.size(); ++i) {
-    if (!Scheme::template check<TB>({1.0f, b_zero_points[i]})) {
-      return fail<PackedWeights>(Errc::invalid_zero_point,
-                                 "pack_weights: a zero point does not fit the weights' scheme");
-    }
-  }
-  detail::PackedLayout layout;
-  if (!layout.plan(b.rows, b.cols)) {
-    return fail<PackedWeights>(Errc::size_overflow, "pack_weights: packed size overflows");
-  }
-  if (buffer.size() < layout.total ||
-      (layout.total != 0 && reinterpret_cast<uintptr_t>(buffer.data()) % cache_line != 0)) {
-    return fail<PackedWeights>(
-        Errc::invalid_argument,
-        "pack_weights_into: buffer not 64-byte aligned or smaller than packed_weights_size()");
-  }
-  PackedWeights w;
-  w.k = b.rows;
-  w.n = b.cols;
-  w.k_groups = layout.k_groups;
-  w.panels = layout.panels;
-  // The buffer's storage now holds the packed arrays: their objects begin their lifetime here.
-  std::byte* const base = buffer.data();
-  const std::size_t columns_at = layout.total - layout.padded_n * 3 * sizeof(int32_t);
-  w.data = Span<int8_t>(reinterpret_cast<int8_t*>(base), layout.panel_bytes);
-  const auto column_array = [&](std::size_t index) {
-    return Span<int32_t>(
-        reinterpret_cast<int32_t*>(base + columns_at + index * layout.padded_n * sizeof(int32_t)),
-        layout.padded_n);
-  };
-  w.column_sums = column_array(0);
-  w.zero_points = column_array(1);
-  w.bias = column_array(2);
-  if (layout.total != 0) std::memset(base, 0, layout.total);
-  // uint8 codes become int8 by flipping the top bit, which subtracts 128 from every code.
-  constexpr int32_t shift = std::is_same_v<TB, uint8_t> ? 128 : 0;
-  // Row by row, the order B is usually stored in; column sums accumulate modulo 2^32.
-  const std::size_t panel_bytes = w.k_groups * gemm_nr * gemm_kr;
-  for (std::size_t row = 0; row < w.k; ++row) {
-    const std::size_t row_offset = (row / gemm_kr) * gemm_nr * gemm_kr + row % gemm_kr;
-    for (std::size_t col = 0; col < w.n; ++col) {
-      const int32_t value = view(row, col);
-      if (value < qmin || value > qmax) {
-        return fail<PackedWeights>(Errc::invalid_argument,
-                                   "pack_weights: a weight code lies outside its scheme's range");
-      }
-      const auto code = static_cast<int8_t>(value - shift);
-      w.data[(col / gemm_nr) * panel_bytes + row_offset + (col % gemm_nr) * gemm_kr] = code;
-      w.column_sums[col] = static_cast<int32_t>(static_cast<uint32_t>(w.column_sums[col]) +
-                                                static_cast<uint32_t>(int32_t{code}));
-    }
-  }
-  for (std::size_t col = 0; col < w.n; ++col) {
-    w.zero_points[col] = broadcast_at(b_zero_points, col) - shift;
-    w.bias[col] = bias.empty() ? 0 : broadcast_at(bias, col);
-    w.has_zero_points = w.has_zero_points || w.zero_points[col] != 0;
-  }
-  w.seven_bit = qmin - shift >= -64 && qmax - shift <= 63;
   return w;
 }
 
@@ -176,11 +181,12 @@ Result<PackedWeights> pack_weights_into(Span<std::byte> buffer, MatrixView<B> b,
 template <class Scheme = Affine, class B>
 Result<PackedWeights> pack_weights(MatrixView<B> b, Span<const int32_t> b_zero_points,
                                    Span<const int32_t> bias) {
-  const std::size_t size = packed_weights_size(b.rows, b.cols);
-  if (size == 0 && b.rows != 0 && b.cols != 0) {
+  BufferCarver carver;
+  detail::carve_packed_weights(carver, b.rows, b.cols);
+  if (!carver.ok()) {
     return fail<PackedWeights>(Errc::size_overflow, "pack_weights: packed size overflows");
   }
-  auto storage = std::make_shared<AlignedVector<std::byte>>(size);
+  auto storage = std::make_shared<AlignedVector<std::byte>>(carver.size());
   PackedWeights w;
   if (auto s =
           take(pack_weights_into<Scheme>(Span<std::byte>(*storage), b, b_zero_points, bias), w);
