@@ -10,7 +10,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -188,4 +190,39 @@ TEST_CASE("block_gemm rejects shapes, strides and non-finite activations", "[blo
   CHECK(run(1, 64, 20, 2) == Errc::invalid_argument);
   a[70] = std::numeric_limits<float>::infinity();
   CHECK(run(2, 64, 20, 1) == Errc::invalid_argument);
+}
+
+TEST_CASE("block weights and activations in caller-provided buffers, every level",
+          "[blocks][simd]") {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> gauss(0.0f, 1.0f);
+  const std::size_t m = 9, n = 35, k = 256;
+  std::vector<float> w(n * k), a(m * k), expected(m * n);
+  for (float& v : w) v = gauss(rng);
+  for (float& v : a) v = gauss(rng);
+  const BlockMatrix<BlockQ4_1> blocks = quantize_blocks<BlockQ4_1>(Span<const float>(w), n, k);
+  const MatrixView<const float> av = row_major<const float>(a.data(), m, k);
+  reference::block_gemm(av, blocks, row_major(expected.data(), m, n));
+  // Three groups of 16 rows x 8 blocks of 20 x 16 bytes; codes, sums and scales of 9 rows.
+  REQUIRE(packed_blocks_size<BlockQ4_1>(n, k) == 3 * 8 * 320);
+  AlignedVector<std::byte> weights(packed_blocks_size<BlockQ4_1>(n, k));
+  AlignedVector<std::byte> workspace(block_gemm_workspace_size<BlockQ4_1>(m, k));
+  CHECK(workspace.size() == 256 + 9 * 256 + 320 + 64);
+  const PackedBlocks<BlockQ4_1> packed = pack_blocks_into(Span<std::byte>(weights), blocks);
+  CHECK(packed.storage == nullptr);
+  CHECK(std::memcmp(packed.data.data(), pack_blocks(blocks).data.data(), weights.size()) == 0);
+  test::for_each_level("block_gemm in caller buffers", [&] {
+    std::vector<float> y(m * n);
+    block_gemm(av, packed, row_major(y.data(), m, n), Span<std::byte>(workspace));
+    CHECK(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0);
+  });
+  std::vector<float> y(m * n);
+  CHECK(test::error_of([&] {
+          block_gemm(av, packed, row_major(y.data(), m, n),
+                     Span<std::byte>(workspace.data(), workspace.size() - 1));
+        }) == Errc::invalid_argument);
+  CHECK(test::error_of([&] {
+          pack_blocks_into(Span<std::byte>(weights.data() + 4, weights.size() - 4), blocks);
+        }) == Errc::invalid_argument);
+  CHECK(packed_blocks_size<BlockQ4_1>(n, 100) == 0);  // K not a multiple of the group
 }

@@ -21,9 +21,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 
 #include "qinfer/core/aligned.hpp"
+#include "qinfer/core/error.hpp"
+#include "qinfer/core/shape.hpp"
+#include "qinfer/core/span.hpp"
 #include "qinfer/quant/blocks.hpp"
 
 namespace qinfer {
@@ -47,7 +51,9 @@ struct PackedBlocks {
   std::size_t n = 0;       // output rows
   std::size_t k = 0;       // a multiple of the group
   std::size_t groups = 0;  // ceil(n / block_rows)
-  AlignedVector<uint8_t> data;
+  Span<uint8_t> data;      // groups x blocks() records
+  // The buffer pack_blocks() made, which copies share; null for a caller's buffer.
+  std::shared_ptr<const AlignedVector<std::byte>> storage;
 
   std::size_t blocks() const noexcept { return k / group; }
   const uint8_t* record(std::size_t row_group, std::size_t block) const noexcept {
@@ -67,15 +73,40 @@ struct PackedBlocks {
   }
 };
 
+// Bytes of the buffer pack_blocks_into() needs for an N x K matrix of Blocks; 0 when K is not
+// a multiple of the group or the size overflows.
 template <class Block>
-PackedBlocks<Block> pack_blocks(const BlockMatrix<Block>& m) {
+std::size_t packed_blocks_size(std::size_t n, std::size_t k) noexcept {
+  std::size_t bytes = 0;
+  if (k % Block::group != 0 ||
+      !checked_mul(n / block_rows + (n % block_rows != 0 ? 1 : 0), k / Block::group, bytes) ||
+      !checked_mul(bytes, PackedBlocks<Block>::record_bytes, bytes)) {
+    return 0;
+  }
+  BufferCarver carver;
+  carver.take<uint8_t>(bytes);
+  return carver.size();
+}
+
+// Packs `m` into `buffer`: packed_blocks_size<Block>(m.rows, m.cols) bytes, 64-byte aligned.
+// Allocates nothing; the result refers to the buffer.
+template <class Block>
+Result<PackedBlocks<Block>> pack_blocks_into(Span<std::byte> buffer, const BlockMatrix<Block>& m) {
   using Packed = PackedBlocks<Block>;
   constexpr std::size_t scale_size = Packed::scale_size;
+  const std::size_t size = packed_blocks_size<Block>(m.rows, m.cols);
+  if ((size == 0 && m.rows != 0 && m.cols != 0) || !fits_carved(buffer, size)) {
+    return fail<Packed>(
+        Errc::invalid_argument,
+        "pack_blocks_into: buffer not 64-byte aligned or smaller than packed_blocks_size()");
+  }
   Packed p;
   p.n = m.rows;
   p.k = m.cols;
   p.groups = (m.rows + block_rows - 1) / block_rows;
-  p.data.assign(p.groups * p.blocks() * Packed::record_bytes, 0);
+  BufferCarver carver(buffer.data());
+  p.data = carver.take<uint8_t>(p.groups * p.blocks() * Packed::record_bytes);
+  if (!p.data.empty()) std::memset(p.data.data(), 0, p.data.size());
   for (std::size_t row = 0; row < m.rows; ++row) {
     const std::size_t row_group = row / block_rows, lane = row % block_rows;
     for (std::size_t b = 0; b < p.blocks(); ++b) {
@@ -92,6 +123,19 @@ PackedBlocks<Block> pack_blocks(const BlockMatrix<Block>& m) {
       }
     }
   }
+  return p;
+}
+
+// The same into a buffer of its own, which copies of the result share.
+template <class Block>
+Result<PackedBlocks<Block>> pack_blocks(const BlockMatrix<Block>& m) {
+  auto storage =
+      std::make_shared<AlignedVector<std::byte>>(packed_blocks_size<Block>(m.rows, m.cols));
+  PackedBlocks<Block> p;
+  if (auto s = take(pack_blocks_into(Span<std::byte>(*storage), m), p); !s) {
+    return fail<PackedBlocks<Block>>(s);
+  }
+  p.storage = std::move(storage);
   return p;
 }
 
