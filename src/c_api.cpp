@@ -31,12 +31,16 @@
 
 using namespace qinfer;
 
+// Made by new, or placed at the start of a caller's buffer (in_buffer) with the packed arrays
+// after it.
 struct qinfer_packed_gemm {
   PackedWeights weights;
+  bool in_buffer = false;
 };
 
 struct qinfer_packed_conv2d {
   PackedConv2d weights;
+  bool in_buffer = false;
 };
 
 // The bytes, validated once, and the format they are in.
@@ -145,10 +149,53 @@ void with_stage(const qinfer_output_stage* stage, void* out, Body&& body) {
   raise(Errc::invalid_argument, "qinfer_output_stage: unknown kind");
 }
 
+// Bytes before the packed arrays in a caller's buffer: the object, on whole cache lines.
+template <class Object>
+constexpr std::size_t object_slot = (sizeof(Object) + cache_line - 1) / cache_line* cache_line;
+
+// The caller's buffer split into the object's slot and the arrays' part, after checking it.
+template <class Object>
+Span<std::byte> arrays_part(void* buffer, std::size_t buffer_bytes, std::size_t arrays_bytes,
+                            const char* message) {
+  require(buffer, message);
+  if (reinterpret_cast<uintptr_t>(buffer) % cache_line != 0 || buffer_bytes < object_slot<Object> ||
+      buffer_bytes - object_slot<Object> < arrays_bytes) {
+    raise(Errc::invalid_argument, message);
+  }
+  return {static_cast<std::byte*>(buffer) + object_slot<Object>,
+          buffer_bytes - object_slot<Object>};
+}
+
+// Ends an object from either source.
+template <class Object>
+void destroy(Object* object) noexcept {
+  if (object == nullptr) return;
+  if (object->in_buffer) {
+    object->~Object();
+  } else {
+    delete object;
+  }
+}
+
 // No zero points means zero, as the header promises; the C++ packers want one or n.
 Span<const int32_t> weight_zero_points(const int32_t* zero_points, std::size_t count) noexcept {
   static constexpr int32_t zero = 0;
   return count == 0 ? Span<const int32_t>(&zero, 1) : Span<const int32_t>(zero_points, count);
+}
+
+Conv2dFilter filter_of(const qinfer_conv2d_shape& s) noexcept {
+  return {s.out_channels, s.in_channels, s.groups, s.kernel_height, s.kernel_width};
+}
+
+// The filter's weights as a span of their count, [out][kh][kw][in / groups].
+Span<const int8_t> filter_weights(const Conv2dFilter& f, const int8_t* weights) {
+  std::size_t count = 0;
+  if (f.groups == 0 || !checked_mul(f.out_c, f.kernel_h, count) ||
+      !checked_mul(count, f.kernel_w, count) || !checked_mul(count, f.in_c / f.groups, count)) {
+    raise(f.groups == 0 ? Errc::invalid_argument : Errc::size_overflow,
+          "qinfer_pack_conv2d: groups must be > 0 and the filter's size fit size_t");
+  }
+  return {weights, count};
 }
 
 reference::Conv2dShape conv_shape(const qinfer_conv2d_shape* s) {
@@ -343,8 +390,37 @@ qinfer_status qinfer_pack_gemm(qinfer_type b_type, const void* b, size_t k, size
   });
 }
 
+size_t qinfer_pack_gemm_buffer_size(size_t k, size_t n) {
+  const std::size_t arrays = packed_weights_size(k, n);
+  return (arrays == 0 && k != 0 && n != 0) || arrays > SIZE_MAX - object_slot<qinfer_packed_gemm>
+             ? 0
+             : object_slot<qinfer_packed_gemm> + arrays;
+}
+
+qinfer_status qinfer_pack_gemm_into(void* buffer, size_t buffer_bytes, qinfer_type b_type,
+                                    const void* b, size_t k, size_t n, size_t b_row_stride,
+                                    const int32_t* zero_points, size_t zero_point_count,
+                                    const int32_t* bias, size_t bias_count,
+                                    qinfer_packed_gemm** packed) {
+  return guard([&] {
+    require(packed, "qinfer_pack_gemm_into: packed is NULL");
+    const Span<std::byte> arrays = arrays_part<qinfer_packed_gemm>(
+        buffer, buffer_bytes, packed_weights_size(k, n),
+        "qinfer_pack_gemm_into: buffer NULL, not 64-byte aligned or smaller than "
+        "qinfer_pack_gemm_buffer_size()");
+    with_type(b_type, [&](auto tag) {
+      using T = decltype(tag);
+      const MatrixView<const T> view{static_cast<const T*>(b), k, n, b_row_stride, 1};
+      PackedWeights w =
+          pack_weights_into(arrays, view, weight_zero_points(zero_points, zero_point_count),
+                            Span<const int32_t>(bias, bias_count));
+      *packed = new (buffer) qinfer_packed_gemm{std::move(w), true};
+    });
+  });
+}
+
 void qinfer_packed_gemm_destroy(qinfer_packed_gemm* packed) {
-  delete packed;
+  destroy(packed);
 }
 
 size_t qinfer_packed_gemm_k(const qinfer_packed_gemm* packed) {
@@ -357,7 +433,8 @@ size_t qinfer_packed_gemm_n(const qinfer_packed_gemm* packed) {
 
 size_t qinfer_packed_gemm_bytes(const qinfer_packed_gemm* packed) {
   if (packed == nullptr) return 0;
-  return packed->weights.storage == nullptr ? 0 : packed->weights.storage->size();
+  const PackedWeights& w = packed->weights;
+  return w.storage != nullptr ? w.storage->size() : packed_weights_size(w.k, w.n);
 }
 
 qinfer_status qinfer_gemm(qinfer_type a_type, const void* a, size_t m, size_t a_row_stride,
@@ -384,24 +461,46 @@ qinfer_status qinfer_pack_conv2d(const qinfer_conv2d_shape* shape, const int8_t*
                                  qinfer_packed_conv2d** packed) {
   return guard([&] {
     require(packed, "qinfer_pack_conv2d: packed is NULL");
-    const reference::Conv2dShape s = conv_shape(shape);
-    const Conv2dFilter filter{s.out_c, s.in_c, s.groups, s.h.kernel, s.w.kernel};
-    std::size_t count = 0;
-    if (s.groups == 0 || !checked_mul(s.out_c, s.h.kernel, count) ||
-        !checked_mul(count, s.w.kernel, count) || !checked_mul(count, s.in_c / s.groups, count)) {
-      raise(s.groups == 0 ? Errc::invalid_argument : Errc::size_overflow,
-            "qinfer_pack_conv2d: groups must be > 0 and the filter's size fit size_t");
-    }
+    require(shape, "qinfer_conv2d_shape: NULL");
+    const Conv2dFilter filter = filter_of(*shape);
     auto result = std::make_unique<qinfer_packed_conv2d>();
-    result->weights = pack_conv2d(filter, Span<const int8_t>(weights, count),
+    result->weights = pack_conv2d(filter, filter_weights(filter, weights),
                                   weight_zero_points(zero_points, zero_point_count),
                                   Span<const int32_t>(bias, bias_count));
     *packed = result.release();
   });
 }
 
+size_t qinfer_pack_conv2d_buffer_size(const qinfer_conv2d_shape* shape) {
+  if (shape == nullptr) return 0;
+  const std::size_t arrays = packed_conv2d_size(filter_of(*shape));
+  return arrays == 0 || arrays > SIZE_MAX - object_slot<qinfer_packed_conv2d>
+             ? 0
+             : object_slot<qinfer_packed_conv2d> + arrays;
+}
+
+qinfer_status qinfer_pack_conv2d_into(void* buffer, size_t buffer_bytes,
+                                      const qinfer_conv2d_shape* shape, const int8_t* weights,
+                                      const int32_t* zero_points, size_t zero_point_count,
+                                      const int32_t* bias, size_t bias_count,
+                                      qinfer_packed_conv2d** packed) {
+  return guard([&] {
+    require(packed, "qinfer_pack_conv2d_into: packed is NULL");
+    require(shape, "qinfer_conv2d_shape: NULL");
+    const Conv2dFilter filter = filter_of(*shape);
+    const Span<std::byte> arrays = arrays_part<qinfer_packed_conv2d>(
+        buffer, buffer_bytes, packed_conv2d_size(filter),
+        "qinfer_pack_conv2d_into: buffer NULL, not 64-byte aligned or smaller than "
+        "qinfer_pack_conv2d_buffer_size()");
+    PackedConv2d w = pack_conv2d_into(arrays, filter, filter_weights(filter, weights),
+                                      weight_zero_points(zero_points, zero_point_count),
+                                      Span<const int32_t>(bias, bias_count));
+    *packed = new (buffer) qinfer_packed_conv2d{std::move(w), true};
+  });
+}
+
 void qinfer_packed_conv2d_destroy(qinfer_packed_conv2d* packed) {
-  delete packed;
+  destroy(packed);
 }
 
 qinfer_status qinfer_conv2d_output_size(const qinfer_conv2d_shape* shape, size_t* out_height,

@@ -239,6 +239,28 @@ static void test_gemm(void) {
     for (m = 0; m < M; ++m) CHECK(memcmp(threaded + m * LDC, c8 + m * LDC, N) == 0);
   }
 
+  /* The same weights packed into the caller's memory: the same bytes out. */
+  {
+    const size_t size = qinfer_pack_gemm_buffer_size(K, N);
+    void* buffer = NULL;
+    qinfer_packed_gemm* mine = NULL;
+    CHECK(size >= qinfer_packed_gemm_bytes(w) && posix_memalign(&buffer, 64, size) == 0);
+    CHECK(qinfer_pack_gemm_into(buffer, size - 1, QINFER_TYPE_INT8, b, K, N, LDB, zb, N, bias, N,
+                                &mine) == QINFER_INVALID_ARGUMENT);
+    CHECK(qinfer_pack_gemm_into((char*)buffer + 8, size - 8, QINFER_TYPE_INT8, b, K, N, LDB, zb, N,
+                                bias, N, &mine) == QINFER_INVALID_ARGUMENT);
+    CHECK(mine == NULL);
+    CHECK(qinfer_pack_gemm_into(buffer, size, QINFER_TYPE_INT8, b, K, N, LDB, zb, N, bias, N,
+                                &mine) == QINFER_OK);
+    CHECK((void*)mine == buffer);
+    memset(threaded, 0, sizeof threaded);
+    CHECK(qinfer_gemm(QINFER_TYPE_UINT8, a, M, LDA, za, mine, &stage, threaded, LDC, NULL) ==
+          QINFER_OK);
+    for (m = 0; m < M; ++m) CHECK(memcmp(threaded + m * LDC, c8 + m * LDC, N) == 0);
+    qinfer_packed_gemm_destroy(mine);
+    free(buffer);
+  }
+
   /* Errors. */
   CHECK(qinfer_gemm(QINFER_TYPE_UINT8, a, M, LDA, za, NULL, &stage, c8, LDC, NULL) ==
         QINFER_NULL_POINTER);
@@ -356,6 +378,24 @@ static void test_conv2d(void) {
                         &executor) == QINFER_OK);
     CHECK(pool.runs >= 1);
     CHECK(memcmp(threaded, out8, count) == 0);
+  }
+
+  /* The filter packed into the caller's memory: the same bytes out. */
+  {
+    const size_t size = qinfer_pack_conv2d_buffer_size(&shape);
+    void* buffer = NULL;
+    qinfer_packed_conv2d* mine = NULL;
+    CHECK(size > 0 && posix_memalign(&buffer, 64, size) == 0);
+    CHECK(qinfer_pack_conv2d_into(buffer, size - 1, &shape, weights, &zw, 1, bias, O, &mine) ==
+          QINFER_INVALID_ARGUMENT);
+    CHECK(qinfer_pack_conv2d_into(buffer, size, &shape, weights, &zw, 1, bias, O, &mine) ==
+          QINFER_OK);
+    memset(threaded, 0, sizeof threaded);
+    CHECK(qinfer_conv2d(&shape, QINFER_TYPE_UINT8, input, zx, mine, &stage, threaded, workspace,
+                        bytes, NULL) == QINFER_OK);
+    CHECK(memcmp(threaded, out8, count) == 0);
+    qinfer_packed_conv2d_destroy(mine);
+    free(buffer);
   }
 
   /* Errors: a workspace too small, misaligned, a filter for another shape. */

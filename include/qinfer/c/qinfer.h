@@ -181,6 +181,17 @@ QINFER_C_API qinfer_status qinfer_pack_gemm(qinfer_type b_type, const void* b, s
                                             size_t b_row_stride, const int32_t* zero_points,
                                             size_t zero_point_count, const int32_t* bias,
                                             size_t bias_count, qinfer_packed_gemm** packed);
+/** Bytes of the buffer qinfer_pack_gemm_into() takes for K x N weights; 0 when that overflows. */
+QINFER_C_API size_t qinfer_pack_gemm_buffer_size(size_t k, size_t n);
+/** As qinfer_pack_gemm, into the caller's buffer (64-byte aligned, at least
+ * qinfer_pack_gemm_buffer_size(k, n) bytes), allocating nothing: the object lives in the buffer,
+ * which must outlive it; qinfer_packed_gemm_destroy ends it and gives the buffer back. */
+QINFER_C_API qinfer_status qinfer_pack_gemm_into(void* buffer, size_t buffer_bytes,
+                                                 qinfer_type b_type, const void* b, size_t k,
+                                                 size_t n, size_t b_row_stride,
+                                                 const int32_t* zero_points,
+                                                 size_t zero_point_count, const int32_t* bias,
+                                                 size_t bias_count, qinfer_packed_gemm** packed);
 QINFER_C_API void qinfer_packed_gemm_destroy(qinfer_packed_gemm* packed);
 /** K, N and the bytes the packed weights take. */
 QINFER_C_API size_t qinfer_packed_gemm_k(const qinfer_packed_gemm* packed);
@@ -214,6 +225,15 @@ QINFER_C_API qinfer_status qinfer_pack_conv2d(const qinfer_conv2d_shape* shape,
                                               const int8_t* weights, const int32_t* zero_points,
                                               size_t zero_point_count, const int32_t* bias,
                                               size_t bias_count, qinfer_packed_conv2d** packed);
+/** Bytes of the buffer qinfer_pack_conv2d_into() takes for the shape's filter; 0 for an
+ * invalid filter or a size past size_t. */
+QINFER_C_API size_t qinfer_pack_conv2d_buffer_size(const qinfer_conv2d_shape* shape);
+/** As qinfer_pack_conv2d, into the caller's buffer (64-byte aligned, at least
+ * qinfer_pack_conv2d_buffer_size bytes), allocating nothing; as qinfer_pack_gemm_into. */
+QINFER_C_API qinfer_status
+qinfer_pack_conv2d_into(void* buffer, size_t buffer_bytes, const qinfer_conv2d_shape* shape,
+                        const int8_t* weights, const int32_t* zero_points, size_t zero_point_count,
+                        const int32_t* bias, size_t bias_count, qinfer_packed_conv2d** packed);
 QINFER_C_API void qinfer_packed_conv2d_destroy(qinfer_packed_conv2d* packed);
 
 /** The output's height and width. */
