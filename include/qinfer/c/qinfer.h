@@ -29,12 +29,20 @@
 #define QINFER_C_API
 #endif
 
+/* C++ sees the enumerations with int as their fixed type, so that any value a C caller passes
+ * is a valid value there (the library checks it); in C they are int-sized as they are. */
+#ifdef __cplusplus
+#define QINFER_ENUM_BASE : int
+#else
+#define QINFER_ENUM_BASE
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /** Outcome of a call; the values of the C++ qinfer::Errc, plus two the C ABI adds. */
-typedef enum qinfer_status {
+typedef enum qinfer_status QINFER_ENUM_BASE {
   QINFER_OK = 0,
   QINFER_INVALID_ARGUMENT = 1,   /**< a parameter outside its documented domain */
   QINFER_INVALID_SCALE = 2,      /**< scale <= 0, NaN, Inf or subnormal */
@@ -62,7 +70,7 @@ QINFER_C_API const char* qinfer_version_string(void);
 /* Instruction-set levels                                                                    */
 
 /** The kernels' instruction-set levels, in the order of the C++ qinfer::Isa. */
-typedef enum qinfer_isa {
+typedef enum qinfer_isa QINFER_ENUM_BASE {
   QINFER_ISA_SCALAR = 0,
   QINFER_ISA_AVX2 = 1,
   QINFER_ISA_AVXVNNI = 2,
@@ -110,7 +118,10 @@ typedef struct qinfer_executor {
 /* Quantization                                                                              */
 
 /** Storage of quantized values. */
-typedef enum qinfer_type { QINFER_TYPE_INT8 = 0, QINFER_TYPE_UINT8 = 1 } qinfer_type;
+typedef enum qinfer_type QINFER_ENUM_BASE {
+  QINFER_TYPE_INT8 = 0,
+  QINFER_TYPE_UINT8 = 1
+} qinfer_type;
 
 /** real = scale * (q - zero_point). */
 typedef struct qinfer_quant_params {
@@ -119,7 +130,7 @@ typedef struct qinfer_quant_params {
 } qinfer_quant_params;
 
 /** How parameters are chosen from a range. */
-typedef enum qinfer_scheme {
+typedef enum qinfer_scheme QINFER_ENUM_BASE {
   QINFER_SCHEME_AFFINE = 0,          /**< any zero point; 0.0 exactly representable */
   QINFER_SCHEME_SYMMETRIC = 1,       /**< zero point 0 (int8) or 128 (uint8), full range */
   QINFER_SCHEME_SYMMETRIC_NARROW = 2 /**< as SYMMETRIC, codes in [-127, 127] (TFLite's weights) */
@@ -149,7 +160,7 @@ QINFER_C_API qinfer_status qinfer_quantize_multiplier(double real,
 /* ---------------------------------------------------------------------------------------- */
 /* Output stages: what becomes of each int32 sum acc (bias and zero points included)         */
 
-typedef enum qinfer_output_kind {
+typedef enum qinfer_output_kind QINFER_ENUM_BASE {
   QINFER_OUTPUT_INT32 = 0,       /**< acc itself (int32_t outputs) */
   QINFER_OUTPUT_FLOAT = 1,       /**< scales[c] * acc (float outputs) */
   QINFER_OUTPUT_UINT8 = 2,       /**< clamp(round_half_to_even(scales[c] * acc) + zero_point) */
