@@ -1,5 +1,6 @@
 # Configures, builds and runs tests/consumers/project in a fresh directory for one MODE.
-# Inputs: QINFER_SOURCE_DIR, WORK_DIR, MODE, CMAKE_CXX_COMPILER, CMAKE_GENERATOR.
+# Inputs: QINFER_SOURCE_DIR, WORK_DIR, MODE, CMAKE_CXX_COMPILER, CMAKE_GENERATOR, WITH_C (the
+# find_package mode also builds, installs and consumes the C library and the tool).
 set(work ${WORK_DIR}/${MODE})
 file(REMOVE_RECURSE ${work})
 file(MAKE_DIRECTORY ${work})
@@ -15,23 +16,28 @@ set(args -G ${CMAKE_GENERATOR} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DQINF
 if(MODE STREQUAL "add_subdirectory")
   list(APPEND args -DQINFER_SOURCE_DIR=${QINFER_SOURCE_DIR})
 elseif(MODE STREQUAL "find_package")
-  # Build and install qinfer with its C library and tool (no tests) into a private prefix.
+  # Build and install qinfer (no tests; with the C library and the tool if WITH_C) into a
+  # private prefix.
   run(${CMAKE_COMMAND} -S ${QINFER_SOURCE_DIR} -B ${work}/qinfer-build -G ${CMAKE_GENERATOR}
       -DQINFER_BUILD_TESTS=OFF -DQINFER_BUILD_BENCHMARKS=OFF -DQINFER_BUILD_EXAMPLES=OFF
+      -DQINFER_BUILD_C_LIBRARY=${WITH_C} -DQINFER_BUILD_TOOLS=${WITH_C}
       -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release
       -DCMAKE_INSTALL_PREFIX=${work}/prefix -DCMAKE_INSTALL_LIBDIR=lib)
   run(${CMAKE_COMMAND} --build ${work}/qinfer-build)
   run(${CMAKE_COMMAND} --install ${work}/qinfer-build)
   list(APPEND args -DCMAKE_PREFIX_PATH=${work}/prefix)
-  foreach(file include/qinfer/version.h include/qinfer/c/qinfer.h bin/qinfer_model_header
-               share/pkgconfig/qinfer.pc lib/pkgconfig/qinfer_c.pc)
+  set(installed include/qinfer/version.h include/qinfer/c/qinfer.h share/pkgconfig/qinfer.pc)
+  if(WITH_C)
+    list(APPEND installed bin/qinfer_model_header lib/pkgconfig/qinfer_c.pc)
+  endif()
+  foreach(file ${installed})
     if(NOT EXISTS ${work}/prefix/${file})
       message(FATAL_ERROR "cmake --install did not install ${file}")
     endif()
   endforeach()
   # pkg-config's view of the same prefix: a C program built with its flags alone.
   find_program(PKG_CONFIG pkg-config)
-  if(PKG_CONFIG)
+  if(PKG_CONFIG AND WITH_C)
     set(ENV{PKG_CONFIG_PATH} ${work}/prefix/lib/pkgconfig:${work}/prefix/share/pkgconfig)
     execute_process(COMMAND ${PKG_CONFIG} --cflags --libs qinfer_c OUTPUT_VARIABLE flags
                     RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -58,7 +64,7 @@ endif()
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/build ${args})
 run(${CMAKE_COMMAND} --build ${work}/build)
 run(${work}/build/consumer)
-if(MODE STREQUAL "find_package")
+if(MODE STREQUAL "find_package" AND WITH_C)
   run(${work}/build/c_consumer_qinfer_c)
   run(${work}/build/c_consumer_qinfer_c_static)
 endif()
