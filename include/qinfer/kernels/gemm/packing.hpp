@@ -106,14 +106,17 @@ Status fill_packed_weights(Span<std::byte> buffer, std::size_t k, std::size_t n,
                            Span<const int32_t> zero_points, Span<const int32_t> bias,
                            PackedWeights& w) {
   constexpr int32_t qmin = Scheme::template qmin<TB>, qmax = Scheme::template qmax<TB>;
-  BufferCarver carver(buffer.data());
-  w = carve_packed_weights(carver, k, n);
-  if (!carver.ok()) return {Errc::size_overflow, "pack_weights: packed size overflows"};
-  if (!fits_carved(buffer, carver.size())) {
+  // Measured first, so that no array is carved from a buffer too small for it.
+  BufferCarver measure;
+  carve_packed_weights(measure, k, n);
+  if (!measure.ok()) return {Errc::size_overflow, "pack_weights: packed size overflows"};
+  if (!fits_carved(buffer, measure.size())) {
     return {Errc::invalid_argument,
             "pack_weights_into: buffer not 64-byte aligned or smaller than packed_weights_size()"};
   }
-  if (carver.size() != 0) std::memset(buffer.data(), 0, carver.size());
+  if (measure.size() != 0) std::memset(buffer.data(), 0, measure.size());
+  BufferCarver carver(buffer.data());
+  w = carve_packed_weights(carver, k, n);
   // uint8 codes become int8 by flipping the top bit, which subtracts 128 from every code.
   constexpr int32_t shift = std::is_same_v<TB, uint8_t> ? 128 : 0;
   // Row by row, the order B is usually stored in; column sums accumulate modulo 2^32.
