@@ -219,6 +219,13 @@ TEST_CASE("the model header holds the model's values exactly", "[embedded][io]")
     p = end + 2;  // past "f,"
   }
   CHECK(io::detail::int_literal(INT32_MIN) == "(-2147483647 - 1)");
+  CHECK(io::write_model_header(data, "board::models", "a\nb", samples).find("from a b;") !=
+        std::string::npos);
+  for (const char* bad : {"", "a b", "1a", "a::", "::a", "a:b", "a:::b"}) {
+    INFO(bad);
+    CHECK(test::error_of([&] { io::write_model_header(data, bad, "x", samples); }) ==
+          Errc::invalid_argument);
+  }
   samples.outputs.pop_back();
   CHECK(test::error_of([&] { io::write_model_header(data, "tiny", "tiny.qinfer", samples); }) ==
         Errc::shape_mismatch);
