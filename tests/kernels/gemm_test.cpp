@@ -272,6 +272,38 @@ TEST_CASE("packed GEMM over large and prime shapes, strides, zero points and sig
   });
 }
 
+// N <= 32 (1x1 layers such as MobileNetV2's 32-to-16): tiles of up to 16 rows, rows stored four
+// or two to a pack, and tasks of up to gemm_task_max_rows rows.
+TEST_CASE("packed GEMM on narrow products: every row count, zero points, task boundaries",
+          "[gemm][simd]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    for (std::size_t m = 1; m <= 40; ++m) {
+      for (std::size_t n : {5, 16, 32}) {
+        GemmTester<uint8_t, int8_t>()
+            .m(m)
+            .n(n)
+            .k(m % 3 == 0 ? 32 : 29)
+            .a_zero_point(static_cast<int32_t>(rng.integer(0, 255)))
+            .per_channel_b_zero_points(m % 2 == 0)
+            .c_stride_extra(m % 4)
+            .test(path, rng);
+      }
+    }
+    for (std::size_t m : {gemm_task_max_rows - 1, gemm_task_max_rows + 13}) {
+      for (std::size_t threads : {1, 2}) {
+        GemmTester<int8_t, int8_t>()
+            .m(m)
+            .n(16)
+            .k(24)
+            .per_channel_b_zero_points(true)
+            .threads(threads)
+            .test(path, rng);
+      }
+    }
+  });
+}
+
 TEST_CASE("packed GEMM at the int32 limits: K = 65536 of extreme codes", "[gemm][simd]") {
   for_each_path([](Isa path) {
     test::Rng rng;

@@ -444,7 +444,7 @@ void conv2d_windows(const reference::Conv2dShape& s, const WindowBand& band, con
                            kernel_zero_point(input_zero_point, kernel),
                            {s.h.kernel, s.h.dilation * row},
                            &lanes};
-  const std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
+  const std::size_t task_rows = gemm_task_rows_for(kernel.mr, w.panels);
   const std::size_t row_blocks = (ow + task_rows - 1) / task_rows;
   const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
   for (std::size_t n = 0; n < s.batch; ++n) {

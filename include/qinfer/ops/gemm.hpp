@@ -40,6 +40,19 @@ static_assert(gemm_max_mr <= gemm_task_rows, "a task holds whole row tiles");
 // A task's panels (256 columns): 1024^3 makes 64 tasks and M = 1, N = 4096 makes 16, enough to
 // share among threads while each task stays long against the executor's hand-out cost.
 inline constexpr std::size_t gemm_task_panels = 8;
+// Narrower products take up to this many rows per task, so that a task keeps about
+// gemm_task_rows x gemm_task_panels row-panels of work: a task's set-up (its panels' initial
+// terms) cost MobileNetV2's 112x112 32-to-16 layer (N = 16, K = 32) a sixth of its time at 64
+// rows.
+inline constexpr std::size_t gemm_task_max_rows = 512;
+
+// The rows of a task over `panels` panels: whole tiles of `mr` rows.
+constexpr std::size_t gemm_task_rows_for(std::size_t mr, std::size_t panels) noexcept {
+  const std::size_t task_panels = std::clamp<std::size_t>(panels, 1, gemm_task_panels);
+  const std::size_t rows =
+      std::min(gemm_task_max_rows, gemm_task_rows * gemm_task_panels / task_panels);
+  return mr * (rows / mr);
+}
 // With an executor other than SerialExecutor, smaller products are cut into at least this many
 // tasks where they allow it (see gemm()).
 inline constexpr std::size_t gemm_parallel_tasks = 8;
@@ -100,7 +113,8 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
   const std::size_t panel_stride = w.panels > 1 ? w.panel(1) - w.panel(0) : 0;
   for (std::size_t panel = panel_begin; panel < panel_end;) {
     const bool pair = panel + 1 < panel_end;
-    const std::size_t n0 = panel * gemm_nr, step = pair ? k5::wide_mr : k5::mr;
+    const std::size_t n0 = panel * gemm_nr;
+    const std::size_t step = pair ? k5::wide_mr : w.n - n0 <= 16 ? k5::tall_mr : k5::mr;
     for (std::size_t m0 = row_begin; m0 < row_end; m0 += step) {
       const std::size_t rows = std::min(step, row_end - m0);
       const TA* a = call.a.data + m0 * call.a.row_stride;
@@ -155,8 +169,9 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
     }
   }
   alignas(64) int32_t tile[gemm_max_mr * gemm_nr];
-  // Row sums of the codes, for the zb' rowsum(a') term, of every row of the task.
-  uint32_t row_sums[gemm_task_rows] = {};
+  // Row sums of the codes, for the zb' rowsum(a') term, of every row of the task; read only
+  // when the weights have zero points.
+  uint32_t row_sums[gemm_task_max_rows];
   if (w.has_zero_points) {
     const std::size_t run_k = w.k / call.runs.count;
     for (std::size_t m = row_begin; m < row_end; ++m) {
@@ -241,7 +256,7 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
                                    kernel,
                                    best_convert_path(),
                                    detail::kernel_zero_point(a_zero_point, kernel)};
-  std::size_t task_rows = kernel.mr * (gemm_task_rows / kernel.mr);
+  std::size_t task_rows = gemm_task_rows_for(kernel.mr, w.panels);
   std::size_t task_panels = gemm_task_panels;
   const auto blocks = [](std::size_t total, std::size_t per_task) {
     return (total + per_task - 1) / per_task;

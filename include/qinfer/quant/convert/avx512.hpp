@@ -406,13 +406,18 @@ struct StageLanes<RequantizeFloat<Out>> {
       return narrow ? _mm512_min_epu8(max_bytes, _mm512_max_epu8(min_bytes, bytes)) : bytes;
     }
   }
+  // The 64 bytes of pack(k0, k1, k2, k3) in the order of k0's 16 levels, then k1's, k2's, k3's.
+  __attribute__((always_inline, target("avx512f,avx512bw"))) __m512i ordered(
+      __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, pack(k0, k1, k2, k3));
+  }
   // 64 outputs, channels in order, from the raw levels of 4 x 16 consecutive channels; only the
   // bytes in `mask` are written.
   __attribute__((always_inline, target("avx512f,avx512bw"))) void store64(
       Out* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3,
       uint64_t mask = ~uint64_t{0}) const noexcept {
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    const __m512i bytes = _mm512_permutexvar_epi32(order, pack(k0, k1, k2, k3));
+    const __m512i bytes = ordered(k0, k1, k2, k3);
     if (mask == ~uint64_t{0}) {
       _mm512_storeu_si512(dst, bytes);
     } else {
@@ -429,6 +434,28 @@ struct StageLanes<RequantizeFloat<Out>> {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), bytes);
     } else {
       _mm256_mask_storeu_epi8(dst, mask, bytes);
+    }
+  }
+
+  // 64 outputs in rows of Width (16 or 32), ld apart: four rows of 16 channels (k0 .. k3) or
+  // two of 32 (k0 k1, then k2 k3). One pack serves them all, where a row alone would fill only
+  // a half or a quarter of it.
+  template <std::size_t Width>
+  __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store_rows(
+      Out* dst, std::size_t ld, __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
+    static_assert(Width == 16 || Width == 32);
+    const __m512i bytes = ordered(k0, k1, k2, k3);
+    if constexpr (Width == 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_castsi512_si128(bytes));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + ld), _mm512_extracti32x4_epi32(bytes, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * ld),
+                       _mm512_extracti32x4_epi32(bytes, 2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * ld),
+                       _mm512_extracti32x4_epi32(bytes, 3));
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_castsi512_si256(bytes));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + ld),
+                          _mm512_extracti64x4_epi64(bytes, 1));
     }
   }
 
