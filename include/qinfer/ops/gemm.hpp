@@ -114,9 +114,13 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
   for (std::size_t panel = panel_begin; panel < panel_end;) {
     const bool pair = panel + 1 < panel_end;
     const std::size_t n0 = panel * gemm_nr;
-    const std::size_t step = pair ? k5::wide_mr : w.n - n0 <= 16 ? k5::tall_mr : k5::mr;
-    for (std::size_t m0 = row_begin; m0 < row_end; m0 += step) {
-      const std::size_t rows = std::min(step, row_end - m0);
+    const std::size_t most = pair ? k5::wide_mr : w.n - n0 <= 16 ? k5::tall_mr : k5::mr;
+    // As few tiles as `most` rows allow, their rows shared out evenly: a short last tile has
+    // too few accumulators to hide vpdpbusd's latency (M = 49 would end on a 1-row tile).
+    const std::size_t tiles = (row_end - row_begin + most - 1) / most;
+    const std::size_t base = (row_end - row_begin) / tiles, longer = (row_end - row_begin) % tiles;
+    for (std::size_t tile = 0, m0 = row_begin; tile < tiles; ++tile) {
+      const std::size_t rows = base + (tile < longer ? 1 : 0);
       const TA* a = call.a.data + m0 * call.a.row_stride;
       const k5::TileOutput<typename Stage::Output> out{
           &call.c(m0, n0),
@@ -135,6 +139,7 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
         k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
                                init[panel - panel_begin], call.runs, lanes, out);
       }
+      m0 += rows;
     }
     panel += pair ? 2 : 1;
   }
