@@ -99,8 +99,8 @@ struct GemmCall {
 
 #if QINFER_X86
 // gemm_block's tiles on the AVX-512 VNNI kernels with the stage fused: panels in pairs (6x64
-// tiles), an odd last panel alone (8x32), or its first half (8x16) when C has at most 16 of its
-// columns. A pair's weights (64 KiB at K = 1024) may leave L1, which the kernel's prefetch
+// tiles), an odd last panel alone (8x32), or its first half (16x16) when C has at most 16 of
+// its columns. A pair's weights (64 KiB at K = 1024) may leave L1, which the kernel's prefetch
 // covers: against oneDNN, 2048^3 went from 0.81x to 0.99x and 256^3 from 0.85x to 1.03x with
 // the packed epilogue (benchmarks/README.md).
 template <class TA, class Stage>

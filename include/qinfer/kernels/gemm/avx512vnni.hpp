@@ -8,9 +8,11 @@
 // - 6x64 (two panels, 24 accumulators): the fused form the driver runs for requantizing stages.
 //   4 weight vectors and 6 broadcasts feed 24 vpdpbusd, so loads no longer crowd the two
 //   vpdpbusd ports: on L1-resident panels (K = 256) it ran 1.2-1.8x the 8x32 kernel.
-// - 8x16 (half a panel, 8 accumulators): the fused form for a last panel of at most 16 columns
-//   (N = 16, 144, ...), which the 8x32 kernel ran at half its work wasted on zero columns:
-//   MobileNetV2's 112x112 32-to-16 1x1 layer went from 144-168 to 201-215 GOPS.
+// - 16x16 (half a panel, 16 accumulators; 8x16 for short tiles): the fused form for a last
+//   panel of at most 16 columns (N = 16, 144, ...), which the 8x32 kernel ran at half its work
+//   wasted on zero columns: MobileNetV2's 112x112 32-to-16 1x1 layer went from 144-168 to
+//   201-215 GOPS with 8 rows, and (with rows stored four to a pack and longer tasks) from 375 to
+//   545 with 16.
 //
 // The fused form applies the zero-point term, the stage and the 8-bit store to the accumulators
 // in registers, so a tile never goes through memory as int32; missing columns of the last
