@@ -283,11 +283,13 @@ void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t
       return;
     }
     if (rows > mr) {
-      gemm_rows_fused<mr, 1, TA, Stage>(a, lda, k, panel, 0, init, runs, lanes, out);
+      // Two halves, not mr rows and a remainder that may be a single row.
+      const std::size_t first = rows - rows / 2;
+      gemm_tile_fused<1, TA, Stage>(a, lda, first, k, panel, 0, init, runs, lanes, out);
       TileOutput<typename Stage::Output> rest = out;
-      rest.c += mr * out.ldc;
-      rest.row_sums += mr;
-      gemm_tile_fused<1, TA, Stage>(a + mr * lda, lda, rows - mr, k, panel, 0, init, runs, lanes,
+      rest.c += first * out.ldc;
+      rest.row_sums += first;
+      gemm_tile_fused<1, TA, Stage>(a + first * lda, lda, rows / 2, k, panel, 0, init, runs, lanes,
                                     rest);
       return;
     }
