@@ -134,6 +134,12 @@ class GemmTester {
     compare(av, bv, offsets, w, ldc, RequantizeFixedPoint<int8_t>{fixed, out_zp});
     compare(av, bv, offsets, w, ldc,
             RequantizeFixedPoint<uint8_t, SingleRounding>{fixed, 100, 5, 250});
+    // One multiplier for every column: the epilogues broadcast it instead of loading lanes.
+    const std::vector<float> one{multipliers[0]}, one_scale{scales[0]};
+    const std::vector<QuantizedMultiplier> one_fixed{fixed[0]};
+    compare(av, bv, offsets, w, ldc, DequantizeFloat{one_scale});
+    compare(av, bv, offsets, w, ldc, RequantizeFloat<int8_t>{one, out_zp});
+    compare(av, bv, offsets, w, ldc, RequantizeFixedPoint<uint8_t>{one_fixed, 130, 2, 240});
   }
 
  private:

@@ -42,6 +42,7 @@ TEST_CASE("conv2d equals the reference over random geometries", "[conv2d][simd]"
           .height(test::random_window(rng, kernel, 15))
           .width(test::random_window(rng, kernel_w, 15))
           .input_zero_point(zps[trial % 3])
+          .seven_bit_weights(trial % 4 == 3)
           .test(path, rng);
     }
   });
@@ -143,8 +144,8 @@ TEST_CASE("conv2d: extreme values, several im2col chunks, threads", "[conv2d][si
   });
 }
 
-// On AVX-512 VNNI the requantizing stages read ungrouped windows in place, from padded bands of
-// image rows; the other levels run the same shapes through im2col.
+// On AVX-512 VNNI, AVX-VNNI and AVX2 the requantizing stages read ungrouped windows in place,
+// from padded bands of image rows; the other levels run the same shapes through im2col.
 TEST_CASE("conv2d: windows read in place, in bands, with kernel rows padded to whole groups",
           "[conv2d][simd]") {
   test::for_each_conv_path([](Isa path) {
@@ -173,6 +174,21 @@ TEST_CASE("conv2d: windows read in place, in bands, with kernel rows padded to w
         .width({10, 3, 2, 1, 0, 0})
         .input_zero_point(128)
         .weight_zero_point(100)
+        .test(path, rng);
+    // 7-bit weights (AVX2's vpmaddubsw kernel) over runs of 9 bytes read as 12, and of 28.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(3, 24, 1)
+        .height({21, 3, 2, 1, 1, 1})
+        .width({30, 3, 1, 1, 1, 1})
+        .input_zero_point(200)
+        .seven_bit_weights(true)
+        .test(path, rng);
+    test::ConvTester<int8_t, int8_t>()
+        .channels(7, 33, 1)
+        .height({16, 4, 1, 1, 2, 1})
+        .width({27, 4, 1, 1, 1, 2})
+        .input_zero_point(-9)
+        .seven_bit_weights(true)
         .test(path, rng);
     // One kernel row: no padding of the run, whose last group is partial.
     test::ConvTester<uint8_t, int8_t>()

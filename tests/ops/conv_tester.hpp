@@ -2,8 +2,8 @@
 //
 // The convolution tester shared by tests/ops/conv2d_test.cpp and depthwise_test.cpp, in the
 // style of XNNPACK's testers: one fluent description of a convolution, run through conv2d()
-// (and depthwise_conv2d() for depthwise shapes) for five output stages (six for depthwise shapes:
-// a per-tensor float multiplier too) on one ISA path, and compared with reference::conv2d exactly.
+// (and depthwise_conv2d() for depthwise shapes) for five per-channel output stages and two
+// per-tensor ones on one ISA path, and compared with reference::conv2d exactly.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -85,6 +85,11 @@ class ConvTester {
     fill_w_ = w;
     return *this;
   }
+  // Weights in [-63, 63] (zero point 0) packed as SymmetricSevenBit: AVX2's fast kernel.
+  ConvTester& seven_bit_weights(bool v) {
+    seven_bit_ = v;
+    return *this;
+  }
   // Workers of a ThreadPool (1: the serial executor).
   ConvTester& threads(std::size_t v) {
     threads_ = v;
@@ -103,12 +108,11 @@ class ConvTester {
       v = static_cast<TA>(fill_x_ ? *fill_x_
                                   : rng.integer(StorageTraits<TA>::min, StorageTraits<TA>::max));
     }
-    for (TW& v : w) {
-      v = static_cast<TW>(fill_w_ ? *fill_w_
-                                  : rng.integer(StorageTraits<TW>::min, StorageTraits<TW>::max));
-    }
-    std::vector<int32_t> zps{w_zp_};
-    if (per_channel_zp_) {
+    const int32_t w_min = seven_bit_ ? SymmetricSevenBit::qmin<TW> : StorageTraits<TW>::min;
+    const int32_t w_max = seven_bit_ ? SymmetricSevenBit::qmax<TW> : StorageTraits<TW>::max;
+    for (TW& v : w) v = static_cast<TW>(fill_w_ ? *fill_w_ : rng.integer(w_min, w_max));
+    std::vector<int32_t> zps{seven_bit_ ? SymmetricSevenBit::zero_point<TW> : w_zp_};
+    if (per_channel_zp_ && !seven_bit_) {
       zps = rng.integers<int32_t>(c, StorageTraits<TW>::min, StorageTraits<TW>::max);
     }
     const std::vector<int32_t> bias = rng.integers<int32_t>(c, -100000, 100000);
@@ -132,11 +136,11 @@ class ConvTester {
     compare(x, w, offsets, packed, RequantizeFloat<int8_t>{multipliers, out_zp, -100, 120});
     compare(x, w, offsets, packed, RequantizeFloat<uint8_t>{multipliers, 128});
     compare(x, w, offsets, packed, RequantizeFixedPoint<int8_t>{fixed, out_zp});
-    // One multiplier for every channel: the depthwise kernels lay it out differently.
-    if (is_depthwise()) {
-      const std::vector<float> one{multipliers[0]};
-      compare(x, w, offsets, packed, RequantizeFloat<uint8_t>{one, 3});
-    }
+    // One multiplier for every channel: the epilogues broadcast it instead of loading lanes.
+    const std::vector<float> one{multipliers[0]};
+    const std::vector<QuantizedMultiplier> one_fixed{fixed[0]};
+    compare(x, w, offsets, packed, RequantizeFloat<uint8_t>{one, 3});
+    compare(x, w, offsets, packed, RequantizeFixedPoint<uint8_t>{one_fixed, 130, 2, 240});
   }
 
  private:
@@ -153,9 +157,10 @@ class ConvTester {
               const std::vector<int32_t>& bias) const {
     const Span<const TW> ws(w);
     const Span<const int32_t> zs(zps), bs(bias);
-    Packed p{pack_conv2d(Conv2dFilter{shape_.out_c, shape_.in_c, shape_.groups, shape_.h.kernel,
-                                      shape_.w.kernel},
-                         ws, zs, bs),
+    const Conv2dFilter filter{shape_.out_c, shape_.in_c, shape_.groups, shape_.h.kernel,
+                              shape_.w.kernel};
+    Packed p{seven_bit_ ? pack_conv2d<SymmetricSevenBit>(filter, ws, zs, bs)
+                        : pack_conv2d(filter, ws, zs, bs),
              std::nullopt};
     if (is_depthwise()) {
       p.depthwise = pack_depthwise(shape_.in_c, shape_.h.kernel, shape_.w.kernel, ws, zs, bs);
@@ -230,7 +235,7 @@ class ConvTester {
 
   reference::Conv2dShape shape_{1, 1, 1, 1, {1, 1, 1, 1, 0, 0}, {1, 1, 1, 1, 0, 0}};
   int32_t x_zp_ = 0, w_zp_ = 0;
-  bool per_channel_zp_ = false;
+  bool per_channel_zp_ = false, seven_bit_ = false;
   std::optional<int32_t> fill_x_, fill_w_;
   std::size_t threads_ = 1;
 };

@@ -422,29 +422,20 @@ void copy_band(const reference::Conv2dShape& s, const WindowBand& band, const TA
 #if QINFER_X86
 // conv2d() on windows read in place: each output row is a GEMM whose A rows are its windows,
 // stride x channels apart, each in kernel_h runs (RowRuns) one image row apart, against weights
-// packed with kernel rows of whole groups (Conv2dFilter::window_row). Only the AVX-512 VNNI
-// tiles with the stage fused take runs. For MobileNetV2's first layer (3 channels, K = 27)
-// im2col took as long as the GEMM and the padded rows' 36 bytes per window cost less than the
-// copy; see benchmarks/README.md for the layers it serves.
+// packed with kernel rows of whole groups (Conv2dFilter::window_row). Only the tiles with the
+// stage fused (AVX-512 VNNI, AVX-VNNI, AVX2) take runs: `call` has the lanes of one of them,
+// its runs and its kernel. For MobileNetV2's first layer (3 channels, K = 27) im2col took as long
+// as the GEMM and the padded rows' 36 bytes per window cost less than the copy; see
+// benchmarks/README.md for the layers it serves.
 template <class TA, class Stage, class Executor>
 void conv2d_windows(const reference::Conv2dShape& s, const WindowBand& band, const TA* input,
-                    int32_t input_zero_point, const PackedWeights& w,
-                    const GemmMicrokernel<TA>& kernel, const Stage& stage,
+                    int32_t input_zero_point, const GemmCall<TA, Stage>& call,
                     typename Stage::Output* output, TA* workspace, Executor& executor) {
   using Out = typename Stage::Output;
+  const PackedWeights& w = call.w;
   const std::size_t c = s.in_c, oh = s.h.output(), ow = s.w.output();
   const std::size_t row = band.width * c;
-  const convert::avx512::StageLanes<Stage> lanes(stage);
-  GemmCall<TA, Stage> call{{},
-                           w,
-                           stage,
-                           {},
-                           kernel,
-                           ConvertPath::avx512,
-                           kernel_zero_point(input_zero_point, kernel),
-                           {s.h.kernel, s.h.dilation * row},
-                           &lanes};
-  const std::size_t task_rows = gemm_task_rows_for(kernel.mr, w.panels);
+  const std::size_t task_rows = gemm_task_rows_for(call.kernel.mr, w.panels);
   const std::size_t row_blocks = (ow + task_rows - 1) / task_rows;
   const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
   for (std::size_t n = 0; n < s.batch; ++n) {
@@ -518,10 +509,31 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
     if (detail::conv2d_window_band(shape, band)) {
       const PackedWeights& packed = w.windows ? *w.windows : w.groups[0];
       const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), packed, pixels);
-      if (kernel.isa == Isa::avx512vnni && best_convert_path() == ConvertPath::avx512) {
+      const ConvertPath path = best_convert_path();
+      detail::GemmCall<TA, Stage> call{
+          {},
+          packed,
+          stage,
+          {},
+          kernel,
+          path,
+          detail::kernel_zero_point(input_zero_point, kernel),
+          {shape.h.kernel, shape.h.dilation * band.width * shape.in_c}};
+      const auto windows = [&] {
         std::uninitialized_default_construct_n(columns, band.size);
-        detail::conv2d_windows(shape, band, input.data(), input_zero_point, packed, kernel, stage,
-                               output.data(), columns, executor);
+        detail::conv2d_windows(shape, band, input.data(), input_zero_point, call, output.data(),
+                               columns, executor);
+      };
+      if (kernel.isa == Isa::avx512vnni && path == ConvertPath::avx512) {
+        const convert::avx512::StageLanes<Stage> lanes(stage);
+        call.fused = &lanes;
+        windows();
+        return ok();
+      }
+      if ((kernel.isa == Isa::avxvnni || kernel.isa == Isa::avx2) && path == ConvertPath::avx2) {
+        const convert::avx2::StageLanes<Stage> lanes(stage);
+        call.fused_ymm = &lanes;
+        windows();
         return ok();
       }
     }

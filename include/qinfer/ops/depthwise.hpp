@@ -383,7 +383,7 @@ Result<void> depthwise_conv2d(const reference::Conv2dShape& shape, Span<const TA
     // The AVX-VNNI kernel applies the float stage in its registers too, in channel order.
     if (kernel.isa == Isa::avxvnni && kernel.taps_per_group == 4 &&
         call.epilogue_path == ConvertPath::avx2 && w.taps() <= depthwise_run_taps) {
-      const convert::avx2::FloatStageLanes<typename Stage::Output> lanes(stage);
+      const convert::avx2::StageLanes<Stage> lanes(stage);
       executor(rows, [&](std::size_t row) {
         detail::depthwise_row_fused(
             call, row, [&](const DepthwiseRun& run, typename Stage::Output* out, std::size_t c0) {

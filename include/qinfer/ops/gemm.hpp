@@ -12,8 +12,8 @@
 // for small products on a parallel executor), run through an executor (runtime/parallel.hpp;
 // serial by default). Per tile the micro-kernel starts from the bias and zero-point terms and
 // accumulates (modulo 2^32, the reference's accumulator arithmetic) either in registers, with
-// the stage fused (AVX-512 VNNI, requantizing stages), or into an L1-resident buffer that the
-// vector requantization kernels then convert as a whole.
+// the stage fused (AVX-512 VNNI, AVX-VNNI and AVX2, requantizing stages), or into an L1-resident
+// buffer that the vector requantization kernels then convert as a whole.
 #pragma once
 
 #include <algorithm>
@@ -94,10 +94,47 @@ struct GemmCall {
   // its constructor scans every channel's multiplier, and built per task it cost M = 1,
   // N = K = 4096 about 8% (42.1-42.7 against 45.0-47.7 GOPS).
   const convert::avx512::StageLanes<Stage>* fused = nullptr;
+  // The same for the AVX-VNNI and AVX2 kernels.
+  const convert::avx2::StageLanes<Stage>* fused_ymm = nullptr;
 #endif
 };
 
 #if QINFER_X86
+// Calls tile(m0, rows) over rows [row_begin, row_end) in tiles of at most `most` rows, except
+// that a last tile of a single row shares the rows of the one before it: one row has too few
+// accumulators to hide vpdpbusd's latency, and M = 49 (7x7 layers) gained 3-4% on AVX-512 VNNI.
+// Sharing out all rows evenly cost M = 8 9%: its first tile streams the weights from L3, and
+// more rows there hide more of that.
+template <class Tile>
+void for_each_fused_tile(std::size_t row_begin, std::size_t row_end, std::size_t most,
+                         Tile&& tile) noexcept {
+  const std::size_t count = row_end - row_begin,
+                    last_two = count % most == 1 && count > most ? most + 1 : 0;
+  for (std::size_t m0 = row_begin; m0 < row_end;) {
+    const std::size_t left = row_end - m0;
+    const std::size_t rows = left == last_two ? left - left / 2 : std::min(most, left);
+    tile(m0, rows);
+    m0 += rows;
+  }
+}
+
+// Where the fused tile of rows [m0, ...) and the columns of panels from `panel` puts its sums.
+template <class TA, class Stage>
+kernels::TileOutput<typename Stage::Output> fused_output(const GemmCall<TA, Stage>& call,
+                                                         const uint32_t* row_sums,
+                                                         std::size_t row_begin, std::size_t m0,
+                                                         std::size_t panel,
+                                                         std::size_t panels) noexcept {
+  const PackedWeights& w = call.w;
+  const std::size_t n0 = panel * gemm_nr;
+  return {&call.c(m0, n0),
+          call.c.row_stride,
+          std::min(panels * gemm_nr, w.n - n0),
+          n0,
+          w.has_zero_points ? &w.zero_points[n0] : nullptr,
+          row_sums + (m0 - row_begin)};
+}
+
 // gemm_block's tiles on the AVX-512 VNNI kernels with the stage fused: panels in pairs (6x64
 // tiles), an odd last panel alone (8x32), or its first half (16x16) when C has at most 16 of
 // its columns. A pair's weights (64 KiB at K = 1024) may leave L1, which the kernel's prefetch
@@ -113,38 +150,52 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
   const std::size_t panel_stride = w.panels > 1 ? w.panel(1) - w.panel(0) : 0;
   for (std::size_t panel = panel_begin; panel < panel_end;) {
     const bool pair = panel + 1 < panel_end;
-    const std::size_t n0 = panel * gemm_nr;
-    const std::size_t most = pair ? k5::wide_mr : w.n - n0 <= 16 ? k5::tall_mr : k5::mr;
-    // Tiles of `most` rows, except that a last tile of a single row shares the rows of the one
-    // before it: one row has too few accumulators to hide vpdpbusd's latency, and M = 49 (7x7
-    // layers) gained 3-4%. Sharing out all rows evenly cost M = 8 9%: its first tile streams
-    // the weights from L3, and more rows there hide more of that.
-    const std::size_t count = row_end - row_begin,
-                      last_two = count % most == 1 && count > most ? most + 1 : 0;
-    for (std::size_t m0 = row_begin; m0 < row_end;) {
-      const std::size_t left = row_end - m0;
-      const std::size_t rows = left == last_two ? left - left / 2 : std::min(most, left);
+    const std::size_t most = pair                          ? k5::wide_mr
+                             : w.n - panel * gemm_nr <= 16 ? k5::tall_mr
+                                                           : k5::mr;
+    const int32_t* start = init[panel - panel_begin];
+    for_each_fused_tile(row_begin, row_end, most, [&](std::size_t m0, std::size_t rows) {
       const TA* a = call.a.data + m0 * call.a.row_stride;
-      const k5::TileOutput<typename Stage::Output> out{
-          &call.c(m0, n0),
-          call.c.row_stride,
-          std::min((pair ? 2 : 1) * gemm_nr, w.n - n0),
-          n0,
-          w.has_zero_points ? &w.zero_points[n0] : nullptr,
-          row_sums + (m0 - row_begin)};
+      const auto out = fused_output(call, row_sums, row_begin, m0, panel, pair ? 2 : 1);
       if (pair) {
-        k5::gemm_tile_fused<4>(a, call.a.row_stride, rows, w.k, w.panel(panel), panel_stride,
-                               init[panel - panel_begin], call.runs, lanes, out);
+        k5::gemm_tile_fused<4>(a, call.a.row_stride, rows, w.k, w.panel(panel), panel_stride, start,
+                               call.runs, lanes, out);
       } else if (out.columns <= 16) {
-        k5::gemm_tile_fused<1>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
-                               init[panel - panel_begin], call.runs, lanes, out);
+        k5::gemm_tile_fused<1>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0, start, call.runs,
+                               lanes, out);
       } else {
-        k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0,
-                               init[panel - panel_begin], call.runs, lanes, out);
+        k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0, start, call.runs,
+                               lanes, out);
       }
-      m0 += rows;
-    }
+    });
     panel += pair ? 2 : 1;
+  }
+}
+
+// The fused tile of the ymm kernels.
+template <class TA, class Stage>
+using FusedYmmTile = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
+                              const int8_t* panel, const int32_t* init, RowRuns runs,
+                              const convert::avx2::StageLanes<Stage>& lanes,
+                              const kernels::TileOutput<typename Stage::Output>& out) noexcept;
+
+// The same on the AVX-VNNI and AVX2 kernels: tiles of one panel, panel by panel, whose second
+// pass of 16 columns runs only where C has columns there.
+template <class TA, class Stage>
+void fused_block_ymm(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr],
+                     const uint32_t* row_sums, std::size_t row_begin, std::size_t row_end,
+                     std::size_t panel_begin, std::size_t panel_end) noexcept {
+  const PackedWeights& w = call.w;
+  const FusedYmmTile<TA, Stage> tile =
+      call.kernel.isa == Isa::avxvnni ? &kernels::avxvnni::gemm_tile_fused<TA, Stage>
+      : w.seven_bit                   ? &kernels::avx2::gemm_tile_fused<TA, Stage, true>
+                                      : &kernels::avx2::gemm_tile_fused<TA, Stage, false>;
+  for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
+    for_each_fused_tile(row_begin, row_end, call.kernel.mr, [&](std::size_t m0, std::size_t rows) {
+      tile(call.a.data + m0 * call.a.row_stride, call.a.row_stride, rows, w.k, w.panel(panel),
+           init[panel - panel_begin], call.runs, *call.fused_ymm,
+           fused_output(call, row_sums, row_begin, m0, panel, 1));
+    });
   }
 }
 #endif
@@ -195,6 +246,10 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
   if constexpr (HasX86Requantize<Stage>::value) {
     if (call.fused != nullptr) {
       fused_block(call, init, row_sums, row_begin, row_end, panel_begin, panel_end);
+      return;
+    }
+    if (call.fused_ymm != nullptr) {
+      fused_block_ymm(call, init, row_sums, row_begin, row_end, panel_begin, panel_end);
       return;
     }
   }
@@ -288,13 +343,20 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
     });
   };
 #if QINFER_X86
-  // The AVX-512 VNNI kernels apply requantizing stages in their registers (C with contiguous
+  // Every x86 kernel except AMX applies requantizing stages in its registers (C with contiguous
   // columns); other tiles go through the tile buffer.
   if constexpr (HasX86Requantize<Stage>::value) {
-    if (kernel.isa == Isa::avx512vnni && c.col_stride == 1 &&
+    if (c.col_stride == 1 && kernel.isa == Isa::avx512vnni &&
         call.epilogue_path == ConvertPath::avx512) {
       const convert::avx512::StageLanes<Stage> lanes(stage);
       call.fused = &lanes;
+      run();
+      return ok();
+    }
+    if (c.col_stride == 1 && (kernel.isa == Isa::avxvnni || kernel.isa == Isa::avx2) &&
+        call.epilogue_path == ConvertPath::avx2) {
+      const convert::avx2::StageLanes<Stage> lanes(stage);
+      call.fused_ymm = &lanes;
       run();
       return ok();
     }

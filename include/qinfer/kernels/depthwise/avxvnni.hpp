@@ -181,12 +181,9 @@ __attribute__((target("avx2,avxvnni"))) void depthwise_quads(const DepthwiseRun&
 template <class TA, class Out>
 __attribute__((target("avx2,avxvnni"))) void depthwise_quads_float(
     const DepthwiseRun& run, const RequantizeFloat<Out>& stage,
-    const convert::avx2::FloatStageLanes<Out>& lanes, Out* out, std::size_t out_stride,
+    const convert::avx2::StageLanes<RequantizeFloat<Out>>& lanes, Out* out, std::size_t out_stride,
     std::size_t first_channel) noexcept {
-  const convert::avx2::FloatStageLanes<Out> local = lanes;
-  // The packs leave each 128-bit lane holding the lower or upper halves of the four vectors'
-  // levels; this dword permutation restores channel order.
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const convert::avx2::StageLanes<RequantizeFloat<Out>> local = lanes;
   for_each_step<TA>(
       run,
       [&](std::size_t p, std::size_t c, const __m256i(&sums)[4])
@@ -194,16 +191,10 @@ __attribute__((target("avx2,avxvnni"))) void depthwise_quads_float(
             __m256i levels[4];
 #pragma GCC unroll 4
             for (std::size_t m = 0; m < 4; ++m) {
-              levels[m] = local(sums[m], first_channel + c + 8 * m);
+              levels[m] = local.levels(sums[m], local.multiplier(first_channel + c + 8 * m));
             }
-            // Levels lie inside Out's range, so the saturating packs are exact.
-            const __m256i words01 = _mm256_packs_epi32(levels[0], levels[1]);
-            const __m256i words23 = _mm256_packs_epi32(levels[2], levels[3]);
-            const __m256i bytes = std::is_same_v<Out, int8_t>
-                                      ? _mm256_packs_epi16(words01, words23)
-                                      : _mm256_packus_epi16(words01, words23);
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + p * out_stride + c),
-                                _mm256_permutevar8x32_epi32(bytes, order));
+                                local.pack(levels[0], levels[1], levels[2], levels[3]));
           },
       [&](std::size_t p, std::size_t c, std::size_t width, const int32_t* sums)
           __attribute__((always_inline, target("avx2"))) {

@@ -22,137 +22,243 @@
 #include <cstdint>
 
 #include "qinfer/kernels/gemm/microkernel.hpp"
+#include "qinfer/quant/convert/avx2.hpp"
 
 namespace qinfer::kernels::avx2 {
 
 inline constexpr std::size_t mr_seven_bit = 4;
+// 12 accumulators of int16 pair sums: 3 rows ran about 7% faster than 2 at 1024^3; 4 were no
+// faster.
 inline constexpr std::size_t mr_exact = 3;
+// Columns per pass of every ymm kernel (this file's and AVX-VNNI's): half a panel.
+inline constexpr std::size_t pass_nr = gemm_nr / 2;
 
-// Rows x 32 columns in two passes of 16 columns, as the AVX-VNNI kernel does.
-template <std::size_t Rows, class TA>
-__attribute__((target("avx2"))) void gemm_rows_seven_bit(const TA* a, std::size_t lda,
-                                                         std::size_t k, const int8_t* panel,
-                                                         const int32_t* init,
-                                                         int32_t* acc) noexcept {
+// sum += the 7-bit products of Rows rows of k activations (lda apart) with 16 columns of packed
+// groups from `weights` (the first or second 64 bytes of each 128-byte group): vpmaddubsw, then
+// vpmaddwd by ones. WholeGroups: k is a multiple of gemm_kr (a run of a window).
+template <std::size_t Rows, class TA, bool WholeGroups = false>
+__attribute__((always_inline, target("avx2"))) inline void accumulate_run_seven_bit(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* weights,
+    __m256i (&sum)[Rows][2]) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
-  const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
+  const std::size_t full_groups = k / gemm_kr, tail = WholeGroups ? 0 : k % gemm_kr;
   const __m256i ones = _mm256_set1_epi16(1);
-  for (std::size_t half = 0; half < 2; ++half) {
-    const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
-    __m256i sum[Rows][2];
-    const auto* column_init = reinterpret_cast<const __m256i*>(init + half * (gemm_nr / 2));
+  const auto step = [&](std::size_t g, auto&& word_of_row)
+      __attribute__((always_inline, target("avx2"))) {
+    const int8_t* group = weights + g * gemm_nr * gemm_kr;
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 32));
 #pragma GCC unroll 16
-    for (auto& row : sum) {
-      row[0] = _mm256_loadu_si256(column_init);
-      row[1] = _mm256_loadu_si256(column_init + 1);
+    for (std::size_t m = 0; m < Rows; ++m) {
+      const __m256i a4 = _mm256_set1_epi32(static_cast<int>(word_of_row(a + m * lda)));
+      sum[m][0] =
+          _mm256_add_epi32(sum[m][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a4, b0), ones));
+      sum[m][1] =
+          _mm256_add_epi32(sum[m][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a4, b1), ones));
     }
-    const auto accumulate = [&](std::size_t g, auto&& word_of_row)
-        __attribute__((always_inline, target("avx2"))) {
-      const __m256i b0 =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weights + g * gemm_nr * gemm_kr));
-      const __m256i b1 = _mm256_loadu_si256(
-          reinterpret_cast<const __m256i*>(weights + g * gemm_nr * gemm_kr + 32));
+  };
+  for (std::size_t g = 0; g < full_groups; ++g) {
+    step(g, [&](const TA* row) { return activation_word(row, g * gemm_kr, mask); });
+  }
+  if (tail != 0) {
+    step(full_groups, [&](const TA* row) {
+      return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
+    });
+  }
+}
+
+// The 7-bit sums of Rows rows x 16 columns from their initial terms at `init`, each row's k
+// values in `runs`.
+template <std::size_t Rows, class TA>
+__attribute__((always_inline, target("avx2"))) inline void accumulate_seven_bit(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* weights, const int32_t* init,
+    __m256i (&sum)[Rows][2], RowRuns runs) noexcept {
+  const auto* column_init = reinterpret_cast<const __m256i*>(init);
 #pragma GCC unroll 16
-      for (std::size_t m = 0; m < Rows; ++m) {
-        const __m256i a4 = _mm256_set1_epi32(static_cast<int>(word_of_row(a + m * lda)));
-        sum[m][0] =
-            _mm256_add_epi32(sum[m][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a4, b0), ones));
-        sum[m][1] =
-            _mm256_add_epi32(sum[m][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a4, b1), ones));
-      }
-    };
-    for (std::size_t g = 0; g < full_groups; ++g) {
-      accumulate(g, [&](const TA* row) { return activation_word(row, g * gemm_kr, mask); });
-    }
-    if (tail != 0) {
-      accumulate(full_groups, [&](const TA* row) {
-        return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
-      });
+  for (auto& row : sum) {
+    row[0] = _mm256_loadu_si256(column_init);
+    row[1] = _mm256_loadu_si256(column_init + 1);
+  }
+  if (runs.count == 1) {
+    accumulate_run_seven_bit(a, lda, k, weights, sum);
+    return;
+  }
+  const std::size_t run_k = k / runs.count, run_bytes = packed_run_bytes(run_k);
+  for (std::size_t run = 0; run < runs.count; ++run) {
+    accumulate_run_seven_bit<Rows, TA, true>(a + run * runs.pitch, lda, run_k,
+                                             weights + run * run_bytes, sum);
+  }
+}
+
+// pairs[m][v] += the exact products of Rows rows with 16 columns of packed groups: four int16
+// weight vectors of 4 columns x 4 k, lanes 2c and 2c + 1 of pairs[m][v] holding the partial
+// sums over k = 0, 1 and k = 2, 3 (mod 4) of column 4v + c.
+template <std::size_t Rows, class TA, bool WholeGroups = false>
+__attribute__((always_inline, target("avx2"))) inline void accumulate_run_exact(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* weights,
+    __m256i (&pairs)[Rows][4]) noexcept {
+  constexpr uint32_t mask = code_mask<TA>(0);
+  const std::size_t full_groups = k / gemm_kr, tail = WholeGroups ? 0 : k % gemm_kr;
+  const auto step = [&](std::size_t g, auto&& word_of_row)
+      __attribute__((always_inline, target("avx2"))) {
+    __m256i b[4];
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < 4; ++v) {
+      b[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(weights + g * gemm_nr * gemm_kr + 16 * v)));
     }
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
-      int32_t* out = acc + m * gemm_nr + half * (gemm_nr / 2);
+      const __m256i a4 =
+          _mm256_cvtepu8_epi16(_mm_set1_epi32(static_cast<int>(word_of_row(a + m * lda))));
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < 4; ++v) {
+        pairs[m][v] = _mm256_add_epi32(pairs[m][v], _mm256_madd_epi16(a4, b[v]));
+      }
+    }
+  };
+  for (std::size_t g = 0; g < full_groups; ++g) {
+    step(g, [&](const TA* row) { return activation_word(row, g * gemm_kr, mask); });
+  }
+  if (tail != 0) {
+    step(full_groups, [&](const TA* row) {
+      return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
+    });
+  }
+}
+
+// The exact sums of Rows rows x 16 columns from their initial terms at `init`, each row's k
+// values in `runs`: the pair sums folded once, at the end.
+template <std::size_t Rows, class TA>
+__attribute__((always_inline, target("avx2"))) inline void accumulate_exact(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* weights, const int32_t* init,
+    __m256i (&sum)[Rows][2], RowRuns runs) noexcept {
+  __m256i pairs[Rows][4];
+#pragma GCC unroll 16
+  for (auto& row : pairs) {
+#pragma GCC unroll 4
+    for (auto& v : row) v = _mm256_setzero_si256();
+  }
+  if (runs.count == 1) {
+    accumulate_run_exact(a, lda, k, weights, pairs);
+  } else {
+    const std::size_t run_k = k / runs.count, run_bytes = packed_run_bytes(run_k);
+    for (std::size_t run = 0; run < runs.count; ++run) {
+      accumulate_run_exact<Rows, TA, true>(a + run * runs.pitch, lda, run_k,
+                                           weights + run * run_bytes, pairs);
+    }
+  }
+  // hadd pairs the partial sums within 128-bit lanes as columns 0 1 4 5 | 2 3 6 7; the 64-bit
+  // permute puts them in order.
+#pragma GCC unroll 16
+  for (std::size_t m = 0; m < Rows; ++m) {
+#pragma GCC unroll 2
+    for (std::size_t v = 0; v < 2; ++v) {
+      const __m256i folded = _mm256_hadd_epi32(pairs[m][2 * v], pairs[m][2 * v + 1]);
+      sum[m][v] =
+          _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + 8 * v)),
+                           _mm256_permute4x64_epi64(folded, _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+  }
+}
+
+// Rows x 32 columns in two passes of 16 columns, as the AVX-VNNI kernel does.
+template <std::size_t Rows, class TA, bool SevenBit>
+__attribute__((target("avx2"))) void gemm_rows(const TA* a, std::size_t lda, std::size_t k,
+                                               const int8_t* panel, const int32_t* init,
+                                               int32_t* acc) noexcept {
+  for (std::size_t first = 0; first < gemm_nr; first += pass_nr) {
+    __m256i sum[Rows][2];
+    if constexpr (SevenBit) {
+      accumulate_seven_bit(a, lda, k, panel + first * gemm_kr, init + first, sum, {});
+    } else {
+      accumulate_exact(a, lda, k, panel + first * gemm_kr, init + first, sum, {});
+    }
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      int32_t* out = acc + m * gemm_nr + first;
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), sum[m][0]);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), sum[m][1]);
     }
   }
 }
 
-// Rows x 32 columns in two passes of 16: four int16 weight vectors of 4 columns x 4 k each,
-// 12 accumulators at 3 rows (3 rows ran about 7% faster than 2 at 1024^3; 4 were no faster).
-template <std::size_t Rows, class TA>
-__attribute__((target("avx2"))) void gemm_rows_exact(const TA* a, std::size_t lda, std::size_t k,
-                                                     const int8_t* panel, const int32_t* init,
-                                                     int32_t* acc) noexcept {
-  constexpr uint32_t mask = code_mask<TA>(0);
-  constexpr std::size_t vectors = 4;  // int16 weight vectors per pass
-  const std::size_t full_groups = k / gemm_kr, tail = k % gemm_kr;
-  for (std::size_t half = 0; half < 2; ++half) {
-    const int8_t* weights = panel + half * (gemm_nr / 2) * gemm_kr;
-    // Lanes 2c and 2c + 1 of sum[m][v] hold the partial sums over k = 0, 1 and k = 2, 3 (mod 4)
-    // of column 4v + c.
-    __m256i sum[Rows][vectors];
-#pragma GCC unroll 16
-    for (auto& row : sum) {
-#pragma GCC unroll 16
-      for (auto& v : row) v = _mm256_setzero_si256();
-    }
-    const auto accumulate = [&](std::size_t g, auto&& word_of_row)
-        __attribute__((always_inline, target("avx2"))) {
-      __m256i b[vectors];
-#pragma GCC unroll 16
-      for (std::size_t v = 0; v < vectors; ++v) {
-        b[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(
-            reinterpret_cast<const __m128i*>(weights + g * gemm_nr * gemm_kr + 16 * v)));
-      }
+// The fused epilogue of the ymm kernels, for one pass of Rows rows x 16 columns (sum[m][v]
+// holds columns 8v .. 8v + 7 of row m): the zero-point term, the stage and the 8-bit store of
+// the pass's columns [first, first + count) of the tile, count in 1..16, straight from the
+// accumulators. Rows go out two to a pack (32 bytes); columns past `count` form no address.
+template <std::size_t Rows, class Stage>
+__attribute__((always_inline, target("avx2"))) inline void store_fused(
+    __m256i (&sum)[Rows][2], const convert::avx2::StageLanes<Stage>& stage,
+    const TileOutput<typename Stage::Output>& out, std::size_t first, std::size_t count) noexcept {
+  if (out.zb != nullptr) {
+#pragma GCC unroll 2
+    for (std::size_t v = 0; v < 2; ++v) {
+      const __m256i zb =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out.zb + first + 8 * v));
 #pragma GCC unroll 16
       for (std::size_t m = 0; m < Rows; ++m) {
-        const __m256i a4 =
-            _mm256_cvtepu8_epi16(_mm_set1_epi32(static_cast<int>(word_of_row(a + m * lda))));
-#pragma GCC unroll 16
-        for (std::size_t v = 0; v < vectors; ++v) {
-          sum[m][v] = _mm256_add_epi32(sum[m][v], _mm256_madd_epi16(a4, b[v]));
-        }
+        const __m256i row_sum = _mm256_set1_epi32(static_cast<int>(out.row_sums[m]));
+        sum[m][v] = _mm256_sub_epi32(sum[m][v], _mm256_mullo_epi32(zb, row_sum));
       }
-    };
-    for (std::size_t g = 0; g < full_groups; ++g) {
-      accumulate(g, [&](const TA* row) { return activation_word(row, g * gemm_kr, mask); });
     }
-    if (tail != 0) {
-      accumulate(full_groups, [&](const TA* row) {
-        return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
-      });
-    }
-// hadd pairs the partial sums within 128-bit lanes as columns 0 1 4 5 | 2 3 6 7; the
-// 64-bit permute puts them in order.
+  }
+  const std::size_t channel = out.first_channel + first;
+  const auto m0 = stage.multiplier(channel, count < 8 ? count : 8);
+  const auto m1 = count > 8 ? stage.multiplier(channel + 8, count - 8) : m0;
+  typename Stage::Output* c = out.c + first;
 #pragma GCC unroll 16
-    for (std::size_t m = 0; m < Rows; ++m) {
-      const std::size_t first = half * (gemm_nr / 2);
-#pragma GCC unroll 16
-      for (std::size_t v = 0; v < vectors; v += 2) {
-        const __m256i pairs = _mm256_hadd_epi32(sum[m][v], sum[m][v + 1]);
-        const __m256i start =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + first + 4 * v));
-        _mm256_storeu_si256(
-            reinterpret_cast<__m256i*>(acc + m * gemm_nr + first + 4 * v),
-            _mm256_add_epi32(start, _mm256_permute4x64_epi64(pairs, _MM_SHUFFLE(3, 1, 2, 0))));
-      }
+  for (std::size_t m = 0; m < Rows; m += 2) {
+    const std::size_t next = m + 1 < Rows ? m + 1 : m;
+    const __m256i bytes =
+        stage.pack(stage.levels(sum[m][0], m0), stage.levels(sum[m][1], m1),
+                   stage.levels(sum[next][0], m0), stage.levels(sum[next][1], m1));
+    convert::avx2::store_first(c + m * out.ldc, _mm256_castsi256_si128(bytes), count);
+    if (next != m) {
+      convert::avx2::store_first(c + next * out.ldc, _mm256_extracti128_si256(bytes, 1), count);
     }
   }
 }
 
-template <class TA>
-void gemm_tile_seven_bit(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-                         const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
-  dispatch_rows<mr_seven_bit>(
-      rows, [&](auto r) { gemm_rows_seven_bit<decltype(r)::value>(a, lda, k, panel, init, acc); });
+// The tile's sums go through the stage straight from the accumulators to C, pass by pass over
+// the columns C has.
+template <std::size_t Rows, class TA, class Stage, bool SevenBit>
+__attribute__((target("avx2"))) void gemm_rows_fused(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, const int32_t* init,
+    RowRuns runs, const convert::avx2::StageLanes<Stage>& lanes,
+    const TileOutput<typename Stage::Output>& out) noexcept {
+  // A local copy: stores through the 8-bit output may alias anything, so the stage read through
+  // the reference would be reloaded after each row.
+  const convert::avx2::StageLanes<Stage> stage = lanes;
+  for (std::size_t first = 0; first < out.columns; first += pass_nr) {
+    __m256i sum[Rows][2];
+    if constexpr (SevenBit) {
+      accumulate_seven_bit(a, lda, k, panel + first * gemm_kr, init + first, sum, runs);
+    } else {
+      accumulate_exact(a, lda, k, panel + first * gemm_kr, init + first, sum, runs);
+    }
+    const std::size_t left = out.columns - first;
+    store_fused(sum, stage, out, first, left < pass_nr ? left : pass_nr);
+  }
 }
 
-template <class TA>
-void gemm_tile_exact(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
-                     const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
-  dispatch_rows<mr_exact>(
-      rows, [&](auto r) { gemm_rows_exact<decltype(r)::value>(a, lda, k, panel, init, acc); });
+template <class TA, class Stage, bool SevenBit>
+void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
+                     const int8_t* panel, const int32_t* init, RowRuns runs,
+                     const convert::avx2::StageLanes<Stage>& lanes,
+                     const TileOutput<typename Stage::Output>& out) noexcept {
+  dispatch_rows<SevenBit ? mr_seven_bit : mr_exact>(rows, [&](auto r) {
+    gemm_rows_fused<decltype(r)::value, TA, Stage, SevenBit>(a, lda, k, panel, init, runs, lanes,
+                                                             out);
+  });
+}
+
+template <class TA, bool SevenBit>
+void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
+               const int32_t* init, int32_t* acc) noexcept {
+  dispatch_rows<SevenBit ? mr_seven_bit : mr_exact>(rows, [&](auto r) {
+    gemm_rows<decltype(r)::value, TA, SevenBit>(a, lda, k, panel, init, acc);
+  });
 }
 
 template <class TA>
@@ -164,15 +270,10 @@ constexpr GemmMicrokernel<TA> gemm_microkernel(bool seven_bit_weights) noexcept 
             gemm_nr,
             gemm_kr,
             0,
-            &gemm_tile_seven_bit<TA>};
+            &gemm_tile<TA, true>};
   }
-  return {"avx2 vpmaddwd (exact) 3x32c4",
-          Isa::avx2,
-          mr_exact,
-          gemm_nr,
-          gemm_kr,
-          0,
-          &gemm_tile_exact<TA>};
+  return {"avx2 vpmaddwd (exact) 3x32c4", Isa::avx2, mr_exact, gemm_nr, gemm_kr, 0,
+          &gemm_tile<TA, false>};
 }
 
 }  // namespace qinfer::kernels::avx2

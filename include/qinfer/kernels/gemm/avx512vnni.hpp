@@ -126,7 +126,7 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
     return;
   }
   const std::size_t run_k = k / runs.count;
-  const std::size_t run_bytes = (run_k + gemm_kr - 1) / gemm_kr * gemm_nr * gemm_kr;
+  const std::size_t run_bytes = packed_run_bytes(run_k);
   for (std::size_t run = 0; run < runs.count; ++run) {
     accumulate_run<Rows, Vectors, TA, true>(a + run * runs.pitch, lda, run_k,
                                             panel + run * run_bytes, panel_stride, sum);
@@ -146,17 +146,6 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
     _mm512_storeu_si512(acc + m * gemm_nr + 16, sum[m][1]);
   }
 }
-
-// Where a fused epilogue puts a tile, and the zero-point term it still owes.
-template <class Out>
-struct TileOutput {
-  Out* c;                     // the tile's first element in C, whose columns are contiguous
-  std::size_t ldc;            // C's row stride
-  std::size_t columns;        // of the tile's panels that C has: all but in the last panel
-  std::size_t first_channel;  // the tile's first column, for per-channel stage parameters
-  const int32_t* zb;          // the tile's weight zero points, or null when all are 0
-  const uint32_t* row_sums;   // per tile row: sum of (code - activation_offset), when zb is set
-};
 
 // The tile's sums go through the stage straight from the accumulators to C.
 template <std::size_t Rows, std::size_t Vectors, class TA, class Stage>

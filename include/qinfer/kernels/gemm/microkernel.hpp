@@ -48,6 +48,11 @@ struct RowRuns {
   std::size_t pitch = 0;
 };
 
+// The packed bytes of one run of run_k values: its groups, zero-padded to a whole last group.
+constexpr std::size_t packed_run_bytes(std::size_t run_k) noexcept {
+  return (run_k + gemm_kr - 1) / gemm_kr * gemm_nr * gemm_kr;
+}
+
 template <class TA>
 using GemmTileFn = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                             const int8_t* panel, const int32_t* init, int32_t* acc) noexcept;
@@ -98,6 +103,18 @@ constexpr uint32_t code_mask(uint32_t activation_offset) noexcept {
   const bool flip = std::is_same_v<TA, int8_t> != (activation_offset == 128);
   return flip ? 0x80808080u : 0u;
 }
+
+// Where a fused epilogue (a kernel that applies the stage in its registers) puts a tile, and the
+// zero-point term it still owes.
+template <class Out>
+struct TileOutput {
+  Out* c;                     // the tile's first element in C, whose columns are contiguous
+  std::size_t ldc;            // C's row stride
+  std::size_t columns;        // of the tile's panels that C has: all but in the last panel
+  std::size_t first_channel;  // the tile's first column, for per-channel stage parameters
+  const int32_t* zb;          // the tile's weight zero points, or null when all are 0
+  const uint32_t* row_sums;   // per tile row: sum of (code - activation_offset), when zb is set
+};
 
 // Calls tile<Rows>(...) for a runtime row count 1..MaxRows: each short tile (the M = 1 GEMV
 // above all) runs a kernel that computes only its rows.

@@ -253,63 +253,174 @@ __attribute__((target("avx2"))) inline void requantize_rows(
   }
 }
 
-// Fixed-point stage over a row-major [rows, channels] block; bit-exact with the stage itself.
-template <class Out, class Rounding>
-__attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
-                                                std::size_t channels,
-                                                const RequantizeFixedPoint<Out, Rounding>& stage,
-                                                Out* out, RowStrides strides) noexcept {
-  const bool per_tensor = stage.multipliers.size() == 1;
-  const MultiplierLanes tensor_multiplier = broadcast(stage.multipliers[0]);
-  // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without int32 overflow.
-  const __m256i lo = _mm256_set1_epi32(stage.min - stage.zero_point);
-  const __m256i hi = _mm256_set1_epi32(stage.max - stage.zero_point);
-  const __m256i zero_point = _mm256_set1_epi32(stage.zero_point);
-  requantize_rows(
-      acc, rows, channels, stage, out, strides,
-      [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
-        const MultiplierLanes m =
-            per_tensor ? tensor_multiplier : load(stage.multipliers.data() + c);
-        const __m256i v =
-            apply(Rounding{}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)), m);
-        return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), zero_point);
-      });
+// The lanes whose index is below `count` (0..8), as a mask for the masked loads.
+__attribute__((target("avx2"))) inline __m256i first_lanes(std::size_t count) noexcept {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// The float stage on 8 lanes: levels (zero point added, clamped) of the sums of channels
-// c .. c + 7; bit-exact with the stage itself. The depthwise kernels apply it in registers.
+// The first `count` (0..8) of 8 consecutive {multiplier, shift} pairs; the other lanes hold 0.
+// The masked loads read no pair past them.
+__attribute__((target("avx2"))) inline MultiplierLanes load(const QuantizedMultiplier* m,
+                                                            std::size_t count) noexcept {
+  const std::size_t low = count < 4 ? count : 4;
+  const auto* words = reinterpret_cast<const int*>(m);
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256i a =
+      _mm256_permutevar8x32_epi32(_mm256_maskload_epi32(words, first_lanes(2 * low)), split);
+  const __m256i b = _mm256_permutevar8x32_epi32(
+      _mm256_maskload_epi32(words + 8, first_lanes(2 * (count - low))), split);
+  return {_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31)};
+}
+
+// The bytes of packs_epi16(packs_epi32(k0, k1), packs_epi32(k2, k3)) (or packus) in the order
+// of k0's 8 lanes, then k1's, k2's and k3's: the packs leave each 128-bit lane with the lower or
+// upper halves of the four, which this dword permutation restores.
+__attribute__((target("avx2"))) inline __m256i ordered_bytes(__m256i bytes) noexcept {
+  return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// Stores the first `count` (0..16) bytes of `bytes`; the other bytes of dst are not touched.
 template <class Out>
-struct FloatStageLanes {
-  __attribute__((target("avx2"))) explicit FloatStageLanes(
-      const RequantizeFloat<Out>& stage) noexcept
+__attribute__((target("avx2"))) inline void store_first(Out* dst, __m128i bytes,
+                                                        std::size_t count) noexcept {
+  if (count == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
+    return;
+  }
+  alignas(16) Out lanes[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), bytes);
+  for (std::size_t i = 0; i < count; ++i) dst[i] = lanes[i];
+}
+
+// The levels (zero point added, inside the output bounds) of 8 accumulators of channels
+// c .. c + 7 under a requantizing stage, with the stage's constants held in registers: shared by
+// the requantize kernels below and the fused epilogues of the AVX-VNNI GEMM and depthwise
+// kernels. levels() and pack() are the epilogues' form: pack(levels(...) x 4) gives the output
+// bytes of four vectors, in the order of ordered_bytes().
+template <class Stage>
+struct StageLanes;
+
+template <class Out, class Rounding>
+struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
+  __attribute__((target("avx2"))) explicit StageLanes(
+      const RequantizeFixedPoint<Out, Rounding>& stage) noexcept
+      : multipliers(stage.multipliers.data()),
+        per_tensor(stage.multipliers.size() == 1),
+        tensor_multiplier(broadcast(stage.multipliers[0])),
+        // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without overflow.
+        lo(_mm256_set1_epi32(stage.min - stage.zero_point)),
+        hi(_mm256_set1_epi32(stage.max - stage.zero_point)),
+        zero_point(_mm256_set1_epi32(stage.zero_point)) {}
+
+  // The multipliers of channels [c, c + count), count in 1..8.
+  __attribute__((always_inline, target("avx2"))) MultiplierLanes multiplier(
+      std::size_t c, std::size_t count = 8) const noexcept {
+    if (per_tensor) return tensor_multiplier;
+    return count == 8 ? load(multipliers + c) : load(multipliers + c, count);
+  }
+  __attribute__((always_inline, target("avx2"))) __m256i levels(
+      __m256i acc, const MultiplierLanes& m) const noexcept {
+    const __m256i v = apply(Rounding{}, acc, m);
+    return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), zero_point);
+  }
+  __attribute__((always_inline, target("avx2"))) __m256i operator()(__m256i acc,
+                                                                    std::size_t c) const noexcept {
+    return levels(acc, multiplier(c));
+  }
+  // The levels lie inside Out's range, so the saturating packs are exact.
+  __attribute__((always_inline, target("avx2"))) __m256i pack(__m256i k0, __m256i k1, __m256i k2,
+                                                              __m256i k3) const noexcept {
+    const __m256i k01 = _mm256_packs_epi32(k0, k1), k23 = _mm256_packs_epi32(k2, k3);
+    return ordered_bytes(std::is_same_v<Out, int8_t> ? _mm256_packs_epi16(k01, k23)
+                                                     : _mm256_packus_epi16(k01, k23));
+  }
+
+  const QuantizedMultiplier* multipliers;
+  bool per_tensor;
+  MultiplierLanes tensor_multiplier;
+  __m256i lo, hi, zero_point;
+};
+
+template <class Out>
+struct StageLanes<RequantizeFloat<Out>> {
+  __attribute__((target("avx2"))) explicit StageLanes(const RequantizeFloat<Out>& stage) noexcept
       : multipliers(stage.multipliers.data()),
         per_tensor(stage.multipliers.size() == 1),
         tensor_multiplier(_mm256_set1_ps(stage.multipliers[0])),
         lo(_mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point))),
         hi(_mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point))),
-        zero_point(_mm256_set1_epi32(stage.zero_point)) {}
+        zero_point(_mm256_set1_epi32(stage.zero_point)),
+        zero_point16(_mm256_set1_epi16(static_cast<int16_t>(stage.zero_point))),
+        min_bytes(_mm256_set1_epi8(static_cast<char>(stage.min))),
+        max_bytes(_mm256_set1_epi8(static_cast<char>(stage.max))),
+        narrow(stage.min != StorageTraits<Out>::min || stage.max != StorageTraits<Out>::max) {
+    unclamped = true;
+    for (float m : stage.multipliers) unclamped = unclamped && m < 1.0f;
+  }
 
-  __attribute__((always_inline, target("avx2"))) __m256i operator()(__m256i acc,
-                                                                    std::size_t c) const noexcept {
-    const __m256 m = per_tensor ? tensor_multiplier : _mm256_loadu_ps(multipliers + c);
+  // The multipliers of channels [c, c + count), count in 1..8.
+  __attribute__((always_inline, target("avx2"))) __m256 multiplier(
+      std::size_t c, std::size_t count = 8) const noexcept {
+    if (per_tensor) return tensor_multiplier;
+    return count == 8 ? _mm256_loadu_ps(multipliers + c)
+                      : _mm256_maskload_ps(multipliers + c, first_lanes(count));
+  }
+  // The clamped levels with the zero point added.
+  __attribute__((always_inline, target("avx2"))) __m256i clamped(__m256i acc,
+                                                                 __m256 m) const noexcept {
     const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
     return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi)),
                             zero_point);
+  }
+  __attribute__((always_inline, target("avx2"))) __m256i operator()(__m256i acc,
+                                                                    std::size_t c) const noexcept {
+    return clamped(acc, multiplier(c));
+  }
+  // As convert/avx512.hpp's packed form: with every multiplier below 1, |acc x m| < 2^31, so the
+  // levels are left unclamped and without the zero point, and pack() clamps them through the
+  // saturating packs (int16, a saturating int16 add of the zero point, the storage type) and,
+  // for a range narrower than the type, min/max on bytes: about half the instructions.
+  __attribute__((always_inline, target("avx2"))) __m256i levels(__m256i acc,
+                                                                __m256 m) const noexcept {
+    return unclamped ? _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), m))
+                     : clamped(acc, m);
+  }
+  __attribute__((always_inline, target("avx2"))) __m256i pack(__m256i k0, __m256i k1, __m256i k2,
+                                                              __m256i k3) const noexcept {
+    __m256i k01 = _mm256_packs_epi32(k0, k1), k23 = _mm256_packs_epi32(k2, k3);
+    if (unclamped) {
+      k01 = _mm256_adds_epi16(k01, zero_point16);
+      k23 = _mm256_adds_epi16(k23, zero_point16);
+    }
+    __m256i bytes;
+    if constexpr (std::is_same_v<Out, int8_t>) {
+      bytes = _mm256_packs_epi16(k01, k23);
+      if (unclamped && narrow)
+        bytes = _mm256_min_epi8(max_bytes, _mm256_max_epi8(min_bytes, bytes));
+    } else {
+      bytes = _mm256_packus_epi16(k01, k23);
+      if (unclamped && narrow)
+        bytes = _mm256_min_epu8(max_bytes, _mm256_max_epu8(min_bytes, bytes));
+    }
+    return ordered_bytes(bytes);
   }
 
   const float* multipliers;
   bool per_tensor;
   __m256 tensor_multiplier, lo, hi;
-  __m256i zero_point;
+  __m256i zero_point, zero_point16, min_bytes, max_bytes;
+  bool narrow;
+  bool unclamped;
 };
 
-// Float stage over a row-major [rows, channels] block; bit-exact with the stage itself.
-template <class Out>
+// A requantizing stage over a row-major [rows, channels] block; bit-exact with the stage itself.
+template <class Stage>
 __attribute__((target("avx2"))) void requantize(const int32_t* acc, std::size_t rows,
-                                                std::size_t channels,
-                                                const RequantizeFloat<Out>& stage, Out* out,
+                                                std::size_t channels, const Stage& stage,
+                                                typename Stage::Output* out,
                                                 RowStrides strides) noexcept {
-  const FloatStageLanes<Out> lanes(stage);
+  const StageLanes<Stage> lanes(stage);
   requantize_rows(
       acc, rows, channels, stage, out, strides,
       [&](const int32_t* row, std::size_t c) __attribute__((always_inline, target("avx2"))) {
