@@ -34,6 +34,9 @@ using avx2::pass_nr;
 // sum += the products of Rows rows of k activations (lda apart) with 16 columns of packed groups
 // from `weights` (the first or second 64 bytes of each 128-byte group). WholeGroups: k is a
 // multiple of gemm_kr (a run of a window), so no group needs the zero-padded tail word.
+// The loops over groups and runs repeat avx2.hpp's on purpose: GCC inlines a body compiled for
+// "avx2,avxvnni" only into callers compiled for both, so one loop shared with the AVX2 kernels
+// would call this step out of line on every group.
 template <std::size_t Rows, class TA, bool WholeGroups = false>
 __attribute__((always_inline, target("avx2,avxvnni"))) inline void accumulate_run(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* weights,
