@@ -1,6 +1,7 @@
 # Configures, builds and runs tests/consumers/project in a fresh directory for one MODE.
-# Inputs: QINFER_SOURCE_DIR, WORK_DIR, MODE, CMAKE_CXX_COMPILER, CMAKE_GENERATOR, WITH_C (the
-# find_package mode also builds, installs and consumes the C library and the tool).
+# Inputs: QINFER_SOURCE_DIR, QINFER_BINARY_DIR (the build being tested), WORK_DIR, MODE,
+# CMAKE_CXX_COMPILER, CMAKE_GENERATOR, WITH_C (the find_package mode also consumes the installed
+# C library and tool).
 set(work ${WORK_DIR}/${MODE})
 file(REMOVE_RECURSE ${work})
 file(MAKE_DIRECTORY ${work})
@@ -16,16 +17,11 @@ set(args -G ${CMAKE_GENERATOR} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DQINF
 if(MODE STREQUAL "add_subdirectory")
   list(APPEND args -DQINFER_SOURCE_DIR=${QINFER_SOURCE_DIR})
 elseif(MODE STREQUAL "find_package")
-  # Build and install qinfer (no tests; with the C library and the tool if WITH_C) into a
-  # private prefix.
-  run(${CMAKE_COMMAND} -S ${QINFER_SOURCE_DIR} -B ${work}/qinfer-build -G ${CMAKE_GENERATOR}
-      -DQINFER_BUILD_TESTS=OFF -DQINFER_BUILD_BENCHMARKS=OFF -DQINFER_BUILD_EXAMPLES=OFF
-      -DQINFER_BUILD_C_LIBRARY=${WITH_C} -DQINFER_BUILD_TOOLS=${WITH_C}
-      -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release
-      -DCMAKE_INSTALL_PREFIX=${work}/prefix -DCMAKE_INSTALL_LIBDIR=lib)
-  run(${CMAKE_COMMAND} --build ${work}/qinfer-build)
-  run(${CMAKE_COMMAND} --install ${work}/qinfer-build)
-  list(APPEND args -DCMAKE_PREFIX_PATH=${work}/prefix)
+  # Install the suite's own build of qinfer into a private prefix, as a packager would
+  # (`cmake --install <build> --prefix <dir>`): the headers, the CMake package and the .pc
+  # files, and, if WITH_C, the C library and the tool that build carries.
+  run(${CMAKE_COMMAND} --install ${QINFER_BINARY_DIR} --prefix ${work}/prefix)
+  list(APPEND args -DCMAKE_PREFIX_PATH=${work}/prefix -DQINFER_CONSUME_C=${WITH_C})
   set(installed include/qinfer/version.h include/qinfer/c/qinfer.h share/pkgconfig/qinfer.pc)
   if(WITH_C)
     list(APPEND installed bin/qinfer_model_header lib/pkgconfig/qinfer_c.pc)
