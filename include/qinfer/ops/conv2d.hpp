@@ -525,13 +525,13 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
                                columns, executor);
       };
       if (kernel.isa == Isa::avx512vnni && path == ConvertPath::avx512) {
-        const convert::avx512::StageLanes<Stage> lanes(stage);
+        const convert::avx512::StageLanes<fused_stage_t<Stage>> lanes(stage);
         call.fused = &lanes;
         windows();
         return ok();
       }
       if ((kernel.isa == Isa::avxvnni || kernel.isa == Isa::avx2) && path == ConvertPath::avx2) {
-        const convert::avx2::StageLanes<Stage> lanes(stage);
+        const convert::avx2::StageLanes<fused_stage_t<Stage>> lanes(stage);
         call.fused_ymm = &lanes;
         windows();
         return ok();

@@ -90,12 +90,12 @@ struct GemmCall {
   // fused tiles below take.
   RowRuns runs{};
 #if QINFER_X86
-  // Set when the AVX-512 VNNI kernels apply the stage in their registers. Built once per call:
-  // its constructor scans every channel's multiplier, and built per task it cost M = 1,
-  // N = K = 4096 about 8% (42.1-42.7 against 45.0-47.7 GOPS).
-  const convert::avx512::StageLanes<Stage>* fused = nullptr;
+  // Set when the AVX-512 VNNI kernels apply the stage in their registers, as its uint8 form
+  // (fused_stage_t). Built once per call: its constructor scans every channel's multiplier, and
+  // built per task it cost M = 1, N = K = 4096 about 8% (42.1-42.7 against 45.0-47.7 GOPS).
+  const convert::avx512::StageLanes<fused_stage_t<Stage>>* fused = nullptr;
   // The same for the AVX-VNNI and AVX2 kernels.
-  const convert::avx2::StageLanes<Stage>* fused_ymm = nullptr;
+  const convert::avx2::StageLanes<fused_stage_t<Stage>>* fused_ymm = nullptr;
 #endif
 };
 
@@ -118,16 +118,16 @@ void for_each_fused_tile(std::size_t row_begin, std::size_t row_end, std::size_t
   }
 }
 
-// Where the fused tile of rows [m0, ...) and the columns of panels from `panel` puts its sums.
+// Where the fused tile of rows [m0, ...) and the columns of panels from `panel` puts its sums:
+// the bytes of C, whichever 8-bit type it holds (the kernels store uint8 codes, which
+// flip_tile turns into int8 ones).
 template <class TA, class Stage>
-kernels::TileOutput<typename Stage::Output> fused_output(const GemmCall<TA, Stage>& call,
-                                                         const uint32_t* row_sums,
-                                                         std::size_t row_begin, std::size_t m0,
-                                                         std::size_t panel,
-                                                         std::size_t panels) noexcept {
+kernels::TileOutput<uint8_t> fused_output(const GemmCall<TA, Stage>& call, const uint32_t* row_sums,
+                                          std::size_t row_begin, std::size_t m0, std::size_t panel,
+                                          std::size_t panels) noexcept {
   const PackedWeights& w = call.w;
   const std::size_t n0 = panel * gemm_nr;
-  return {&call.c(m0, n0),
+  return {reinterpret_cast<uint8_t*>(&call.c(m0, n0)),
           call.c.row_stride,
           std::min(panels * gemm_nr, w.n - n0),
           n0,
@@ -146,7 +146,7 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
                  std::size_t panel_begin, std::size_t panel_end) noexcept {
   namespace k5 = kernels::avx512vnni;
   const PackedWeights& w = call.w;
-  const convert::avx512::StageLanes<Stage>& lanes = *call.fused;
+  const convert::avx512::StageLanes<fused_stage_t<Stage>>& lanes = *call.fused;
   const std::size_t panel_stride = w.panels > 1 ? w.panel(1) - w.panel(0) : 0;
   for (std::size_t panel = panel_begin; panel < panel_end;) {
     const bool pair = panel + 1 < panel_end;
@@ -167,6 +167,7 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
         k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0, start, call.runs,
                                lanes, out);
       }
+      if constexpr (std::is_same_v<typename Stage::Output, int8_t>) k5::flip_tile(out, rows);
     });
     panel += pair ? 2 : 1;
   }
@@ -177,7 +178,7 @@ template <class TA, class Stage>
 using FusedYmmTile = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                               const int8_t* panel, const int32_t* init, RowRuns runs,
                               const convert::avx2::StageLanes<Stage>& lanes,
-                              const kernels::TileOutput<typename Stage::Output>& out) noexcept;
+                              const kernels::TileOutput<uint8_t>& out) noexcept;
 
 // The same on the AVX-VNNI and AVX2 kernels: tiles of one panel, panel by panel, whose second
 // pass of 16 columns runs only where C has columns there.
@@ -186,15 +187,19 @@ void fused_block_ymm(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm
                      const uint32_t* row_sums, std::size_t row_begin, std::size_t row_end,
                      std::size_t panel_begin, std::size_t panel_end) noexcept {
   const PackedWeights& w = call.w;
-  const FusedYmmTile<TA, Stage> tile =
-      call.kernel.isa == Isa::avxvnni ? &kernels::avxvnni::gemm_tile_fused<TA, Stage>
-      : w.seven_bit                   ? &kernels::avx2::gemm_tile_fused<TA, Stage, true>
-                                      : &kernels::avx2::gemm_tile_fused<TA, Stage, false>;
+  using Fused = fused_stage_t<Stage>;
+  const FusedYmmTile<TA, Fused> tile =
+      call.kernel.isa == Isa::avxvnni ? &kernels::avxvnni::gemm_tile_fused<TA, Fused>
+      : w.seven_bit                   ? &kernels::avx2::gemm_tile_fused<TA, Fused, true>
+                                      : &kernels::avx2::gemm_tile_fused<TA, Fused, false>;
   for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
     for_each_fused_tile(row_begin, row_end, call.kernel.mr, [&](std::size_t m0, std::size_t rows) {
+      const auto out = fused_output(call, row_sums, row_begin, m0, panel, 1);
       tile(call.a.data + m0 * call.a.row_stride, call.a.row_stride, rows, w.k, w.panel(panel),
-           init[panel - panel_begin], call.runs, *call.fused_ymm,
-           fused_output(call, row_sums, row_begin, m0, panel, 1));
+           init[panel - panel_begin], call.runs, *call.fused_ymm, out);
+      if constexpr (std::is_same_v<typename Stage::Output, int8_t>) {
+        kernels::avx2::flip_tile(out, rows);
+      }
     });
   }
 }
@@ -348,14 +353,14 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
   if constexpr (HasX86Requantize<Stage>::value) {
     if (c.col_stride == 1 && kernel.isa == Isa::avx512vnni &&
         call.epilogue_path == ConvertPath::avx512) {
-      const convert::avx512::StageLanes<Stage> lanes(stage);
+      const convert::avx512::StageLanes<fused_stage_t<Stage>> lanes(stage);
       call.fused = &lanes;
       run();
       return ok();
     }
     if (c.col_stride == 1 && (kernel.isa == Isa::avxvnni || kernel.isa == Isa::avx2) &&
         call.epilogue_path == ConvertPath::avx2) {
-      const convert::avx2::StageLanes<Stage> lanes(stage);
+      const convert::avx2::StageLanes<fused_stage_t<Stage>> lanes(stage);
       call.fused_ymm = &lanes;
       run();
       return ok();

@@ -130,6 +130,29 @@ template <class Out, class Rounding>
 struct HasX86Requantize<RequantizeFixedPoint<Out, Rounding>>
     : std::bool_constant<has_x86_kernels<Out>> {};
 
+// The stage whose arithmetic the fused GEMM epilogues run for a requantizing Stage. An int8
+// level q is the uint8 level q + 128 with its top bit flipped, and clamping commutes with that
+// shift, so an int8 stage runs as the uint8 stage with its zero point and bounds 128 higher (the
+// StageLanes of the uint8 stage built from the int8 one), and a pass over each tile's bytes, in
+// L1, flips them back (flip_tile, kernels/gemm/avx512vnni.hpp and avx2.hpp). One kernel body
+// per requantization and rounding then serves both output types: apart, the int8 bodies were
+// 40% of the fused kernels' instantiations. uint8, the usual CNN activation, runs the kernel
+// unchanged; a flip inside the kernels instead cost it 2-3% on MobileNetV2.
+template <class Stage>
+struct FusedStageOf {
+  using type = Stage;
+};
+template <class Out, class Rounding>
+struct FusedStageOf<RequantizeFixedPoint<Out, Rounding>> {
+  using type = RequantizeFixedPoint<uint8_t, Rounding>;
+};
+template <class Out>
+struct FusedStageOf<RequantizeFloat<Out>> {
+  using type = RequantizeFloat<uint8_t>;
+};
+template <class Stage>
+using fused_stage_t = typename FusedStageOf<Stage>::type;
+
 template <class Stage>
 void requantize_with([[maybe_unused]] ConvertPath path, const int32_t* acc, std::size_t rows,
                      std::size_t channels, const Stage& stage, typename Stage::Output* out,

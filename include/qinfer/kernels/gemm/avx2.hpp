@@ -190,7 +190,7 @@ __attribute__((target("avx2"))) void gemm_rows(const TA* a, std::size_t lda, std
 template <std::size_t Rows, class Stage>
 __attribute__((always_inline, target("avx2"))) inline void store_fused(
     __m256i (&sum)[Rows][2], const convert::avx2::StageLanes<Stage>& stage,
-    const TileOutput<typename Stage::Output>& out, std::size_t first, std::size_t count) noexcept {
+    const TileOutput<uint8_t>& out, std::size_t first, std::size_t count) noexcept {
   if (out.zb != nullptr) {
 #pragma GCC unroll 2
     for (std::size_t v = 0; v < 2; ++v) {
@@ -206,7 +206,7 @@ __attribute__((always_inline, target("avx2"))) inline void store_fused(
   const std::size_t channel = out.first_channel + first;
   const auto m0 = stage.multiplier(channel, count < 8 ? count : 8);
   const auto m1 = count > 8 ? stage.multiplier(channel + 8, count - 8) : m0;
-  typename Stage::Output* c = out.c + first;
+  uint8_t* c = out.c + first;
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; m += 2) {
     const std::size_t next = m + 1 < Rows ? m + 1 : m;
@@ -223,10 +223,11 @@ __attribute__((always_inline, target("avx2"))) inline void store_fused(
 // The tile's sums go through the stage straight from the accumulators to C, pass by pass over
 // the columns C has.
 template <std::size_t Rows, class TA, class Stage, bool SevenBit>
-__attribute__((target("avx2"))) void gemm_rows_fused(
-    const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, const int32_t* init,
-    RowRuns runs, const convert::avx2::StageLanes<Stage>& lanes,
-    const TileOutput<typename Stage::Output>& out) noexcept {
+__attribute__((target("avx2"))) void gemm_rows_fused(const TA* a, std::size_t lda, std::size_t k,
+                                                     const int8_t* panel, const int32_t* init,
+                                                     RowRuns runs,
+                                                     const convert::avx2::StageLanes<Stage>& lanes,
+                                                     const TileOutput<uint8_t>& out) noexcept {
   // A local copy: stores through the 8-bit output may alias anything, so the stage read through
   // the reference would be reloaded after each row.
   const convert::avx2::StageLanes<Stage> stage = lanes;
@@ -246,11 +247,27 @@ template <class TA, class Stage, bool SevenBit>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, const int32_t* init, RowRuns runs,
                      const convert::avx2::StageLanes<Stage>& lanes,
-                     const TileOutput<typename Stage::Output>& out) noexcept {
+                     const TileOutput<uint8_t>& out) noexcept {
   dispatch_rows<SevenBit ? mr_seven_bit : mr_exact>(rows, [&](auto r) {
     gemm_rows_fused<decltype(r)::value, TA, Stage, SevenBit>(a, lda, k, panel, init, runs, lanes,
                                                              out);
   });
+}
+
+// Flips the top bit of the tile's bytes just stored (rows x out.columns, at most one panel):
+// int8 outputs computed as their uint8 codes (fused_stage_t). Also the AVX-VNNI kernels'.
+__attribute__((target("avx2"))) inline void flip_tile(const TileOutput<uint8_t>& out,
+                                                      std::size_t rows) noexcept {
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (std::size_t m = 0; m < rows; ++m) {
+    uint8_t* row = out.c + m * out.ldc;
+    if (out.columns == gemm_nr) {
+      auto* v = reinterpret_cast<__m256i*>(row);
+      _mm256_storeu_si256(v, _mm256_xor_si256(_mm256_loadu_si256(v), top));
+    } else {
+      for (std::size_t c = 0; c < out.columns; ++c) row[c] ^= 0x80;
+    }
+  }
 }
 
 template <class TA, bool SevenBit>

@@ -152,7 +152,7 @@ template <std::size_t Rows, std::size_t Vectors, class TA, class Stage>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     const int32_t* init, RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
-    const TileOutput<typename Stage::Output>& out) noexcept {
+    const TileOutput<uint8_t>& out) noexcept {
   constexpr std::size_t vectors = Vectors;
   __m512i sum[Rows][vectors];
   accumulate<Rows, Vectors>(a, lda, k, panel, panel_stride, init, sum, runs);
@@ -264,7 +264,7 @@ template <std::size_t Vectors, class TA, class Stage>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, std::size_t panel_stride, const int32_t* init,
                      RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
-                     const TileOutput<typename Stage::Output>& out) noexcept {
+                     const TileOutput<uint8_t>& out) noexcept {
   static_assert(Vectors == 1 || Vectors == 2 || Vectors == 4);
   if constexpr (Vectors == 1) {
     if (rows == tall_mr) {
@@ -275,7 +275,7 @@ void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t
       // Two halves, not mr rows and a remainder that may be a single row.
       const std::size_t first = rows - rows / 2;
       gemm_tile_fused<1, TA, Stage>(a, lda, first, k, panel, 0, init, runs, lanes, out);
-      TileOutput<typename Stage::Output> rest = out;
+      TileOutput<uint8_t> rest = out;
       rest.c += first * out.ldc;
       rest.row_sums += first;
       gemm_tile_fused<1, TA, Stage>(a + first * lda, lda, rows / 2, k, panel, 0, init, runs, lanes,
@@ -287,6 +287,22 @@ void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t
     gemm_rows_fused<decltype(r)::value, Vectors, TA, Stage>(a, lda, k, panel, panel_stride, init,
                                                             runs, lanes, out);
   });
+}
+
+// Flips the top bit of the tile's bytes just stored (rows x out.columns, in L1): int8 outputs
+// computed as their uint8 codes (fused_stage_t).
+__attribute__((target("avx512f,avx512bw"))) inline void flip_tile(const TileOutput<uint8_t>& out,
+                                                                  std::size_t rows) noexcept {
+  const __m512i top = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (std::size_t m = 0; m < rows; ++m) {
+    uint8_t* row = out.c + m * out.ldc;
+    for (std::size_t c = 0; c < out.columns; c += 64) {
+      const std::size_t n = std::min<std::size_t>(64, out.columns - c);
+      const __mmask64 mask = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+      _mm512_mask_storeu_epi8(row + c, mask,
+                              _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, row + c), top));
+    }
+  }
 }
 
 template <class TA>

@@ -301,17 +301,22 @@ __attribute__((target("avx2"))) inline void store_first(Out* dst, __m128i bytes,
 template <class Stage>
 struct StageLanes;
 
+// Built from the stage itself or, for a uint8 stage, from its int8 form (fused_stage_t): the
+// levels are then 128 higher, and the caller flips the stored bytes back.
 template <class Out, class Rounding>
 struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
+  template <class From>
   __attribute__((target("avx2"))) explicit StageLanes(
-      const RequantizeFixedPoint<Out, Rounding>& stage) noexcept
+      const RequantizeFixedPoint<From, Rounding>& stage) noexcept
       : multipliers(stage.multipliers.data()),
         per_tensor(stage.multipliers.size() == 1),
         tensor_multiplier(broadcast(stage.multipliers[0])),
         // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without overflow.
         lo(_mm256_set1_epi32(stage.min - stage.zero_point)),
         hi(_mm256_set1_epi32(stage.max - stage.zero_point)),
-        zero_point(_mm256_set1_epi32(stage.zero_point)) {}
+        zero_point(_mm256_set1_epi32(stage.zero_point + code_shift<From, Out>)) {
+    static_assert(is_code_shift_valid<From, Out>);
+  }
 
   // The multipliers of channels [c, c + count), count in 1..8.
   __attribute__((always_inline, target("avx2"))) MultiplierLanes multiplier(
@@ -344,17 +349,20 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
 
 template <class Out>
 struct StageLanes<RequantizeFloat<Out>> {
-  __attribute__((target("avx2"))) explicit StageLanes(const RequantizeFloat<Out>& stage) noexcept
+  template <class From>
+  __attribute__((target("avx2"))) explicit StageLanes(const RequantizeFloat<From>& stage) noexcept
       : multipliers(stage.multipliers.data()),
         per_tensor(stage.multipliers.size() == 1),
         tensor_multiplier(_mm256_set1_ps(stage.multipliers[0])),
         lo(_mm256_set1_ps(static_cast<float>(stage.min - stage.zero_point))),
         hi(_mm256_set1_ps(static_cast<float>(stage.max - stage.zero_point))),
-        zero_point(_mm256_set1_epi32(stage.zero_point)),
-        zero_point16(_mm256_set1_epi16(static_cast<int16_t>(stage.zero_point))),
-        min_bytes(_mm256_set1_epi8(static_cast<char>(stage.min))),
-        max_bytes(_mm256_set1_epi8(static_cast<char>(stage.max))),
-        narrow(stage.min != StorageTraits<Out>::min || stage.max != StorageTraits<Out>::max) {
+        zero_point(_mm256_set1_epi32(stage.zero_point + code_shift<From, Out>)),
+        zero_point16(
+            _mm256_set1_epi16(static_cast<int16_t>(stage.zero_point + code_shift<From, Out>))),
+        min_bytes(_mm256_set1_epi8(static_cast<char>(stage.min + code_shift<From, Out>))),
+        max_bytes(_mm256_set1_epi8(static_cast<char>(stage.max + code_shift<From, Out>))),
+        narrow(stage.min != StorageTraits<From>::min || stage.max != StorageTraits<From>::max) {
+    static_assert(is_code_shift_valid<From, Out>);
     unclamped = true;
     for (float m : stage.multipliers) unclamped = unclamped && m < 1.0f;
   }

@@ -315,17 +315,22 @@ __attribute__((target("avx512f"))) inline void requantize_rows(
 template <class Stage>
 struct StageLanes;
 
+// Built from the stage itself or, for a uint8 stage, from its int8 form (fused_stage_t): the
+// levels are then 128 higher, and the caller flips the stored bytes back.
 template <class Out, class Rounding>
 struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
+  template <class From>
   __attribute__((target("avx512f"))) explicit StageLanes(
-      const RequantizeFixedPoint<Out, Rounding>& stage) noexcept
+      const RequantizeFixedPoint<From, Rounding>& stage) noexcept
       : multipliers(stage.multipliers.data()),
         per_tensor(stage.multipliers.size() == 1),
         tensor_multiplier(broadcast(stage.multipliers[0])),
         // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without overflow.
         lo(_mm512_set1_epi32(stage.min - stage.zero_point)),
         hi(_mm512_set1_epi32(stage.max - stage.zero_point)),
-        zero_point(_mm512_set1_epi32(stage.zero_point)) {}
+        zero_point(_mm512_set1_epi32(stage.zero_point + code_shift<From, Out>)) {
+    static_assert(is_code_shift_valid<From, Out>);
+  }
 
   // The multipliers of channels [c, c + 16) in `mask`, apart so that a tile's columns load them
   // once.
@@ -342,7 +347,6 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
       __m512i acc, std::size_t c) const noexcept {
     return apply(acc, multiplier(c));
   }
-
   const QuantizedMultiplier* multipliers;
   bool per_tensor;
   MultiplierLanes tensor_multiplier;
@@ -351,18 +355,21 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
 
 template <class Out>
 struct StageLanes<RequantizeFloat<Out>> {
+  template <class From>
   __attribute__((target("avx512f,avx512bw"))) explicit StageLanes(
-      const RequantizeFloat<Out>& stage) noexcept
+      const RequantizeFloat<From>& stage) noexcept
       : multipliers(stage.multipliers.data()),
         per_tensor(stage.multipliers.size() == 1),
         tensor_multiplier(_mm512_set1_ps(stage.multipliers[0])),
         lo(_mm512_set1_ps(static_cast<float>(stage.min - stage.zero_point))),
         hi(_mm512_set1_ps(static_cast<float>(stage.max - stage.zero_point))),
-        zero_point(_mm512_set1_epi32(stage.zero_point)),
-        zero_point16(_mm512_set1_epi16(static_cast<int16_t>(stage.zero_point))),
-        min_bytes(_mm512_set1_epi8(static_cast<char>(stage.min))),
-        max_bytes(_mm512_set1_epi8(static_cast<char>(stage.max))),
-        narrow(stage.min != StorageTraits<Out>::min || stage.max != StorageTraits<Out>::max) {
+        zero_point(_mm512_set1_epi32(stage.zero_point + code_shift<From, Out>)),
+        zero_point16(
+            _mm512_set1_epi16(static_cast<int16_t>(stage.zero_point + code_shift<From, Out>))),
+        min_bytes(_mm512_set1_epi8(static_cast<char>(stage.min + code_shift<From, Out>))),
+        max_bytes(_mm512_set1_epi8(static_cast<char>(stage.max + code_shift<From, Out>))),
+        narrow(stage.min != StorageTraits<From>::min || stage.max != StorageTraits<From>::max) {
+    static_assert(is_code_shift_valid<From, Out>);
     unclamped = true;
     for (float m : stage.multipliers) unclamped = unclamped && m < 1.0f;
   }
@@ -415,7 +422,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   // 64 outputs, channels in order, from the raw levels of 4 x 16 consecutive channels; only the
   // bytes in `mask` are written.
   __attribute__((always_inline, target("avx512f,avx512bw"))) void store64(
-      Out* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3,
+      void* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3,
       uint64_t mask = ~uint64_t{0}) const noexcept {
     const __m512i bytes = ordered(k0, k1, k2, k3);
     if (mask == ~uint64_t{0}) {
@@ -426,7 +433,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   }
   // 32 outputs from the raw levels of 2 x 16 consecutive channels.
   __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store32(
-      Out* dst, __m512i k0, __m512i k1, uint32_t mask = ~uint32_t{0}) const noexcept {
+      void* dst, __m512i k0, __m512i k1, uint32_t mask = ~uint32_t{0}) const noexcept {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m256i bytes =
         _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, pack(k0, k1, k0, k1)));
@@ -442,7 +449,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   // a half or a quarter of it.
   template <std::size_t Width>
   __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store_rows(
-      Out* dst, std::size_t ld, __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
+      uint8_t* dst, std::size_t ld, __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
     static_assert(Width == 16 || Width == 32);
     const __m512i bytes = ordered(k0, k1, k2, k3);
     if constexpr (Width == 16) {
