@@ -178,7 +178,7 @@ template <class TA, class Stage>
 using FusedYmmTile = void (*)(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                               const int8_t* panel, const int32_t* init, RowRuns runs,
                               const convert::avx2::StageLanes<Stage>& lanes,
-                              const kernels::TileOutput<uint8_t>& out) noexcept;
+                              const kernels::TileOutput<typename Stage::Output>& out) noexcept;
 
 // The same on the AVX-VNNI and AVX2 kernels: tiles of one panel, panel by panel, whose second
 // pass of 16 columns runs only where C has columns there.

@@ -190,7 +190,7 @@ __attribute__((target("avx2"))) void gemm_rows(const TA* a, std::size_t lda, std
 template <std::size_t Rows, class Stage>
 __attribute__((always_inline, target("avx2"))) inline void store_fused(
     __m256i (&sum)[Rows][2], const convert::avx2::StageLanes<Stage>& stage,
-    const TileOutput<uint8_t>& out, std::size_t first, std::size_t count) noexcept {
+    const TileOutput<typename Stage::Output>& out, std::size_t first, std::size_t count) noexcept {
   if (out.zb != nullptr) {
 #pragma GCC unroll 2
     for (std::size_t v = 0; v < 2; ++v) {
@@ -206,7 +206,7 @@ __attribute__((always_inline, target("avx2"))) inline void store_fused(
   const std::size_t channel = out.first_channel + first;
   const auto m0 = stage.multiplier(channel, count < 8 ? count : 8);
   const auto m1 = count > 8 ? stage.multiplier(channel + 8, count - 8) : m0;
-  uint8_t* c = out.c + first;
+  typename Stage::Output* c = out.c + first;
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < Rows; m += 2) {
     const std::size_t next = m + 1 < Rows ? m + 1 : m;
@@ -223,11 +223,10 @@ __attribute__((always_inline, target("avx2"))) inline void store_fused(
 // The tile's sums go through the stage straight from the accumulators to C, pass by pass over
 // the columns C has.
 template <std::size_t Rows, class TA, class Stage, bool SevenBit>
-__attribute__((target("avx2"))) void gemm_rows_fused(const TA* a, std::size_t lda, std::size_t k,
-                                                     const int8_t* panel, const int32_t* init,
-                                                     RowRuns runs,
-                                                     const convert::avx2::StageLanes<Stage>& lanes,
-                                                     const TileOutput<uint8_t>& out) noexcept {
+__attribute__((target("avx2"))) void gemm_rows_fused(
+    const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, const int32_t* init,
+    RowRuns runs, const convert::avx2::StageLanes<Stage>& lanes,
+    const TileOutput<typename Stage::Output>& out) noexcept {
   // A local copy: stores through the 8-bit output may alias anything, so the stage read through
   // the reference would be reloaded after each row.
   const convert::avx2::StageLanes<Stage> stage = lanes;
@@ -247,7 +246,7 @@ template <class TA, class Stage, bool SevenBit>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, const int32_t* init, RowRuns runs,
                      const convert::avx2::StageLanes<Stage>& lanes,
-                     const TileOutput<uint8_t>& out) noexcept {
+                     const TileOutput<typename Stage::Output>& out) noexcept {
   dispatch_rows<SevenBit ? mr_seven_bit : mr_exact>(rows, [&](auto r) {
     gemm_rows_fused<decltype(r)::value, TA, Stage, SevenBit>(a, lda, k, panel, init, runs, lanes,
                                                              out);

@@ -152,7 +152,7 @@ template <std::size_t Rows, std::size_t Vectors, class TA, class Stage>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     const int32_t* init, RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
-    const TileOutput<uint8_t>& out) noexcept {
+    const TileOutput<typename Stage::Output>& out) noexcept {
   constexpr std::size_t vectors = Vectors;
   __m512i sum[Rows][vectors];
   accumulate<Rows, Vectors>(a, lda, k, panel, panel_stride, init, sum, runs);
@@ -264,7 +264,7 @@ template <std::size_t Vectors, class TA, class Stage>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, std::size_t panel_stride, const int32_t* init,
                      RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
-                     const TileOutput<uint8_t>& out) noexcept {
+                     const TileOutput<typename Stage::Output>& out) noexcept {
   static_assert(Vectors == 1 || Vectors == 2 || Vectors == 4);
   if constexpr (Vectors == 1) {
     if (rows == tall_mr) {
@@ -275,7 +275,7 @@ void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t
       // Two halves, not mr rows and a remainder that may be a single row.
       const std::size_t first = rows - rows / 2;
       gemm_tile_fused<1, TA, Stage>(a, lda, first, k, panel, 0, init, runs, lanes, out);
-      TileOutput<uint8_t> rest = out;
+      TileOutput<typename Stage::Output> rest = out;
       rest.c += first * out.ldc;
       rest.row_sums += first;
       gemm_tile_fused<1, TA, Stage>(a + first * lda, lda, rows / 2, k, panel, 0, init, runs, lanes,

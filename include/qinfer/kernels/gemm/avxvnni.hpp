@@ -110,7 +110,7 @@ template <std::size_t Rows, class TA, class Stage>
 __attribute__((target("avx2,avxvnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, const int32_t* init,
     RowRuns runs, const convert::avx2::StageLanes<Stage>& lanes,
-    const TileOutput<uint8_t>& out) noexcept {
+    const TileOutput<typename Stage::Output>& out) noexcept {
   // A local copy: stores through the 8-bit output may alias anything, so the stage read through
   // the reference would be reloaded after each row.
   const convert::avx2::StageLanes<Stage> stage = lanes;
@@ -126,7 +126,7 @@ template <class TA, class Stage>
 void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t k,
                      const int8_t* panel, const int32_t* init, RowRuns runs,
                      const convert::avx2::StageLanes<Stage>& lanes,
-                     const TileOutput<uint8_t>& out) noexcept {
+                     const TileOutput<typename Stage::Output>& out) noexcept {
   dispatch_rows<mr>(rows, [&](auto r) {
     gemm_rows_fused<decltype(r)::value, TA, Stage>(a, lda, k, panel, init, runs, lanes, out);
   });

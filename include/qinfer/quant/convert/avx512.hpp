@@ -347,6 +347,7 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
       __m512i acc, std::size_t c) const noexcept {
     return apply(acc, multiplier(c));
   }
+
   const QuantizedMultiplier* multipliers;
   bool per_tensor;
   MultiplierLanes tensor_multiplier;
@@ -422,7 +423,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   // 64 outputs, channels in order, from the raw levels of 4 x 16 consecutive channels; only the
   // bytes in `mask` are written.
   __attribute__((always_inline, target("avx512f,avx512bw"))) void store64(
-      void* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3,
+      Out* dst, __m512i k0, __m512i k1, __m512i k2, __m512i k3,
       uint64_t mask = ~uint64_t{0}) const noexcept {
     const __m512i bytes = ordered(k0, k1, k2, k3);
     if (mask == ~uint64_t{0}) {
@@ -433,7 +434,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   }
   // 32 outputs from the raw levels of 2 x 16 consecutive channels.
   __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store32(
-      void* dst, __m512i k0, __m512i k1, uint32_t mask = ~uint32_t{0}) const noexcept {
+      Out* dst, __m512i k0, __m512i k1, uint32_t mask = ~uint32_t{0}) const noexcept {
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m256i bytes =
         _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, pack(k0, k1, k0, k1)));
@@ -449,7 +450,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   // a half or a quarter of it.
   template <std::size_t Width>
   __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store_rows(
-      uint8_t* dst, std::size_t ld, __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
+      Out* dst, std::size_t ld, __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
     static_assert(Width == 16 || Width == 32);
     const __m512i bytes = ordered(k0, k1, k2, k3);
     if constexpr (Width == 16) {
