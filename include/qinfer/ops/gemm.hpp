@@ -119,8 +119,8 @@ void for_each_fused_tile(std::size_t row_begin, std::size_t row_end, std::size_t
 }
 
 // Where the fused tile of rows [m0, ...) and the columns of panels from `panel` puts its sums:
-// the bytes of C, whichever 8-bit type it holds (the kernels store uint8 codes, which
-// flip_tile turns into int8 ones).
+// the bytes of C, whichever 8-bit type it holds (the kernels store int8 outputs as their uint8
+// codes with the top bit flipped, fused_stage_t).
 template <class TA, class Stage>
 kernels::TileOutput<uint8_t> fused_output(const GemmCall<TA, Stage>& call, const uint32_t* row_sums,
                                           std::size_t row_begin, std::size_t m0, std::size_t panel,
@@ -167,7 +167,6 @@ void fused_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr]
         k5::gemm_tile_fused<2>(a, call.a.row_stride, rows, w.k, w.panel(panel), 0, start, call.runs,
                                lanes, out);
       }
-      if constexpr (std::is_same_v<typename Stage::Output, int8_t>) k5::flip_tile(out, rows);
     });
     panel += pair ? 2 : 1;
   }
@@ -197,9 +196,6 @@ void fused_block_ymm(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm
       const auto out = fused_output(call, row_sums, row_begin, m0, panel, 1);
       tile(call.a.data + m0 * call.a.row_stride, call.a.row_stride, rows, w.k, w.panel(panel),
            init[panel - panel_begin], call.runs, *call.fused_ymm, out);
-      if constexpr (std::is_same_v<typename Stage::Output, int8_t>) {
-        kernels::avx2::flip_tile(out, rows);
-      }
     });
   }
 }

@@ -133,11 +133,10 @@ struct HasX86Requantize<RequantizeFixedPoint<Out, Rounding>>
 // The stage whose arithmetic the fused GEMM epilogues run for a requantizing Stage. An int8
 // level q is the uint8 level q + 128 with its top bit flipped, and clamping commutes with that
 // shift, so an int8 stage runs as the uint8 stage with its zero point and bounds 128 higher (the
-// StageLanes of the uint8 stage built from the int8 one), and a pass over each tile's bytes, in
-// L1, flips them back (flip_tile, kernels/gemm/avx512vnni.hpp and avx2.hpp). One kernel body
-// per requantization and rounding then serves both output types: apart, the int8 bodies were
-// 40% of the fused kernels' instantiations. uint8, the usual CNN activation, runs the kernel
-// unchanged; a flip inside the kernels instead cost it 2-3% on MobileNetV2.
+// StageLanes of the uint8 stage built from the int8 one), whose stores flip each byte's top bit
+// back (a register xor, with 0 for uint8 outputs). One kernel body per requantization and
+// rounding then serves both output types: apart, the int8 bodies were 40% of the fused kernels'
+// instantiations.
 template <class Stage>
 struct FusedStageOf {
   using type = Stage;

@@ -253,22 +253,6 @@ void gemm_tile_fused(const TA* a, std::size_t lda, std::size_t rows, std::size_t
   });
 }
 
-// Flips the top bit of the tile's bytes just stored (rows x out.columns, at most one panel):
-// int8 outputs computed as their uint8 codes (fused_stage_t). Also the AVX-VNNI kernels'.
-__attribute__((target("avx2"))) inline void flip_tile(const TileOutput<uint8_t>& out,
-                                                      std::size_t rows) noexcept {
-  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (std::size_t m = 0; m < rows; ++m) {
-    uint8_t* row = out.c + m * out.ldc;
-    if (out.columns == gemm_nr) {
-      auto* v = reinterpret_cast<__m256i*>(row);
-      _mm256_storeu_si256(v, _mm256_xor_si256(_mm256_loadu_si256(v), top));
-    } else {
-      for (std::size_t c = 0; c < out.columns; ++c) row[c] ^= 0x80;
-    }
-  }
-}
-
 template <class TA, bool SevenBit>
 void gemm_tile(const TA* a, std::size_t lda, std::size_t rows, std::size_t k, const int8_t* panel,
                const int32_t* init, int32_t* acc) noexcept {

@@ -301,8 +301,15 @@ __attribute__((target("avx2"))) inline void store_first(Out* dst, __m128i bytes,
 template <class Stage>
 struct StageLanes;
 
+// The top bit of each byte when the StageLanes of an Out stage built from a From stage store int8
+// levels as their uint8 codes (fused_stage_t): a byte xor that pack() applies, 0 otherwise.
+template <class From, class Out>
+__attribute__((target("avx2"))) inline __m256i code_flip() noexcept {
+  return _mm256_set1_epi8(static_cast<char>(code_shift<From, Out> == 0 ? 0 : 0x80));
+}
+
 // Built from the stage itself or, for a uint8 stage, from its int8 form (fused_stage_t): the
-// levels are then 128 higher, and the caller flips the stored bytes back.
+// levels are then 128 higher, and pack() flips the top bit of each byte back (`flip`).
 template <class Out, class Rounding>
 struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
   template <class From>
@@ -314,7 +321,8 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
         // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without overflow.
         lo(_mm256_set1_epi32(stage.min - stage.zero_point)),
         hi(_mm256_set1_epi32(stage.max - stage.zero_point)),
-        zero_point(_mm256_set1_epi32(stage.zero_point + code_shift<From, Out>)) {
+        zero_point(_mm256_set1_epi32(stage.zero_point + code_shift<From, Out>)),
+        flip(code_flip<From, Out>()) {
     static_assert(is_code_shift_valid<From, Out>);
   }
 
@@ -337,14 +345,15 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
   __attribute__((always_inline, target("avx2"))) __m256i pack(__m256i k0, __m256i k1, __m256i k2,
                                                               __m256i k3) const noexcept {
     const __m256i k01 = _mm256_packs_epi32(k0, k1), k23 = _mm256_packs_epi32(k2, k3);
-    return ordered_bytes(std::is_same_v<Out, int8_t> ? _mm256_packs_epi16(k01, k23)
-                                                     : _mm256_packus_epi16(k01, k23));
+    const __m256i bytes =
+        std::is_same_v<Out, int8_t> ? _mm256_packs_epi16(k01, k23) : _mm256_packus_epi16(k01, k23);
+    return ordered_bytes(_mm256_xor_si256(bytes, flip));
   }
 
   const QuantizedMultiplier* multipliers;
   bool per_tensor;
   MultiplierLanes tensor_multiplier;
-  __m256i lo, hi, zero_point;
+  __m256i lo, hi, zero_point, flip;
 };
 
 template <class Out>
@@ -361,6 +370,7 @@ struct StageLanes<RequantizeFloat<Out>> {
             _mm256_set1_epi16(static_cast<int16_t>(stage.zero_point + code_shift<From, Out>))),
         min_bytes(_mm256_set1_epi8(static_cast<char>(stage.min + code_shift<From, Out>))),
         max_bytes(_mm256_set1_epi8(static_cast<char>(stage.max + code_shift<From, Out>))),
+        flip(code_flip<From, Out>()),
         narrow(stage.min != StorageTraits<From>::min || stage.max != StorageTraits<From>::max) {
     static_assert(is_code_shift_valid<From, Out>);
     unclamped = true;
@@ -411,13 +421,13 @@ struct StageLanes<RequantizeFloat<Out>> {
       if (unclamped && narrow)
         bytes = _mm256_min_epu8(max_bytes, _mm256_max_epu8(min_bytes, bytes));
     }
-    return ordered_bytes(bytes);
+    return ordered_bytes(_mm256_xor_si256(bytes, flip));
   }
 
   const float* multipliers;
   bool per_tensor;
   __m256 tensor_multiplier, lo, hi;
-  __m256i zero_point, zero_point16, min_bytes, max_bytes;
+  __m256i zero_point, zero_point16, min_bytes, max_bytes, flip;
   bool narrow;
   bool unclamped;
 };

@@ -315,8 +315,29 @@ __attribute__((target("avx512f"))) inline void requantize_rows(
 template <class Stage>
 struct StageLanes;
 
+// The top bit of each byte when the StageLanes of an Out stage built from a From stage store int8
+// levels as their uint8 codes (fused_stage_t): a byte xor that the stores apply, 0 otherwise.
+template <class From, class Out>
+__attribute__((target("avx512f"))) inline __m512i code_flip() noexcept {
+  return _mm512_set1_epi8(static_cast<char>(code_shift<From, Out> == 0 ? 0 : 0x80));
+}
+
+// Stores the 16 levels of v as bytes xor flip (code_flip), only the lanes in mask.
+template <class Out>
+__attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) inline void store16(
+    Out* dst, __m512i v, __m512i flip, __mmask16 mask = 0xFFFF) noexcept {
+  const __m128i bytes = _mm_xor_si128(
+      std::is_same_v<Out, int8_t> ? _mm512_cvtsepi32_epi8(v) : _mm512_cvtusepi32_epi8(v),
+      _mm512_castsi512_si128(flip));
+  if (mask == 0xFFFF) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
+  } else {
+    _mm_mask_storeu_epi8(dst, mask, bytes);
+  }
+}
+
 // Built from the stage itself or, for a uint8 stage, from its int8 form (fused_stage_t): the
-// levels are then 128 higher, and the caller flips the stored bytes back.
+// levels are then 128 higher, and the stores flip the top bit of each byte back (`flip`).
 template <class Out, class Rounding>
 struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
   template <class From>
@@ -328,7 +349,8 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
         // saturate(v + zp, min, max) == clamp(v, min - zp, max - zp) + zp, without overflow.
         lo(_mm512_set1_epi32(stage.min - stage.zero_point)),
         hi(_mm512_set1_epi32(stage.max - stage.zero_point)),
-        zero_point(_mm512_set1_epi32(stage.zero_point + code_shift<From, Out>)) {
+        zero_point(_mm512_set1_epi32(stage.zero_point + code_shift<From, Out>)),
+        flip(code_flip<From, Out>()) {
     static_assert(is_code_shift_valid<From, Out>);
   }
 
@@ -351,7 +373,7 @@ struct StageLanes<RequantizeFixedPoint<Out, Rounding>> {
   const QuantizedMultiplier* multipliers;
   bool per_tensor;
   MultiplierLanes tensor_multiplier;
-  __m512i lo, hi, zero_point;
+  __m512i lo, hi, zero_point, flip;
 };
 
 template <class Out>
@@ -369,6 +391,7 @@ struct StageLanes<RequantizeFloat<Out>> {
             _mm512_set1_epi16(static_cast<int16_t>(stage.zero_point + code_shift<From, Out>))),
         min_bytes(_mm512_set1_epi8(static_cast<char>(stage.min + code_shift<From, Out>))),
         max_bytes(_mm512_set1_epi8(static_cast<char>(stage.max + code_shift<From, Out>))),
+        flip(code_flip<From, Out>()),
         narrow(stage.min != StorageTraits<From>::min || stage.max != StorageTraits<From>::max) {
     static_assert(is_code_shift_valid<From, Out>);
     unclamped = true;
@@ -400,19 +423,21 @@ struct StageLanes<RequantizeFloat<Out>> {
                                                                        __m512 m) const noexcept {
     return _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), m));
   }
-  // Bytes of packs_epi16(packs_epi32(k0, k1) + zp, packs_epi32(k2, k3) + zp), clamped: each
-  // 128-bit lane holds 4 levels of each of k0..k3.
+  // Bytes of packs_epi16(packs_epi32(k0, k1) + zp, packs_epi32(k2, k3) + zp), clamped, xor
+  // flip: each 128-bit lane holds 4 levels of each of k0..k3.
   __attribute__((always_inline, target("avx512f,avx512bw"))) __m512i pack(
       __m512i k0, __m512i k1, __m512i k2, __m512i k3) const noexcept {
     const __m512i k01 = _mm512_adds_epi16(_mm512_packs_epi32(k0, k1), zero_point16);
     const __m512i k23 = _mm512_adds_epi16(_mm512_packs_epi32(k2, k3), zero_point16);
+    __m512i bytes;
     if constexpr (std::is_same_v<Out, int8_t>) {
-      const __m512i bytes = _mm512_packs_epi16(k01, k23);
-      return narrow ? _mm512_min_epi8(max_bytes, _mm512_max_epi8(min_bytes, bytes)) : bytes;
+      bytes = _mm512_packs_epi16(k01, k23);
+      if (narrow) bytes = _mm512_min_epi8(max_bytes, _mm512_max_epi8(min_bytes, bytes));
     } else {
-      const __m512i bytes = _mm512_packus_epi16(k01, k23);
-      return narrow ? _mm512_min_epu8(max_bytes, _mm512_max_epu8(min_bytes, bytes)) : bytes;
+      bytes = _mm512_packus_epi16(k01, k23);
+      if (narrow) bytes = _mm512_min_epu8(max_bytes, _mm512_max_epu8(min_bytes, bytes));
     }
+    return _mm512_xor_si512(bytes, flip);
   }
   // The 64 bytes of pack(k0, k1, k2, k3) in the order of k0's 16 levels, then k1's, k2's, k3's.
   __attribute__((always_inline, target("avx512f,avx512bw"))) __m512i ordered(
@@ -470,7 +495,7 @@ struct StageLanes<RequantizeFloat<Out>> {
   const float* multipliers;
   bool per_tensor;
   __m512 tensor_multiplier, lo, hi;
-  __m512i zero_point, zero_point16, min_bytes, max_bytes;
+  __m512i zero_point, zero_point16, min_bytes, max_bytes, flip;
   bool narrow;
   bool unclamped;
 };

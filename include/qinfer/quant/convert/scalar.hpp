@@ -73,8 +73,8 @@ void requantize_scalar(const int32_t* acc, std::size_t rows, std::size_t channel
 namespace convert {
 
 // What the StageLanes of an Out stage built from a From stage (fused_stage_t, quant/quantize.hpp)
-// add to its levels: 128 when int8 levels run as uint8 ones, whose stored bytes the caller then
-// flips back (xor 0x80); 0 when the stage is its own.
+// add to its levels: 128 when int8 levels run as uint8 ones, whose bytes the stores flip back
+// (xor 0x80); 0 when the stage is its own.
 template <class From, class Out>
 inline constexpr int32_t code_shift = std::is_same_v<From, Out> ? 0 : 128;
 template <class From, class Out>
