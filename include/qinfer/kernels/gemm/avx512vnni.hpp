@@ -77,8 +77,17 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
     __m512i (&sum)[Rows][Vectors]) noexcept {
   constexpr std::size_t vectors = Vectors;
   constexpr uint32_t mask = code_mask<TA>(0);
-  const auto step = [&](std::size_t g, auto&& word_of)
-      __attribute__((always_inline, target("avx512f,avx512vnni"))) {
+  // The last group, possibly partial, comes from a zero-padded copy: one loop body serves all.
+  uint32_t last[Rows] = {};
+  const std::size_t groups = (k + gemm_kr - 1) / gemm_kr;
+  if (!WholeGroups && groups != 0) {
+    const std::size_t tail_first = (groups - 1) * gemm_kr;
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      last[m] = activation_tail_word(a + m * lda, tail_first, mask, k - tail_first);
+    }
+  }
+  for (std::size_t g = 0; g < groups; ++g) {
     __m512i b[vectors];
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < vectors; ++v) {
@@ -88,22 +97,12 @@ __attribute__((always_inline, target("avx512f,avx512vnni"))) inline void accumul
     }
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
-      const __m512i a4 = _mm512_set1_epi32(static_cast<int>(word_of(a + m * lda)));
+      const uint32_t word =
+          WholeGroups || g + 1 < groups ? activation_word(a + m * lda, g * gemm_kr, mask) : last[m];
+      const __m512i a4 = _mm512_set1_epi32(static_cast<int>(word));
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < vectors; ++v) sum[m][v] = dpbusd(sum[m][v], a4, b[v]);
     }
-  };
-  // A partial last group comes from a zero-padded word, in a step of its own, as the ymm
-  // kernels do: with a select between the two words inside the loop, GCC split the loop body
-  // in two blocks and kept row pointers on the stack, and 6x64 tiles ran about 4% slower.
-  const std::size_t full_groups = k / gemm_kr, tail = WholeGroups ? 0 : k % gemm_kr;
-  for (std::size_t g = 0; g < full_groups; ++g) {
-    step(g, [&](const TA* row) { return activation_word(row, g * gemm_kr, mask); });
-  }
-  if (tail != 0) {
-    step(full_groups, [&](const TA* row) {
-      return activation_tail_word(row, full_groups * gemm_kr, mask, tail);
-    });
   }
 }
 
