@@ -100,19 +100,23 @@ struct GemmCall {
 };
 
 #if QINFER_X86
-// Calls tile(m0, rows) over rows [row_begin, row_end) in tiles of at most `most` rows, except
-// that a last tile of a single row shares the rows of the one before it: one row has too few
-// accumulators to hide vpdpbusd's latency, and M = 49 (7x7 layers) gained 3-4% on AVX-512 VNNI.
-// Sharing out all rows evenly cost M = 8 9%: its first tile streams the weights from L3, and
-// more rows there hide more of that.
+// Calls tile(m0, rows) over rows [row_begin, row_end) in tiles of at most `most` rows: a first
+// tile of `most`, then the other rows shared evenly over as few tiles as hold them. The first
+// tile streams the weights from L3, and more rows there hide more of that: sharing out all
+// rows evenly cost M = 8 9%. The rest evenly, because a short last tile (2 rows at M = 32 with
+// 6-row tiles) reads its panels from L2 at three times the bytes per vpdpbusd. A count of
+// most + 1 makes two halves: one row has too few accumulators to hide vpdpbusd's latency, and
+// M = 49 (7x7 layers) gained 3-4% on AVX-512 VNNI from not leaving one alone.
 template <class Tile>
 void for_each_fused_tile(std::size_t row_begin, std::size_t row_end, std::size_t most,
                          Tile&& tile) noexcept {
-  const std::size_t count = row_end - row_begin,
-                    last_two = count % most == 1 && count > most ? most + 1 : 0;
-  for (std::size_t m0 = row_begin; m0 < row_end;) {
-    const std::size_t left = row_end - m0;
-    const std::size_t rows = left == last_two ? left - left / 2 : std::min(most, left);
+  const std::size_t count = row_end - row_begin;
+  if (count == 0) return;
+  const std::size_t first = count == most + 1 ? count - count / 2 : std::min(most, count);
+  tile(row_begin, first);
+  const std::size_t rest = count - first, tiles = (rest + most - 1) / most;
+  for (std::size_t t = 0, m0 = row_begin + first; t < tiles; ++t) {
+    const std::size_t rows = rest / tiles + (t < rest % tiles ? 1 : 0);
     tile(m0, rows);
     m0 += rows;
   }
