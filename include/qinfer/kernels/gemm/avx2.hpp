@@ -7,10 +7,11 @@
 // - 7-bit, 4x32c4: vpmaddubsw then vpmaddwd by ones (int16 pairs into int32), for weights
 //   whose quantizer type bounds their codes to [-64, 63] (PackedWeights::seven_bit, set by
 //   pack_weights<SymmetricSevenBit> and the like). 3 instructions per 32 multiply-adds.
-// - exact, 3x32c4: weights sign-extended and activations zero-extended to int16, then vpmaddwd
-//   (int16 pairs into int32, exact for any 8-bit codes) and an add; the int32 lanes then hold
-//   two partial sums per column, which are folded once per tile. About 6 instructions per 32
-//   multiply-adds: the price of exactness on full-range weights.
+// - exact, 4x32c4: the even k (0, 2) and the odd k (1, 3) of each group, weights sign-extended
+//   and activations zero-extended to int16 by shifts, then vpmaddwd (int16 pairs into int32,
+//   exact for any 8-bit codes) and an add each: about 6 instructions per 32 multiply-adds, the
+//   price of exactness on full-range weights.
+
 #pragma once
 
 #include "qinfer/core/cpu.hpp"
@@ -27,9 +28,8 @@
 namespace qinfer::kernels::avx2 {
 
 inline constexpr std::size_t mr_seven_bit = 4;
-// 12 accumulators of int16 pair sums: 3 rows ran about 7% faster than 2 at 1024^3; 4 were no
-// faster.
-inline constexpr std::size_t mr_exact = 3;
+// 8 accumulators: 5 rows spilled them.
+inline constexpr std::size_t mr_exact = 4;
 // Columns per pass of every ymm kernel (this file's and AVX-VNNI's): half a panel.
 inline constexpr std::size_t pass_nr = gemm_nr / 2;
 
@@ -90,30 +90,38 @@ __attribute__((always_inline, target("avx2"))) inline void accumulate_seven_bit(
   }
 }
 
-// pairs[m][v] += the exact products of Rows rows with 16 columns of packed groups: four int16
-// weight vectors of 4 columns x 4 k, lanes 2c and 2c + 1 of pairs[m][v] holding the partial
-// sums over k = 0, 1 and k = 2, 3 (mod 4) of column 4v + c.
+// sum[m][v] += the exact products of Rows rows with columns 8v .. 8v + 7 of packed groups. A
+// group's 32 bytes of 8 columns are 16 int16 lanes, lane 2c holding k = 0, 1 and lane 2c + 1
+// k = 2, 3 of column c: shifts sign-extend the even k (0, 2) and the odd k (1, 3) of each column
+// into the lanes of two vectors, and the same on a row's broadcast word (zero-extending) gives the
+// activations they pair with, so vpmaddwd sums two products per column into its own int32 lane.
+// Per row and 8 columns 2 vpmaddwd and 2 adds; 8 accumulators, 4 weight and 2 activation vectors
+// leave the 4-row tile in registers.
 template <std::size_t Rows, class TA, bool WholeGroups = false>
 __attribute__((always_inline, target("avx2"))) inline void accumulate_run_exact(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* weights,
-    __m256i (&pairs)[Rows][4]) noexcept {
+    __m256i (&sum)[Rows][2]) noexcept {
   constexpr uint32_t mask = code_mask<TA>(0);
   const std::size_t full_groups = k / gemm_kr, tail = WholeGroups ? 0 : k % gemm_kr;
+  const __m256i low_bytes = _mm256_set1_epi16(0xff);
   const auto step = [&](std::size_t g, auto&& word_of_row)
       __attribute__((always_inline, target("avx2"))) {
-    __m256i b[4];
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < 4; ++v) {
-      b[v] = _mm256_cvtepi8_epi16(_mm_loadu_si128(
-          reinterpret_cast<const __m128i*>(weights + g * gemm_nr * gemm_kr + 16 * v)));
+    __m256i even[2], odd[2];
+#pragma GCC unroll 2
+    for (std::size_t v = 0; v < 2; ++v) {
+      const __m256i b = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(weights + g * gemm_nr * gemm_kr + 32 * v));
+      even[v] = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8);
+      odd[v] = _mm256_srai_epi16(b, 8);
     }
 #pragma GCC unroll 16
     for (std::size_t m = 0; m < Rows; ++m) {
-      const __m256i a4 =
-          _mm256_cvtepu8_epi16(_mm_set1_epi32(static_cast<int>(word_of_row(a + m * lda))));
-#pragma GCC unroll 4
-      for (std::size_t v = 0; v < 4; ++v) {
-        pairs[m][v] = _mm256_add_epi32(pairs[m][v], _mm256_madd_epi16(a4, b[v]));
+      const __m256i a4 = _mm256_set1_epi32(static_cast<int>(word_of_row(a + m * lda)));
+      const __m256i a_even = _mm256_and_si256(a4, low_bytes), a_odd = _mm256_srli_epi16(a4, 8);
+#pragma GCC unroll 2
+      for (std::size_t v = 0; v < 2; ++v) {
+        sum[m][v] = _mm256_add_epi32(sum[m][v], _mm256_madd_epi16(a_even, even[v]));
+        sum[m][v] = _mm256_add_epi32(sum[m][v], _mm256_madd_epi16(a_odd, odd[v]));
       }
     }
   };
@@ -128,37 +136,25 @@ __attribute__((always_inline, target("avx2"))) inline void accumulate_run_exact(
 }
 
 // The exact sums of Rows rows x 16 columns from their initial terms at `init`, each row's k
-// values in `runs`: the pair sums folded once, at the end.
+// values in `runs`.
 template <std::size_t Rows, class TA>
 __attribute__((always_inline, target("avx2"))) inline void accumulate_exact(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* weights, const int32_t* init,
     __m256i (&sum)[Rows][2], RowRuns runs) noexcept {
-  __m256i pairs[Rows][4];
+  const auto* column_init = reinterpret_cast<const __m256i*>(init);
 #pragma GCC unroll 16
-  for (auto& row : pairs) {
-#pragma GCC unroll 4
-    for (auto& v : row) v = _mm256_setzero_si256();
+  for (auto& row : sum) {
+    row[0] = _mm256_loadu_si256(column_init);
+    row[1] = _mm256_loadu_si256(column_init + 1);
   }
   if (runs.count == 1) {
-    accumulate_run_exact(a, lda, k, weights, pairs);
-  } else {
-    const std::size_t run_k = k / runs.count, run_bytes = packed_run_bytes(run_k);
-    for (std::size_t run = 0; run < runs.count; ++run) {
-      accumulate_run_exact<Rows, TA, true>(a + run * runs.pitch, lda, run_k,
-                                           weights + run * run_bytes, pairs);
-    }
+    accumulate_run_exact(a, lda, k, weights, sum);
+    return;
   }
-  // hadd pairs the partial sums within 128-bit lanes as columns 0 1 4 5 | 2 3 6 7; the 64-bit
-  // permute puts them in order.
-#pragma GCC unroll 16
-  for (std::size_t m = 0; m < Rows; ++m) {
-#pragma GCC unroll 2
-    for (std::size_t v = 0; v < 2; ++v) {
-      const __m256i folded = _mm256_hadd_epi32(pairs[m][2 * v], pairs[m][2 * v + 1]);
-      sum[m][v] =
-          _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(init + 8 * v)),
-                           _mm256_permute4x64_epi64(folded, _MM_SHUFFLE(3, 1, 2, 0)));
-    }
+  const std::size_t run_k = k / runs.count, run_bytes = packed_run_bytes(run_k);
+  for (std::size_t run = 0; run < runs.count; ++run) {
+    accumulate_run_exact<Rows, TA, true>(a + run * runs.pitch, lda, run_k,
+                                         weights + run * run_bytes, sum);
   }
 }
 
@@ -272,7 +268,7 @@ constexpr GemmMicrokernel<TA> gemm_microkernel(bool seven_bit_weights) noexcept 
             0,
             &gemm_tile<TA, true>};
   }
-  return {"avx2 vpmaddwd (exact) 3x32c4", Isa::avx2, mr_exact, gemm_nr, gemm_kr, 0,
+  return {"avx2 vpmaddwd (exact) 4x32c4", Isa::avx2, mr_exact, gemm_nr, gemm_kr, 0,
           &gemm_tile<TA, false>};
 }
 
