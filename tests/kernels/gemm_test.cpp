@@ -310,6 +310,35 @@ TEST_CASE("packed GEMM on narrow products: every row count, zero points, task bo
   });
 }
 
+// At least amx_pack_min_panels panels: the AMX level packs a task's activations once for all its
+// panels. Row counts around its 16- and 32-row tiles, K with partial 64-k chunks.
+TEST_CASE("packed GEMM on wide products: AMX's packed activations, every tile shape",
+          "[gemm][simd]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    GemmTester<uint8_t, int8_t>().m(17).n(512).k(100).a_zero_point(128).test(path, rng);
+    GemmTester<int8_t, int8_t>()
+        .m(33)
+        .n(545)
+        .k(577)
+        .a_stride_extra(3)
+        .a_zero_point(-1)
+        .per_channel_b_zero_points(true)
+        .test(path, rng);
+    GemmTester<uint8_t, uint8_t>()
+        .m(300)
+        .n(520)
+        .k(64)
+        .c_stride_extra(5)
+        .a_zero_point(255)
+        .b_zero_point(3)
+        .threads(2)
+        .test(path, rng);
+    GemmTester<int8_t, uint8_t>().m(48).n(1024).k(130).b_zero_point(128).test(path, rng);
+    GemmTester<uint8_t, int8_t>().m(40).n(513).k(1090).a_zero_point(1).test(path, rng);
+  });
+}
+
 TEST_CASE("packed GEMM at the int32 limits: K = 65536 of extreme codes", "[gemm][simd]") {
   for_each_path([](Isa path) {
     test::Rng rng;

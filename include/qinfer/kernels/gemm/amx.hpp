@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <type_traits>
 
 #include "qinfer/kernels/gemm/microkernel.hpp"
@@ -133,6 +134,109 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
     _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
     _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
   }
+}
+
+// Packed activations: a row tile's chunks one after another, chunk c holding rows 0-31 x 64 k,
+// 64 bytes a row, zero past the tile's rows and past K: the order the tile loads read them, 2 KiB
+// contiguous per chunk. Tile loads straight from A (each tile 16 rows lda apart) ran at half the
+// speed: with the activation tiles read from a contiguous buffer, in L1 or in L2 alike, 1024^3
+// went from 2411 to 5186 GOPS.
+inline constexpr std::size_t packed_chunk_bytes = mr * chunk;
+
+constexpr std::size_t packed_tile_bytes(std::size_t k) noexcept {
+  return (k + chunk - 1) / chunk * packed_chunk_bytes;
+}
+
+// Packs rows [0, rows) x K of A (rows <= mr) into packed_tile_bytes(k) bytes at `out`, zeros up
+// to RowTiles x 16 rows. Masked loads read no byte past a row's end.
+template <std::size_t RowTiles, class TA>
+__attribute__((target("avx512f,avx512bw"))) void pack_rows(const TA* a, std::size_t lda,
+                                                           std::size_t rows, std::size_t k,
+                                                           uint8_t* out) noexcept {
+  const std::size_t chunks = (k + chunk - 1) / chunk, tail = k - (chunks - 1) * chunk;
+  const __mmask64 tail_mask = tail == chunk ? ~__mmask64{0} : (__mmask64{1} << tail) - 1;
+  for (std::size_t m = 0; m < rows; ++m) {
+    const auto* row = reinterpret_cast<const uint8_t*>(a + m * lda);
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const __mmask64 mask = c + 1 < chunks ? ~__mmask64{0} : tail_mask;
+      _mm512_store_si512(out + c * packed_chunk_bytes + m * chunk,
+                         _mm512_maskz_loadu_epi8(mask, row + c * chunk));
+    }
+  }
+  for (std::size_t m = rows; m < RowTiles * tile_rows; ++m) {
+    for (std::size_t c = 0; c < chunks; ++c) {
+      _mm512_store_si512(out + c * packed_chunk_bytes + m * chunk, _mm512_setzero_si512());
+    }
+  }
+}
+
+// gemm_rows over activations packed by pack_rows<RowTiles>.
+template <std::size_t RowTiles, class TA>
+__attribute__((target("amx-tile,amx-int8"))) void gemm_packed(const uint8_t* a, std::size_t k,
+                                                              const int8_t* panel,
+                                                              const int32_t* init,
+                                                              int32_t* acc) noexcept {
+  constexpr bool two = RowTiles == 2;
+  constexpr std::size_t group_bytes = gemm_nr * gemm_kr;
+  alignas(64) int8_t b_buffer[groups_per_chunk][group_bytes];
+  memory_barrier();
+  _tile_loadd(0, init, 0);
+  _tile_loadd(1, init + 16, 0);
+  if constexpr (two) {
+    _tile_loadd(2, init, 0);
+    _tile_loadd(3, init + 16, 0);
+  }
+  const std::size_t k_groups = (k + gemm_kr - 1) / gemm_kr;
+  for (std::size_t g = 0; g < k_groups; g += groups_per_chunk, a += packed_chunk_bytes) {
+    const int8_t* b_tile = panel + g * group_bytes;
+    if (k_groups - g < groups_per_chunk) {
+      // A last partial chunk: no load past the panel.
+      std::memset(b_buffer, 0, sizeof b_buffer);
+      std::memcpy(b_buffer, b_tile, (k_groups - g) * group_bytes);
+      b_tile = b_buffer[0];
+    }
+    memory_barrier();
+    _tile_loadd(6, b_tile, group_bytes);
+    _tile_loadd(7, b_tile + tile_bytes, group_bytes);
+    _tile_loadd(4, a, tile_bytes);
+    if constexpr (two) _tile_loadd(5, a + tile_rows * tile_bytes, tile_bytes);
+    dot<TA, 0, 4, 6>();
+    dot<TA, 1, 4, 7>();
+    if constexpr (two) {
+      dot<TA, 2, 5, 6>();
+      dot<TA, 3, 5, 7>();
+    }
+  }
+  constexpr std::size_t acc_stride = gemm_nr * sizeof(int32_t);
+  _tile_stored(0, acc, acc_stride);
+  _tile_stored(1, acc + 16, acc_stride);
+  if constexpr (two) {
+    _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
+    _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
+  }
+  memory_barrier();
+}
+
+// The calling thread's buffer of at least `bytes` bytes for packed activations, 64-byte aligned,
+// grown on demand and kept for the thread's later calls; null when it cannot be allocated.
+inline uint8_t* scratch(std::size_t bytes) noexcept {
+  struct Buffer {
+    void* data = nullptr;
+    std::size_t size = 0;
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { ::operator delete(data, std::align_val_t{64}); }
+  };
+  thread_local Buffer buffer;
+  if (buffer.size < bytes) {
+    void* grown = ::operator new(bytes, std::align_val_t{64}, std::nothrow);
+    if (grown == nullptr) return nullptr;
+    ::operator delete(buffer.data, std::align_val_t{64});
+    buffer.data = grown;
+    buffer.size = bytes;
+  }
+  return static_cast<uint8_t*>(buffer.data);
 }
 
 __attribute__((target("amx-tile"))) inline void begin() noexcept {
