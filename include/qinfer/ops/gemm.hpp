@@ -47,7 +47,8 @@ inline constexpr std::size_t gemm_amx_task_rows = 256;
 inline constexpr std::size_t gemm_task_panels = 8;
 // A task's panels on AMX, which packs a task's activations once for all its panels.
 inline constexpr std::size_t gemm_amx_task_panels = 32;
-inline constexpr std::size_t gemm_max_task_panels = std::max(gemm_task_panels, gemm_amx_task_panels);
+inline constexpr std::size_t gemm_max_task_panels =
+    std::max(gemm_task_panels, gemm_amx_task_panels);
 // Narrower products take up to this many rows per task, so that a task keeps about
 // gemm_task_rows x gemm_task_panels row-panels of work: a task's set-up (its panels' initial
 // terms) cost MobileNetV2's 112x112 32-to-16 layer (N = 16, K = 32) a sixth of its time at 64
@@ -252,7 +253,9 @@ bool amx_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr],
   const std::size_t tiles = (row_end - row_begin + amx::mr - 1) / amx::mr;
   uint8_t* packed = amx::scratch(tiles * tile_bytes);
   if (packed == nullptr) return false;
-  const auto tall = [&](std::size_t t) { return row_end - row_begin - t * amx::mr > amx::tile_rows; };
+  const auto tall = [&](std::size_t t) {
+    return row_end - row_begin - t * amx::mr > amx::tile_rows;
+  };
   for (std::size_t t = 0; t < tiles; ++t) {
     const std::size_t m0 = row_begin + t * amx::mr, rows = std::min(amx::mr, row_end - m0);
     const auto pack = tall(t) ? &amx::pack_rows<2, TA> : &amx::pack_rows<1, TA>;

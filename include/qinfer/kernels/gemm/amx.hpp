@@ -7,10 +7,13 @@
 //
 // The weight tiles load straight from the 32c4 packed panel: a tile row is one group of 4 k for
 // 16 columns, i.e. the first or second 64 bytes of a 128-byte group, so a stride of 128 bytes
-// walks 16 groups. Activation tiles load straight from A with its row stride. Where a tile
-// would run past A's rows or past K (a last partial chunk of 64 k, or fewer than 16 rows), the
-// chunk is first copied into a zero-padded buffer, so no load leaves the caller's memory and
-// padding multiplies zeros.
+// walks 16 groups. The micro-kernel (gemm_rows) loads activation tiles straight from A with its
+// row stride; the GEMM driver packs wide products' activations first (pack_rows, gemm_packed),
+// whose contiguous tiles load faster. Where a tile would run past A's rows or past K (a last
+// partial chunk of 64 k, or fewer than 16 rows), the chunk is first copied into a zero-padded
+// buffer (or packed with zeros), so no load leaves the caller's memory and padding multiplies
+// zeros. A copy read by a tile load right after its stores is slow (the load waits for them:
+// copying every chunk that way ran 3.5x slower), so only partial chunks take that path.
 //
 // The accumulator tiles start as 16 copies of the column init row: a tile load with stride 0.
 //
@@ -226,13 +229,13 @@ inline uint8_t* scratch(std::size_t bytes) noexcept {
     Buffer() = default;
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
-    ~Buffer() { ::operator delete(data, std::align_val_t{64}); }
+    ~Buffer() { ::operator delete (data, std::align_val_t{64}); }
   };
   thread_local Buffer buffer;
   if (buffer.size < bytes) {
-    void* grown = ::operator new(bytes, std::align_val_t{64}, std::nothrow);
+    void* grown = ::operator new (bytes, std::align_val_t{64}, std::nothrow);
     if (grown == nullptr) return nullptr;
-    ::operator delete(buffer.data, std::align_val_t{64});
+    ::operator delete (buffer.data, std::align_val_t{64});
     buffer.data = grown;
     buffer.size = bytes;
   }
