@@ -78,6 +78,59 @@ inline void memory_barrier() noexcept {
   __asm__ volatile("" ::: "memory");
 }
 
+// The accumulator tiles of RowTiles x 16 rows, each 16 copies of the column init row.
+template <std::size_t RowTiles>
+__attribute__((always_inline, target("amx-tile"))) inline void start_tiles(
+    const int32_t* init) noexcept {
+  memory_barrier();
+  _tile_loadd(0, init, 0);
+  _tile_loadd(1, init + 16, 0);
+  if constexpr (RowTiles == 2) {
+    _tile_loadd(2, init, 0);
+    _tile_loadd(3, init + 16, 0);
+  }
+}
+
+// One chunk of 64 k: `groups` groups of the panel from b_tile (a last partial chunk goes
+// through a zero-padded copy, so no load passes the panel), activation tiles from a_tile.
+template <std::size_t RowTiles, class TA>
+__attribute__((always_inline, target("amx-tile,amx-int8"))) inline void chunk_dots(
+    const void* a_tile, std::size_t a_stride, const int8_t* b_tile, std::size_t groups,
+    int8_t (&b_buffer)[groups_per_chunk][gemm_nr * gemm_kr]) noexcept {
+  constexpr std::size_t group_bytes = gemm_nr * gemm_kr;
+  if (groups < groups_per_chunk) {
+    std::memset(b_buffer, 0, sizeof b_buffer);
+    std::memcpy(b_buffer, b_tile, groups * group_bytes);
+    b_tile = b_buffer[0];
+  }
+  memory_barrier();
+  _tile_loadd(6, b_tile, group_bytes);
+  _tile_loadd(7, b_tile + tile_bytes, group_bytes);
+  _tile_loadd(4, a_tile, a_stride);
+  if constexpr (RowTiles == 2) {
+    _tile_loadd(5, static_cast<const uint8_t*>(a_tile) + tile_rows * a_stride, a_stride);
+  }
+  dot<TA, 0, 4, 6>();
+  dot<TA, 1, 4, 7>();
+  if constexpr (RowTiles == 2) {
+    dot<TA, 2, 5, 6>();
+    dot<TA, 3, 5, 7>();
+  }
+}
+
+// The accumulator tiles to acc, row stride gemm_nr.
+template <std::size_t RowTiles>
+__attribute__((always_inline, target("amx-tile"))) inline void store_tiles(int32_t* acc) noexcept {
+  constexpr std::size_t acc_stride = gemm_nr * sizeof(int32_t);
+  _tile_stored(0, acc, acc_stride);
+  _tile_stored(1, acc + 16, acc_stride);
+  if constexpr (RowTiles == 2) {
+    _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
+    _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
+  }
+  memory_barrier();
+}
+
 // Accumulates rows [0, rows) x the panel's 32 columns into RowTiles x 2 accumulator tiles
 // (rows <= RowTiles x 16).
 template <std::size_t RowTiles, class TA>
@@ -86,22 +139,13 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
                                                             const int8_t* panel,
                                                             const int32_t* init,
                                                             int32_t* acc) noexcept {
-  constexpr bool two = RowTiles == 2;
-  constexpr std::size_t group_bytes = gemm_nr * gemm_kr;
   alignas(64) uint8_t a_buffer[mr][chunk];
-  alignas(64) int8_t b_buffer[groups_per_chunk][group_bytes];
+  alignas(64) int8_t b_buffer[groups_per_chunk][gemm_nr * gemm_kr];
   const bool all_rows = rows == RowTiles * tile_rows;
-  memory_barrier();
-  _tile_loadd(0, init, 0);
-  _tile_loadd(1, init + 16, 0);
-  if constexpr (two) {
-    _tile_loadd(2, init, 0);
-    _tile_loadd(3, init + 16, 0);
-  }
+  start_tiles<RowTiles>(init);
   const std::size_t k_groups = (k + gemm_kr - 1) / gemm_kr;
   for (std::size_t first = 0; first < k; first += chunk) {
     const std::size_t depth = std::min(chunk, k - first);
-    const std::size_t groups = std::min(groups_per_chunk, k_groups - first / gemm_kr);
     const void* a_tile = a + first;
     std::size_t a_stride = lda * sizeof(TA);
     if (!all_rows || depth < chunk) {
@@ -110,40 +154,18 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_rows(const TA* a, std::si
       a_tile = a_buffer;
       a_stride = chunk;
     }
-    const int8_t* b_tile = panel + (first / gemm_kr) * group_bytes;
-    if (groups < groups_per_chunk) {
-      std::memset(b_buffer, 0, sizeof b_buffer);
-      std::memcpy(b_buffer, b_tile, groups * group_bytes);
-      b_tile = b_buffer[0];
-    }
-    memory_barrier();
-    _tile_loadd(6, b_tile, group_bytes);
-    _tile_loadd(7, b_tile + tile_bytes, group_bytes);
-    _tile_loadd(4, a_tile, a_stride);
-    if constexpr (two) {
-      _tile_loadd(5, static_cast<const uint8_t*>(a_tile) + tile_rows * a_stride, a_stride);
-    }
-    dot<TA, 0, 4, 6>();
-    dot<TA, 1, 4, 7>();
-    if constexpr (two) {
-      dot<TA, 2, 5, 6>();
-      dot<TA, 3, 5, 7>();
-    }
+    const std::size_t g = first / gemm_kr;
+    chunk_dots<RowTiles, TA>(a_tile, a_stride, panel + g * gemm_nr * gemm_kr,
+                             std::min(groups_per_chunk, k_groups - g), b_buffer);
   }
-  constexpr std::size_t acc_stride = gemm_nr * sizeof(int32_t);
-  _tile_stored(0, acc, acc_stride);
-  _tile_stored(1, acc + 16, acc_stride);
-  if constexpr (two) {
-    _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
-    _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
-  }
+  store_tiles<RowTiles>(acc);
 }
 
 // Packed activations: a row tile's chunks one after another, chunk c holding rows 0-31 x 64 k,
 // 64 bytes a row, zero past the tile's rows and past K: the order the tile loads read them, 2 KiB
-// contiguous per chunk. Tile loads straight from A (each tile 16 rows lda apart) ran at half the
-// speed: with the activation tiles read from a contiguous buffer, in L1 or in L2 alike, 1024^3
-// went from 2411 to 5186 GOPS.
+// contiguous per chunk. With random activations read from a contiguous buffer instead of from A
+// (each tile 16 rows lda apart), 1024^3 ran 2878 GOPS against 2664 and the conv shape 3418
+// against 2019, before the cost of packing.
 inline constexpr std::size_t packed_chunk_bytes = mr * chunk;
 
 constexpr std::size_t packed_tile_bytes(std::size_t k) noexcept {
@@ -179,45 +201,14 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_packed(const uint8_t* a, 
                                                               const int8_t* panel,
                                                               const int32_t* init,
                                                               int32_t* acc) noexcept {
-  constexpr bool two = RowTiles == 2;
-  constexpr std::size_t group_bytes = gemm_nr * gemm_kr;
-  alignas(64) int8_t b_buffer[groups_per_chunk][group_bytes];
-  memory_barrier();
-  _tile_loadd(0, init, 0);
-  _tile_loadd(1, init + 16, 0);
-  if constexpr (two) {
-    _tile_loadd(2, init, 0);
-    _tile_loadd(3, init + 16, 0);
-  }
+  alignas(64) int8_t b_buffer[groups_per_chunk][gemm_nr * gemm_kr];
+  start_tiles<RowTiles>(init);
   const std::size_t k_groups = (k + gemm_kr - 1) / gemm_kr;
   for (std::size_t g = 0; g < k_groups; g += groups_per_chunk, a += packed_chunk_bytes) {
-    const int8_t* b_tile = panel + g * group_bytes;
-    if (k_groups - g < groups_per_chunk) {
-      // A last partial chunk: no load past the panel.
-      std::memset(b_buffer, 0, sizeof b_buffer);
-      std::memcpy(b_buffer, b_tile, (k_groups - g) * group_bytes);
-      b_tile = b_buffer[0];
-    }
-    memory_barrier();
-    _tile_loadd(6, b_tile, group_bytes);
-    _tile_loadd(7, b_tile + tile_bytes, group_bytes);
-    _tile_loadd(4, a, tile_bytes);
-    if constexpr (two) _tile_loadd(5, a + tile_rows * tile_bytes, tile_bytes);
-    dot<TA, 0, 4, 6>();
-    dot<TA, 1, 4, 7>();
-    if constexpr (two) {
-      dot<TA, 2, 5, 6>();
-      dot<TA, 3, 5, 7>();
-    }
+    chunk_dots<RowTiles, TA>(a, tile_bytes, panel + g * gemm_nr * gemm_kr,
+                             std::min(groups_per_chunk, k_groups - g), b_buffer);
   }
-  constexpr std::size_t acc_stride = gemm_nr * sizeof(int32_t);
-  _tile_stored(0, acc, acc_stride);
-  _tile_stored(1, acc + 16, acc_stride);
-  if constexpr (two) {
-    _tile_stored(2, acc + tile_rows * gemm_nr, acc_stride);
-    _tile_stored(3, acc + tile_rows * gemm_nr + 16, acc_stride);
-  }
-  memory_barrier();
+  store_tiles<RowTiles>(acc);
 }
 
 // The calling thread's buffer of at least `bytes` bytes for packed activations, 64-byte aligned,
