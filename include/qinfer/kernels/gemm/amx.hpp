@@ -115,7 +115,7 @@ inline const int8_t* weight_chunk(const int8_t* panel, std::size_t g, std::size_
 // a tile register is reloaded for the next chunk right after the dot that last reads it, so each
 // load has at least one 16-cycle dot to land behind, where loading all four before the chunk's
 // dots left them waiting for the previous chunk's last dot. A loop of chunks alone ran 4-7%
-// faster (4076-4352 against 3942-4047 GOPS); 256^3 gained 9%, the larger products 1-3%.
+// faster (4076-4352 against 3942-4047 GOPS); 256^3 gained 7.5%, the larger products 2-3%.
 template <std::size_t RowTiles, class TA, class Chunk>
 __attribute__((always_inline, target("amx-tile,amx-int8"))) inline void chunk_loop(
     std::size_t chunks, Chunk&& tiles_of) noexcept {
