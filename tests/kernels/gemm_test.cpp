@@ -310,6 +310,29 @@ TEST_CASE("packed GEMM on narrow products: every row count, zero points, task bo
   });
 }
 
+// Every row count through the first two 32-row tiles, on few panels (the AMX level packs only a
+// partial last tile) and on many (it packs every tile), K with and without a partial 64-k chunk.
+TEST_CASE("packed GEMM on every row count: AMX's packed partial tiles", "[gemm][simd]") {
+  for_each_path([](Isa path) {
+    test::Rng rng;
+    for (std::size_t m = 1; m <= 48; ++m) {
+      GemmTester<uint8_t, int8_t>()
+          .m(m)
+          .n(m % 4 == 1 ? 544 : 96)
+          .k(m % 3 == 0   ? 64
+             : m % 3 == 1 ? 100
+                          : 161)
+          .a_stride_extra(m % 5)
+          .a_zero_point(static_cast<int32_t>(rng.integer(0, 255)))
+          .per_channel_b_zero_points(m % 4 == 0)
+          .test(path, rng);
+    }
+    for (std::size_t threads : {2, 7}) {
+      GemmTester<int8_t, int8_t>().m(12).n(1056).k(200).threads(threads).test(path, rng);
+    }
+  });
+}
+
 // At least amx_pack_min_panels panels: the AMX level packs a task's activations once for all its
 // panels. Row counts around its 16- and 32-row tiles, K with partial 64-k chunks.
 TEST_CASE("packed GEMM on wide products: AMX's packed activations, every tile shape",

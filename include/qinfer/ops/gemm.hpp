@@ -236,13 +236,16 @@ void finish_tile(const GemmCall<TA, Stage>& call, int32_t* sums, const uint32_t*
 }
 
 #if QINFER_X86
-// gemm_block on the AMX kernel for tasks of at least this many panels: the task's activations are
-// packed first (kernels::amx::pack_rows) into the thread's scratch buffer, then every panel reads
-// the packed rows. Fewer panels do not repay the packing, which reads A from memory with no dots
-// to hide it behind: 256^3 (8 panels) lost 4%, the conv shape (3136x64x576, 2 panels) a fifth.
+// gemm_block on the AMX kernel, with activations packed (kernels::amx::pack_rows) into the
+// thread's scratch buffer: all of the task's row tiles when it has at least amx_pack_min_panels
+// panels, else only a last tile of other than 16 or 32 rows. Fewer panels do not repay packing
+// full tiles, which reads A from memory with no dots to hide it behind: 256^3 (8 panels) lost 4%,
+// the conv shape (3136x64x576, 2 panels) a fifth. A partial tile read in place copies every chunk
+// into a buffer that its tile load then waits for, so packing it once is always cheaper.
 inline constexpr std::size_t amx_pack_min_panels = 16;
 
-// False, with nothing done, when the scratch buffer cannot be allocated.
+// False, with nothing done, when no tile is to be packed or the scratch buffer cannot be
+// allocated: the caller then runs every tile in place.
 template <class TA, class Stage>
 bool amx_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr],
                const uint32_t* row_sums, std::size_t row_begin, std::size_t row_end,
@@ -251,25 +254,36 @@ bool amx_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr],
   const PackedWeights& w = call.w;
   const std::size_t tile_bytes = amx::packed_tile_bytes(w.k);
   const std::size_t tiles = (row_end - row_begin + amx::mr - 1) / amx::mr;
-  uint8_t* packed = amx::scratch(tiles * tile_bytes);
-  if (packed == nullptr) return false;
-  const auto tall = [&](std::size_t t) {
-    return row_end - row_begin - t * amx::mr > amx::tile_rows;
+  const auto rows_of = [&](std::size_t t) {
+    return std::min(amx::mr, row_end - row_begin - t * amx::mr);
   };
-  for (std::size_t t = 0; t < tiles; ++t) {
-    const std::size_t m0 = row_begin + t * amx::mr, rows = std::min(amx::mr, row_end - m0);
-    const auto pack = tall(t) ? &amx::pack_rows<2, TA> : &amx::pack_rows<1, TA>;
-    pack(&call.a(m0, 0), call.a.row_stride, rows, w.k, packed + t * tile_bytes);
+  const std::size_t last_rows = rows_of(tiles - 1);
+  const std::size_t first_packed = panel_end - panel_begin >= amx_pack_min_panels        ? 0
+                                   : last_rows != amx::mr && last_rows != amx::tile_rows ? tiles - 1
+                                                                                         : tiles;
+  if (first_packed == tiles) return false;
+  uint8_t* packed = amx::scratch((tiles - first_packed) * tile_bytes);
+  if (packed == nullptr) return false;
+  const auto packed_tile = [&](std::size_t t) { return packed + (t - first_packed) * tile_bytes; };
+  for (std::size_t t = first_packed; t < tiles; ++t) {
+    const auto pack = rows_of(t) > amx::tile_rows ? &amx::pack_rows<2, TA> : &amx::pack_rows<1, TA>;
+    pack(&call.a(row_begin + t * amx::mr, 0), call.a.row_stride, rows_of(t), w.k, packed_tile(t));
   }
   alignas(64) int32_t tile[amx::mr * gemm_nr];
   // Panel by panel, so that one panel's weights stay in L1 across the task's row tiles.
   for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
     for (std::size_t t = 0; t < tiles; ++t) {
-      const std::size_t m0 = row_begin + t * amx::mr;
-      const auto dots = tall(t) ? &amx::gemm_packed<2, TA> : &amx::gemm_packed<1, TA>;
-      dots(packed + t * tile_bytes, w.k, w.panel(panel), init[panel - panel_begin], tile);
-      finish_tile(call, tile, row_sums + (m0 - row_begin), m0, std::min(amx::mr, row_end - m0),
-                  panel * gemm_nr);
+      const std::size_t m0 = row_begin + t * amx::mr, rows = rows_of(t);
+      const int32_t* panel_init = init[panel - panel_begin];
+      if (t < first_packed) {
+        amx::gemm_tile(&call.a(m0, 0), call.a.row_stride, rows, w.k, w.panel(panel), panel_init,
+                       tile);
+      } else {
+        const auto dots =
+            rows > amx::tile_rows ? &amx::gemm_packed<2, TA> : &amx::gemm_packed<1, TA>;
+        dots(packed_tile(t), w.k, w.panel(panel), panel_init, tile);
+      }
+      finish_tile(call, tile, row_sums + (m0 - row_begin), m0, rows, panel * gemm_nr);
     }
   }
   return true;
@@ -331,7 +345,7 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
 #endif
   if (kernel.begin != nullptr) kernel.begin();
 #if QINFER_X86
-  if (kernel.isa == Isa::amx && panel_end - panel_begin >= amx_pack_min_panels &&
+  if (kernel.isa == Isa::amx &&
       amx_block(call, init, row_sums, row_begin, row_end, panel_begin, panel_end)) {
     kernel.end();
     return;

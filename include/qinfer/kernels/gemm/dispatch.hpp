@@ -47,13 +47,17 @@ GemmMicrokernel<TA> gemm_microkernel(Isa isa, const PackedWeights& w) noexcept {
 // Short, shallow or narrow products go to the AVX-512 VNNI kernel, which computes only the rows
 // there are and requantizes in its registers. Measured in conv_bench on MobileNetV2's layers
 // (GOPS, AVX-512 VNNI against AMX): K = 16-32: 65-204 against 35-154; N = 24: 278-326 against
-// 80-120; K >= 64 and N >= 32: AMX ahead, 302-1636 against 191-562. And at M = 1, N = K = 4096
-// in gemm_bench: about 41 GOPS against 35.
-inline constexpr std::size_t amx_min_rows = 16;  // the rows of one AMX tile
+// 80-120; K >= 64 and N >= 32: AMX ahead, 302-1636 against 191-562. In gemm_bench, with a tile
+// of fewer than 16 rows packed (zero rows multiplying for free): from 8 rows AMX led on every
+// shape tried, 8x4096x4096 375 against 333, 8x512x512 1065 against 494, 8x1024x64 289 against
+// 250, 12x1024x1024 1516 against 579; at 6 rows it led where the weights are in cache (6x1024^2
+// 718 against 577) but not on the memory-bound 6x4096x4096 (284 against 304), and at 1-2 rows
+// AVX-512 VNNI led everywhere (1x4096x4096 51 against 48, 2x256x1024 398 against 264).
+inline constexpr std::size_t amx_min_rows = 8;
 inline constexpr std::size_t amx_min_depth = 64;
 inline constexpr std::size_t amx_min_columns = 32;
 #if QINFER_X86
-static_assert(amx_min_rows == kernels::amx::tile_rows);
+static_assert(amx_min_rows <= kernels::amx::tile_rows);
 #endif
 
 // The micro-kernel ops/gemm.hpp runs for a product of `rows` rows of A and weights `w` at level
