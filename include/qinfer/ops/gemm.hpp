@@ -257,10 +257,10 @@ bool amx_block(const GemmCall<TA, Stage>& call, const int32_t (*init)[gemm_nr],
   const auto rows_of = [&](std::size_t t) {
     return std::min(amx::mr, row_end - row_begin - t * amx::mr);
   };
+  const bool pack_all = panel_end - panel_begin >= amx_pack_min_panels;
   const std::size_t last_rows = rows_of(tiles - 1);
-  const std::size_t first_packed = panel_end - panel_begin >= amx_pack_min_panels        ? 0
-                                   : last_rows != amx::mr && last_rows != amx::tile_rows ? tiles - 1
-                                                                                         : tiles;
+  const bool partial_last = last_rows != amx::mr && last_rows != amx::tile_rows;
+  const std::size_t first_packed = pack_all ? 0 : partial_last ? tiles - 1 : tiles;
   if (first_packed == tiles) return false;
   uint8_t* packed = amx::scratch((tiles - first_packed) * tile_bytes);
   if (packed == nullptr) return false;
