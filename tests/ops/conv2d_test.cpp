@@ -210,6 +210,82 @@ TEST_CASE("conv2d: windows read in place, in bands, with kernel rows padded to w
   });
 }
 
+// On AMX, ungrouped windows whose kernel rows are whole 64-byte chunks are read in place from a
+// padded band, in slots of 16 windows, two a tile, whose windows past an output row's last are
+// computed and dropped; the other levels run the same shapes through im2col or their own
+// windows.
+TEST_CASE("conv2d: AMX windows read in place, slots paired across output rows", "[conv2d][simd]") {
+#if QINFER_X86
+  const auto amx_reads = [](std::size_t in_c, std::size_t out_c, reference::Window1d h,
+                            reference::Window1d w) {
+    reference::Conv2dShape shape{1, in_c, out_c, 1, h, w};
+    detail::WindowBand band;
+    return detail::amx_window_band(shape, band);
+  };
+  // The shapes below are ones AMX reads in place; shallower kernel rows are not.
+  CHECK(amx_reads(64, 40, {9, 3, 1, 1, 1, 1}, {9, 3, 1, 1, 1, 1}));
+  CHECK(amx_reads(16, 32, {11, 4, 1, 2, 2, 1}, {13, 4, 1, 1, 1, 2}));
+  CHECK_FALSE(amx_reads(24, 40, {9, 3, 1, 1, 1, 1}, {9, 3, 1, 1, 1, 1}));
+#endif
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    // 9 windows a row: one slot each, paired across rows, the last one alone; N = 40 leaves a
+    // partial panel.
+    test::ConvTester<uint8_t, int8_t>()
+        .batch(2)
+        .channels(64, 40, 1)
+        .height({9, 3, 1, 1, 1, 1})
+        .width({9, 3, 1, 1, 1, 1})
+        .input_zero_point(128)
+        .test(path, rng);
+    // Stride 2 over 128 channels, asymmetric padding, int8 activations and per-channel zero
+    // points: the row sums over three runs.
+    test::ConvTester<int8_t, int8_t>()
+        .channels(128, 33, 1)
+        .height({14, 3, 2, 1, 0, 1})
+        .width({37, 3, 2, 1, 1, 0})
+        .input_zero_point(-7)
+        .per_channel_zero_points(true)
+        .test(path, rng);
+    // 16 channels x 4 taps a kernel row, dilated along the height; 47 windows a row: three
+    // slots, the last of 15.
+    test::ConvTester<uint8_t, uint8_t>()
+        .channels(16, 32, 1)
+        .height({11, 4, 1, 2, 2, 1})
+        .width({50, 4, 1, 1, 1, 2})
+        .input_zero_point(255)
+        .weight_zero_point(100)
+        .test(path, rng);
+    // A strided 1x1 layer: one run of 64 channels, every other pixel.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(64, 96, 1)
+        .height({12, 1, 2, 1, 0, 0})
+        .width({40, 1, 2, 1, 0, 0})
+        .input_zero_point(0)
+        .test(path, rng);
+    // The largest products over a 3x3x64 window, 17 windows a row.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(64, 32, 1)
+        .height({5, 3, 1, 1, 1, 1})
+        .width({17, 3, 1, 1, 1, 1})
+        .fill(255, -128)
+        .weight_zero_point(127)
+        .test(path, rng);
+    // Two bands of 70 windows a row (rows of 72 x 64 bytes), tasks of output rows x panels on
+    // 1, 2 and 7 threads.
+    for (std::size_t threads : {1, 2, 7}) {
+      test::ConvTester<uint8_t, int8_t>()
+          .channels(64, 64, 1)
+          .height({60, 3, 1, 1, 1, 1})
+          .width({70, 3, 1, 1, 1, 1})
+          .input_zero_point(90)
+          .per_channel_zero_points(threads == 2)
+          .threads(threads)
+          .test(path, rng);
+    }
+  });
+}
+
 TEST_CASE("conv2d rejects bad arguments", "[conv2d]") {
   const Conv2dFilter filter{6, 4, 2, 3, 3};
   const std::vector<int8_t> weights(6 * 3 * 3 * 2, 1);

@@ -7,7 +7,7 @@
 //
 // with every geometry of reference::conv2d (stride, dilation, padding on each side, groups),
 // bit-exact with it on every path (tests/ops/conv2d_test.cpp). Weights are packed once by
-// pack_conv2d(). Four ways through, chosen per call from the shape:
+// pack_conv2d(). Five ways through, chosen per call from the shape:
 //
 // - depthwise (groups == channels, one filter each): the depthwise kernels (ops/depthwise.hpp);
 // - 1x1, stride 1, no padding: the image already is the GEMM's A operand ([N H W, C], each
@@ -15,6 +15,9 @@
 // - on AVX-512 VNNI with a requantizing stage, one group and no dilation along the width:
 //   windows read in place (conv2d_windows() below, where conv2d_window_band() says which shapes
 //   gain), from bands of image rows copied with their padding;
+// - on AMX, one group, no dilation along the width, kernel rows of whole 64-byte chunks and
+//   fewer than amx_pack_min_panels panels: windows read in place the same way, in slots of 16
+//   windows, two a tile (conv2d_amx_windows() below);
 // - anything else: im2col into a bounded workspace, conv2d_chunk_rows() output pixels at a time,
 //   each chunk one GEMM per group. A full im2col of a 56x56x64 3x3 layer takes 1.8 MB; the
 //   chunks keep it near 256 KiB, inside L2 (2 MiB here), while each GEMM still has at least 64
@@ -320,6 +323,21 @@ struct WindowBand {
   }
 };
 
+// Sets band's width, rows and copy size for `s`'s windows: image rows of about
+// conv2d_band_budget bytes with their padding. False when one output row's image rows pass
+// conv2d_band_limit.
+inline bool fit_band(const reference::Conv2dShape& s, WindowBand& band) noexcept {
+  band.width = s.w.input + s.w.pad_begin + s.w.pad_end;
+  std::size_t row = 0;
+  if (!checked_mul(band.width, s.in_c, row)) return false;
+  const std::size_t window = WindowBand::input_rows(s, 1);
+  if (row > conv2d_band_limit / window) return false;
+  const std::size_t fit = conv2d_band_budget / row;
+  band.rows = std::min(s.h.output(), fit > window ? (fit - window) / s.h.stride + 1 : 1);
+  band.size = WindowBand::input_rows(s, band.rows) * row + gemm_kr;
+  return true;
+}
+
 // Whether conv2d() reads `s`'s windows in place, and how. It needs one group (a window row is
 // then a run of whole pixels) without dilation along the width and a shape that im2col would
 // otherwise copy. Each output row is one GEMM, so a panel's weights serve only that row's
@@ -333,18 +351,33 @@ inline bool conv2d_window_band(const reference::Conv2dShape& s, WindowBand& band
   if (f.window_row() >= conv2d_window_row_limit && s.w.output() < conv2d_window_min_width) {
     return false;
   }
-  band.width = s.w.input + s.w.pad_begin + s.w.pad_end;
-  std::size_t row = 0;
-  if (!checked_mul(band.width, s.in_c, row)) return false;
-  const std::size_t window = WindowBand::input_rows(s, 1);
-  if (row > conv2d_band_limit / window) return false;
+  if (!fit_band(s, band)) return false;
   band.in_place = s.h.pad_begin == 0 && s.h.pad_end == 0 && s.w.pad_begin == 0 &&
                   s.w.pad_end == 0 && f.window_row() == s.w.kernel * s.in_c;
-  const std::size_t fit = conv2d_band_budget / row;
-  band.rows = std::min(s.h.output(), fit > window ? (fit - window) / s.h.stride + 1 : 1);
-  band.size = band.in_place ? 0 : WindowBand::input_rows(s, band.rows) * row + gemm_kr;
+  if (band.in_place) band.size = 0;
   return true;
 }
+
+#if QINFER_X86
+// Whether conv2d() reads `s`'s windows in place on AMX (conv2d_amx_windows() below), and how:
+// always from a band copy, whose tiles of 16 or 32 windows read past an output row's last window
+// into the next row's windows or the copy's slack. A window row must be a whole number of
+// 64-byte chunks, so that each chunk is one strided tile load, and an output row at most
+// gemm_task_max_rows wide, a task's row sums.
+inline bool amx_window_band(const reference::Conv2dShape& s, WindowBand& band) noexcept {
+  if (s.groups != 1 || s.w.dilation != 1 || conv2d_is_direct(s)) return false;
+  if (s.w.kernel * s.in_c % kernels::amx::chunk != 0 || s.w.output() > gemm_task_max_rows) {
+    return false;
+  }
+  std::size_t window_step = 0, slack = 0;
+  if (!fit_band(s, band) || !checked_mul(s.w.stride, s.in_c, window_step) ||
+      !checked_mul(window_step, kernels::amx::mr, slack)) {
+    return false;
+  }
+  band.in_place = false;
+  return checked_add(band.size, slack, band.size);
+}
+#endif
 
 }  // namespace detail
 
@@ -362,6 +395,9 @@ inline std::size_t conv2d_workspace_size(const reference::Conv2dShape& shape) no
   std::size_t bytes = std::min(pixels, conv2d_chunk_rows(depth)) * depth;
 #if QINFER_X86
   if (detail::WindowBand band; detail::conv2d_window_band(shape, band)) {
+    bytes = std::max(bytes, band.size);
+  }
+  if (detail::WindowBand band; detail::amx_window_band(shape, band)) {
     bytes = std::max(bytes, band.size);
   }
 #endif
@@ -465,6 +501,99 @@ void conv2d_windows(const reference::Conv2dShape& s, const WindowBand& band, con
     }
   }
 }
+
+// conv2d() on AMX with windows read in place (amx_window_band()): band by band, the band's image
+// rows copied with their padding, then tasks of output rows x panels. A task runs panel by panel
+// over its output rows, so that a panel's weights stay in L1, each output row in slots of 16
+// windows stride x channels apart, two slots a tile, one strided tile load per chunk of 64 k. A
+// slot's windows past the row's last are computed and dropped (the copy's slack holds what they
+// read): 56 and 28 wide rows waste an eighth, 7 wide ones more than half. im2col instead copied
+// each window, kernel_h x kernel_w pixels, a third of the time of ResNet-50's 56x56 3x3 layer
+// (benchmarks/README.md).
+template <class TA, class Stage, class Executor>
+void conv2d_amx_windows(const reference::Conv2dShape& s, const WindowBand& band, const TA* input,
+                        int32_t input_zero_point, const GemmCall<TA, Stage>& call,
+                        typename Stage::Output* output, TA* workspace, Executor& executor) {
+  namespace amx = kernels::amx;
+  using Out = typename Stage::Output;
+  const PackedWeights& w = call.w;
+  const std::size_t c = s.in_c, oh = s.h.output(), ow = s.w.output();
+  const std::size_t row = band.width * c, lda = s.w.stride * c, run_k = s.w.kernel * c;
+  const std::size_t slack = amx::mr * lda + gemm_kr;
+  const auto blocks = [](std::size_t total, std::size_t per_task) {
+    return (total + per_task - 1) / per_task;
+  };
+  // A task's output rows hold at most gemm_task_max_rows windows, its row sums.
+  std::size_t task_rows = std::max<std::size_t>(1, gemm_task_max_rows / ow);
+  std::size_t task_panels = gemm_amx_task_panels;
+  if (!runs_serially(executor)) {
+    const auto tasks = [&] { return blocks(band.rows, task_rows) * blocks(w.panels, task_panels); };
+    while (tasks() < gemm_parallel_tasks && task_panels > 2) task_panels /= 2;
+    while (tasks() < gemm_parallel_tasks && task_rows > 1) task_rows = blocks(task_rows, 2);
+  }
+  const std::size_t panel_blocks = blocks(w.panels, task_panels);
+  for (std::size_t n = 0; n < s.batch; ++n) {
+    const TA* image = input + n * s.h.input * s.w.input * c;
+    for (std::size_t oy0 = 0; oy0 < oh; oy0 += band.rows) {
+      const std::size_t rows = std::min(band.rows, oh - oy0);
+      const std::size_t copied = WindowBand::input_rows(s, rows);
+      const auto pad = static_cast<TA>(input_zero_point);
+      copy_band(s, band, image, pad,
+                static_cast<std::ptrdiff_t>(oy0 * s.h.stride) -
+                    static_cast<std::ptrdiff_t>(s.h.pad_begin),
+                copied, workspace);
+      std::fill_n(workspace + copied * row, slack, pad);
+      executor(blocks(rows, task_rows) * panel_blocks, [&](std::size_t task) {
+        const std::size_t r0 = task / panel_blocks * task_rows, r1 = std::min(rows, r0 + task_rows);
+        const std::size_t p0 = task % panel_blocks * task_panels;
+        const std::size_t p1 = std::min(w.panels, p0 + task_panels);
+        const auto row_call = [&](std::size_t r) {
+          GemmCall<TA, Stage> own = call;
+          own.a = {workspace + r * s.h.stride * row, ow, w.k, lda, 1};
+          own.c =
+              MatrixView<Out>{output + (n * oh + oy0 + r) * ow * s.out_c, ow, s.out_c, s.out_c, 1};
+          return own;
+        };
+        alignas(64) int32_t init[gemm_max_task_panels][gemm_nr];
+        panel_init(call, p0, p1, init);
+        uint32_t row_sums[gemm_task_max_rows];
+        for (std::size_t r = r0; r < r1; ++r) {
+          row_code_sums(row_call(r), 0, ow, row_sums + (r - r0) * ow);
+        }
+        // The task's windows in slots of 16, row by row, two slots a tile.
+        const std::size_t slots_per_row = blocks(ow, amx::tile_rows);
+        const std::size_t slots = (r1 - r0) * slots_per_row;
+        struct Slot {
+          std::size_t r, x;
+        };
+        const auto slot = [&](std::size_t i) {
+          return Slot{r0 + i / slots_per_row, i % slots_per_row * amx::tile_rows};
+        };
+        const auto windows = [&](Slot at) {
+          return workspace + at.r * s.h.stride * row + at.x * lda;
+        };
+        alignas(64) int32_t tile[amx::mr * gemm_nr];
+        amx::begin();
+        for (std::size_t panel = p0; panel < p1; ++panel) {
+          const auto finish = [&](Slot at, int32_t* sums) {
+            finish_tile(row_call(at.r), sums, row_sums + (at.r - r0) * ow + at.x, at.x,
+                        std::min(amx::tile_rows, ow - at.x), panel * gemm_nr);
+          };
+          for (std::size_t t = 0; t < slots; t += 2) {
+            const bool pair = t + 1 < slots;
+            const Slot low = slot(t), high = pair ? slot(t + 1) : low;
+            const auto dots = pair ? &amx::gemm_windows<2, TA> : &amx::gemm_windows<1, TA>;
+            dots(windows(low), windows(high), lda, call.runs, run_k, w.panel(panel),
+                 init[panel - p0], tile);
+            finish(low, tile);
+            if (pair) finish(high, tile + amx::tile_rows * gemm_nr);
+          }
+        }
+        amx::end();
+      });
+    }
+  }
+}
 #endif
 
 }  // namespace detail
@@ -504,6 +633,29 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
   TA* columns = reinterpret_cast<TA*>(workspace.data());
   const TA pad = static_cast<TA>(input_zero_point);
 #if QINFER_X86
+  if (detail::WindowBand band; detail::amx_window_band(shape, band)) {
+    // A kernel row of whole chunks needs no padding: the plain packing serves (packs_windows).
+    // From amx_pack_min_panels panels on, im2col's copy serves enough panels for the GEMM to
+    // pack it (amx_block), whose contiguous tiles load faster than windows in place: ResNet-50's
+    // 56x56 256-to-512 1x1 layer of stride 2 ran 1241 GOPS in place against 1903.
+    const PackedWeights& packed = w.groups[0];
+    const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), packed, pixels);
+    if (kernel.isa == Isa::amx && packed.panels < detail::amx_pack_min_panels) {
+      const detail::GemmCall<TA, Stage> call{
+          {},
+          packed,
+          stage,
+          {},
+          kernel,
+          best_convert_path(),
+          detail::kernel_zero_point(input_zero_point, kernel),
+          {shape.h.kernel, shape.h.dilation * band.width * shape.in_c}};
+      std::uninitialized_default_construct_n(columns, band.size);
+      detail::conv2d_amx_windows(shape, band, input.data(), input_zero_point, call, output.data(),
+                                 columns, executor);
+      return ok();
+    }
+  }
   if constexpr (HasX86Requantize<Stage>::value) {
     detail::WindowBand band;
     if (detail::conv2d_window_band(shape, band)) {

@@ -109,6 +109,44 @@ struct GemmCall {
 #endif
 };
 
+// The terms each column of panels [panel_begin, panel_end) starts from, bias - za colsum(b') +
+// K za zb' (packing.hpp), into init[0, ...); the padding columns of the last panel have all-zero
+// terms.
+template <class TA, class Stage>
+void panel_init(const GemmCall<TA, Stage>& call, std::size_t panel_begin, std::size_t panel_end,
+                int32_t (*init)[gemm_nr]) noexcept {
+  const PackedWeights& w = call.w;
+  const uint32_t za = call.a_zero_point, depth = static_cast<uint32_t>(w.k);
+  for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
+    for (std::size_t n = 0; n < gemm_nr; ++n) {
+      const std::size_t col = panel * gemm_nr + n;
+      const auto zb = static_cast<uint32_t>(w.zero_points[col]);
+      init[panel - panel_begin][n] =
+          static_cast<int32_t>(static_cast<uint32_t>(w.bias[col]) -
+                               za * static_cast<uint32_t>(w.column_sums[col]) + depth * za * zb);
+    }
+  }
+}
+
+// The sums of the codes of A's rows [row_begin, row_end) minus K activation_offset, for the
+// zb' rowsum(a') term, into row_sums[0, ...); nothing when the weights have no zero points,
+// whose epilogue does not read them.
+template <class TA, class Stage>
+void row_code_sums(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::size_t row_end,
+                   uint32_t* row_sums) noexcept {
+  const PackedWeights& w = call.w;
+  if (!w.has_zero_points) return;
+  const std::size_t run_k = w.k / call.runs.count;
+  for (std::size_t m = row_begin; m < row_end; ++m) {
+    const TA* row = call.a.data + m * call.a.row_stride;
+    uint32_t sum = 0;
+    for (std::size_t run = 0; run < call.runs.count; ++run, row += call.runs.pitch) {
+      for (std::size_t p = 0; p < run_k; ++p) sum += activation_code(row[p]);
+    }
+    row_sums[m - row_begin] = sum - static_cast<uint32_t>(w.k) * call.kernel.activation_offset;
+  }
+}
+
 #if QINFER_X86
 // Calls tile(m0, rows) over rows [row_begin, row_end) in tiles of at most `most` rows: a first
 // tile of `most`, then the other rows shared evenly over as few tiles as hold them. The first
@@ -304,33 +342,10 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
                 std::size_t panel_begin, std::size_t panel_end) noexcept {
   const PackedWeights& w = call.w;
   const GemmMicrokernel<TA>& kernel = call.kernel;
-  const uint32_t za = call.a_zero_point, depth = static_cast<uint32_t>(w.k);
-  // The kernels start each column from bias - za colsum(b') + K za zb' (packing.hpp); the
-  // padding columns of the last panel have all-zero terms.
   alignas(64) int32_t init[gemm_max_task_panels][gemm_nr];
-  for (std::size_t panel = panel_begin; panel < panel_end; ++panel) {
-    for (std::size_t n = 0; n < gemm_nr; ++n) {
-      const std::size_t col = panel * gemm_nr + n;
-      const auto zb = static_cast<uint32_t>(w.zero_points[col]);
-      init[panel - panel_begin][n] =
-          static_cast<int32_t>(static_cast<uint32_t>(w.bias[col]) -
-                               za * static_cast<uint32_t>(w.column_sums[col]) + depth * za * zb);
-    }
-  }
-  // Row sums of the codes, for the zb' rowsum(a') term, of every row of the task; read only
-  // when the weights have zero points.
+  panel_init(call, panel_begin, panel_end, init);
   uint32_t row_sums[gemm_task_max_rows];
-  if (w.has_zero_points) {
-    const std::size_t run_k = w.k / call.runs.count;
-    for (std::size_t m = row_begin; m < row_end; ++m) {
-      const TA* row = call.a.data + m * call.a.row_stride;
-      uint32_t sum = 0;
-      for (std::size_t run = 0; run < call.runs.count; ++run, row += call.runs.pitch) {
-        for (std::size_t p = 0; p < run_k; ++p) sum += activation_code(row[p]);
-      }
-      row_sums[m - row_begin] = sum - depth * kernel.activation_offset;
-    }
-  }
+  row_code_sums(call, row_begin, row_end, row_sums);
 #if QINFER_X86
   if constexpr (HasX86Requantize<Stage>::value) {
     if (call.fused != nullptr) {

@@ -92,11 +92,17 @@ __attribute__((always_inline, target("amx-tile"))) inline void start_tiles(
 }
 
 // Where one chunk of 64 k loads its tiles from: activations at `a`, rows `a_stride` bytes apart,
-// and 16 groups of weights at `b`.
+// and 16 groups of weights at `b`. The second row tile starts 16 rows after the first unless
+// `a_upper` says where.
 struct ChunkTiles {
   const uint8_t* a;
   std::size_t a_stride;
   const int8_t* b;
+  const uint8_t* a_upper = nullptr;
+
+  const uint8_t* upper() const noexcept {
+    return a_upper != nullptr ? a_upper : a + tile_rows * a_stride;
+  }
 };
 
 // The chunk's weight tiles, groups [g, g + 16) of the panel; a last partial chunk through a
@@ -125,7 +131,7 @@ __attribute__((always_inline, target("amx-tile,amx-int8"))) inline void chunk_lo
   _tile_loadd(4, next.a, next.a_stride);
   _tile_loadd(6, next.b, b_stride);
   _tile_loadd(7, next.b + tile_bytes, b_stride);
-  if constexpr (RowTiles == 2) _tile_loadd(5, next.a + tile_rows * next.a_stride, next.a_stride);
+  if constexpr (RowTiles == 2) _tile_loadd(5, next.upper(), next.a_stride);
   for (std::size_t c = 0; c < chunks; ++c) {
     const bool more = c + 1 < chunks;
     // The barriers keep a copy into the buffers for chunk c + 1 after the loads of chunk c's
@@ -141,7 +147,7 @@ __attribute__((always_inline, target("amx-tile,amx-int8"))) inline void chunk_lo
       if (more) _tile_loadd(6, next.b, b_stride);
       dot<TA, 3, 5, 7>();
       if (more) {
-        _tile_loadd(5, next.a + tile_rows * next.a_stride, next.a_stride);
+        _tile_loadd(5, next.upper(), next.a_stride);
         _tile_loadd(7, next.b + tile_bytes, b_stride);
       }
     } else {
@@ -244,6 +250,27 @@ __attribute__((target("amx-tile,amx-int8"))) void gemm_packed(const uint8_t* a, 
   chunk_loop<RowTiles, TA>((k + chunk - 1) / chunk, [&](std::size_t c) {
     return ChunkTiles{a + c * packed_chunk_bytes, tile_bytes,
                       weight_chunk(panel, c * groups_per_chunk, k_groups, b_buffer)};
+  });
+  store_tiles<RowTiles>(acc);
+}
+
+// gemm_rows over a convolution's windows read in place (ops/conv2d.hpp): rows 0-15 from `a`,
+// rows 16-31 from `a_upper` (read with RowTiles 2 only), each rows lda apart, so that a tile may
+// take windows of two output rows. Row m's k values lie in runs.count runs of run_k values,
+// runs.pitch elements apart, run_k a multiple of 64, so that every chunk lies inside one run and is
+// one strided load per tile. All 16 rows of a tile are read: rows past the caller's are its garbage
+// to drop, and its memory to hold.
+template <std::size_t RowTiles, class TA>
+__attribute__((target("amx-tile,amx-int8"))) void gemm_windows(
+    const TA* a, const TA* a_upper, std::size_t lda, RowRuns runs, std::size_t run_k,
+    const int8_t* panel, const int32_t* init, int32_t* acc) noexcept {
+  const std::size_t chunks_per_run = run_k / chunk;
+  start_tiles<RowTiles>(init);
+  chunk_loop<RowTiles, TA>(runs.count * chunks_per_run, [&](std::size_t c) {
+    const std::size_t offset = c / chunks_per_run * runs.pitch + c % chunks_per_run * chunk;
+    return ChunkTiles{reinterpret_cast<const uint8_t*>(a + offset), lda * sizeof(TA),
+                      panel + c * groups_per_chunk * gemm_nr * gemm_kr,
+                      reinterpret_cast<const uint8_t*>(a_upper + offset)};
   });
   store_tiles<RowTiles>(acc);
 }
