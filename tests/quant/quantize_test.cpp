@@ -324,9 +324,11 @@ TEST_CASE("every vectorized requantize path is bit-exact with the scalar stage",
     if (!is_available(path)) continue;
     SECTION(path_name(path)) {
       test::Rng rng;
-      for (std::size_t channels : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 67}) {
-        const auto acc = hard_accumulators(rng, 7 * channels);
-        std::vector<float> float_multipliers(channels);
+      for (std::size_t channels : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 67}) {
+        // Odd and even row counts: the AVX-512 float kernel packs rows in pairs.
+        const std::size_t rows = channels % 2 == 0 ? 6 : 7;
+        const auto acc = hard_accumulators(rng, rows * channels);
+        std::vector<float> float_multipliers(channels), below_one(channels);
         std::vector<QuantizedMultiplier> fixed(channels);
         for (std::size_t c = 0; c < channels; ++c) {
           // Real multipliers from 2^-33 (all zero) to 2^10 (left shifts). Powers of two and
@@ -336,13 +338,16 @@ TEST_CASE("every vectorized requantize path is bit-exact with the scalar stage",
               std::ldexp(mantissas[rng.integer(0, 2)], static_cast<int>(rng.integer(-33, 11)));
           float_multipliers[c] = static_cast<float>(real);
           fixed[c] = quantize_multiplier(real);
+          // All below 1: the float kernels' unclamped form.
+          below_one[c] = static_cast<float>(
+              std::ldexp(mantissas[rng.integer(0, 2)], static_cast<int>(rng.integer(-33, 0))));
         }
         const std::vector<float> one_float{float_multipliers[0]};
         const std::vector<QuantizedMultiplier> one_fixed{fixed[0]};
         const auto zp = static_cast<int32_t>(rng.integer(-128, 127));
         const auto lo = static_cast<int32_t>(rng.integer(-128, 0));
         const auto hi = static_cast<int32_t>(rng.integer(0, 127));
-        for (const auto& m : {one_float, float_multipliers}) {
+        for (const auto& m : {one_float, float_multipliers, below_one}) {
           require_requantize_paths_match(acc, channels, RequantizeFloat<int8_t>{m, zp, lo, hi},
                                          path);
           require_requantize_paths_match(acc, channels, RequantizeFloat<uint8_t>{m, 128}, path);

@@ -641,7 +641,7 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
     const PackedWeights& packed = w.groups[0];
     const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), packed, pixels);
     if (kernel.isa == Isa::amx && packed.panels < detail::amx_pack_min_panels) {
-      const detail::GemmCall<TA, Stage> call{
+      detail::GemmCall<TA, Stage> call{
           {},
           packed,
           stage,
@@ -650,9 +650,20 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
           best_convert_path(),
           detail::kernel_zero_point(input_zero_point, kernel),
           {shape.h.kernel, shape.h.dilation * band.width * shape.in_c}};
-      std::uninitialized_default_construct_n(columns, band.size);
-      detail::conv2d_amx_windows(shape, band, input.data(), input_zero_point, call, output.data(),
-                                 columns, executor);
+      const auto windows = [&] {
+        std::uninitialized_default_construct_n(columns, band.size);
+        detail::conv2d_amx_windows(shape, band, input.data(), input_zero_point, call, output.data(),
+                                   columns, executor);
+      };
+      if constexpr (HasX86Requantize<Stage>::value) {
+        if (call.epilogue_path == ConvertPath::avx512) {
+          const convert::avx512::StageLanes<fused_stage_t<Stage>> lanes(stage);
+          call.fused = &lanes;
+          windows();
+          return ok();
+        }
+      }
+      windows();
       return ok();
     }
   }

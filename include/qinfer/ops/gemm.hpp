@@ -13,7 +13,8 @@
 // serial by default). Per tile the micro-kernel starts from the bias and zero-point terms and
 // accumulates (modulo 2^32, the reference's accumulator arithmetic) either in registers, with
 // the stage fused (AVX-512 VNNI, AVX-VNNI and AVX2, requantizing stages), or into an L1-resident
-// buffer that the vector requantization kernels then convert as a whole.
+// buffer: AMX's tiles, which the AVX-512 fused epilogue converts four rows at a time, and any
+// other stage's, which the vector requantization kernels convert as a whole.
 #pragma once
 
 #include <algorithm>
@@ -260,6 +261,15 @@ template <class TA, class Stage>
 void finish_tile(const GemmCall<TA, Stage>& call, int32_t* sums, const uint32_t* row_sums,
                  std::size_t m0, std::size_t rows, std::size_t n0) noexcept {
   const PackedWeights& w = call.w;
+#if QINFER_X86
+  if constexpr (HasX86Requantize<Stage>::value) {
+    if (call.fused != nullptr) {
+      kernels::avx512vnni::store_tile_fused(sums, rows, *call.fused,
+                                            fused_output(call, row_sums, m0, m0, n0 / gemm_nr, 1));
+      return;
+    }
+  }
+#endif
   if (w.has_zero_points) {
     for (std::size_t m = 0; m < rows; ++m) {
       for (std::size_t n = 0; n < gemm_nr; ++n) {
@@ -348,7 +358,7 @@ void gemm_block(const GemmCall<TA, Stage>& call, std::size_t row_begin, std::siz
   row_code_sums(call, row_begin, row_end, row_sums);
 #if QINFER_X86
   if constexpr (HasX86Requantize<Stage>::value) {
-    if (call.fused != nullptr) {
+    if (call.fused != nullptr && kernel.isa == Isa::avx512vnni) {
       fused_block(call, init, row_sums, row_begin, row_end, panel_begin, panel_end);
       return;
     }
@@ -444,10 +454,10 @@ Result<void> gemm(MatrixView<A> a, int32_t a_zero_point, const PackedWeights& w,
     });
   };
 #if QINFER_X86
-  // Every x86 kernel except AMX applies requantizing stages in its registers (C with contiguous
-  // columns); other tiles go through the tile buffer.
+  // Every x86 kernel applies requantizing stages in its registers (C with contiguous columns),
+  // AMX to the tiles it stores; other tiles go through requantize().
   if constexpr (HasX86Requantize<Stage>::value) {
-    if (c.col_stride == 1 && kernel.isa == Isa::avx512vnni &&
+    if (c.col_stride == 1 && (kernel.isa == Isa::avx512vnni || kernel.isa == Isa::amx) &&
         call.epilogue_path == ConvertPath::avx512) {
       const convert::avx512::StageLanes<fused_stage_t<Stage>> lanes(stage);
       call.fused = &lanes;

@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "qinfer/kernels/gemm/microkernel.hpp"
 #include "qinfer/quant/convert/avx512.hpp"
@@ -147,115 +148,159 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
   }
 }
 
+// The fused epilogue of a tile of Vectors x 16 columns: the zero-point term, the stage and the
+// 8-bit stores, applied to rows of sums in registers. It holds its own copy of the stage and
+// the tile's multipliers, loaded once: stores through the 8-bit output may alias anything, so
+// a stage read through a reference would be reloaded after each row. A last panel's missing
+// columns are masked in the multiplier loads (vectors past the columns form no address) and in
+// the byte stores.
+template <std::size_t Vectors, class Stage>
+class TileEpilogue {
+  using Out = typename Stage::Output;
+  using Multiplier = decltype(std::declval<convert::avx512::StageLanes<Stage>>().multiplier(0));
+
+ public:
+  __attribute__((always_inline, target("avx512f,avx512bw,avx512vl")))
+  TileEpilogue(const convert::avx512::StageLanes<Stage>& lanes, const TileOutput<Out>& out) noexcept
+      : stage_(lanes), out_(out) {
+#pragma GCC unroll 4
+    for (std::size_t v = 0; v < Vectors; ++v) {
+      multiplier_[v] =
+          count(v) == 0 ? Multiplier{} : stage_.multiplier(out.first_channel + 16 * v, mask(v));
+    }
+  }
+
+  // Rows [first, first + Rows) of the tile.
+  template <std::size_t Rows>
+  __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void operator()(
+      __m512i (&sum)[Rows][Vectors], std::size_t first) const noexcept {
+    if (out_.zb != nullptr) {
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < Vectors; ++v) {
+        const __m512i zb = _mm512_loadu_si512(out_.zb + 16 * v);
+#pragma GCC unroll 16
+        for (std::size_t m = 0; m < Rows; ++m) {
+          const __m512i row_sum = _mm512_set1_epi32(static_cast<int>(out_.row_sums[first + m]));
+          sum[m][v] = _mm512_sub_epi32(sum[m][v], _mm512_mullo_epi32(zb, row_sum));
+        }
+      }
+    }
+    Out* const c = out_.c + first * out_.ldc;
+    if constexpr (std::is_same_v<Stage, RequantizeFloat<Out>>) {
+      if (stage_.unclamped) return store_packed(sum, c);
+    }
+    const bool whole = out_.columns == 16 * Vectors;
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < Vectors; ++v) {
+        if (!whole && count(v) == 0) break;
+        convert::avx512::store16(c + m * out_.ldc + 16 * v, stage_.apply(sum[m][v], multiplier_[v]),
+                                 stage_.flip, whole ? __mmask16{0xFFFF} : mask(v));
+      }
+    }
+  }
+
+ private:
+  // Of the tile's columns in vector v, how many C has.
+  __attribute__((always_inline)) std::size_t count(std::size_t v) const noexcept {
+    const std::size_t first = 16 * v;
+    return first < out_.columns ? std::min<std::size_t>(16, out_.columns - first) : 0;
+  }
+  __attribute__((always_inline)) __mmask16 mask(std::size_t v) const noexcept {
+    return static_cast<__mmask16>((uint32_t{1} << count(v)) - 1);
+  }
+
+  // The packed form of unclamped float stages.
+  template <std::size_t Rows>
+  __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store_packed(
+      __m512i (&sum)[Rows][Vectors], Out* c) const noexcept {
+    // Tiles narrower than 64 columns that C has whole: 64 outputs of 4 / Vectors rows per
+    // pack. The 112x112 32-to-16 layer went from 470 to 525 GOPS.
+    constexpr std::size_t per_pack = 4 / Vectors, packed_rows = Rows / per_pack * per_pack;
+    const bool by_packs = Vectors < 4 && out_.columns == 16 * Vectors;
+    if constexpr (Vectors < 4) {
+      if (by_packs) {
+#pragma GCC unroll 16
+        for (std::size_t first = 0; first < packed_rows; first += per_pack) {
+          __m512i levels[4];
+#pragma GCC unroll 4
+          for (std::size_t i = 0; i < 4; ++i) {
+            levels[i] =
+                stage_.raw_levels(sum[first + i / Vectors][i % Vectors], multiplier_[i % Vectors]);
+          }
+          stage_.template store_rows<16 * Vectors>(c + first * out_.ldc, out_.ldc, levels[0],
+                                                   levels[1], levels[2], levels[3]);
+        }
+      }
+    }
+    // The bytes C has: all 64 of a two-panel row, else the low `columns` bits (so that a
+    // half-panel tile's store32 writes at most its 16).
+    const uint64_t bytes = out_.columns >= 64 ? ~uint64_t{0} : (uint64_t{1} << out_.columns) - 1;
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < Rows; ++m) {
+      if (by_packs && m < packed_rows) continue;
+      __m512i levels[Vectors];
+#pragma GCC unroll 4
+      for (std::size_t v = 0; v < Vectors; ++v) {
+        levels[v] = stage_.raw_levels(sum[m][v], multiplier_[v]);
+      }
+      if constexpr (Vectors == 4) {
+        stage_.store64(c + m * out_.ldc, levels[0], levels[1], levels[2], levels[3], bytes);
+      } else if constexpr (Vectors == 2) {
+        stage_.store32(c + m * out_.ldc, levels[0], levels[1], static_cast<uint32_t>(bytes));
+      } else {
+        stage_.store32(c + m * out_.ldc, levels[0], levels[0], static_cast<uint32_t>(bytes));
+      }
+    }
+  }
+
+  const convert::avx512::StageLanes<Stage> stage_;
+  const TileOutput<Out> out_;
+  Multiplier multiplier_[Vectors];
+};
+
 // The tile's sums go through the stage straight from the accumulators to C.
 template <std::size_t Rows, std::size_t Vectors, class TA, class Stage>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void gemm_rows_fused(
     const TA* a, std::size_t lda, std::size_t k, const int8_t* panel, std::size_t panel_stride,
     const int32_t* init, RowRuns runs, const convert::avx512::StageLanes<Stage>& lanes,
     const TileOutput<typename Stage::Output>& out) noexcept {
-  constexpr std::size_t vectors = Vectors;
-  __m512i sum[Rows][vectors];
+  __m512i sum[Rows][Vectors];
   accumulate<Rows, Vectors>(a, lda, k, panel, panel_stride, init, sum, runs);
-  if (out.zb != nullptr) {
+  const TileEpilogue<Vectors, Stage> epilogue(lanes, out);
+  epilogue(sum, 0);
+}
+
+// A one-panel tile of sums that its kernel stored (AMX: row stride gemm_nr, any number of
+// rows) through the fused epilogue, four rows at a time. Through requantize() instead, it
+// built the stage's lanes for every tile and packed one row at a time: a fifth of ResNet-50's
+// 56x56 3x3 layer went there.
+template <class Stage>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void store_tile_fused(
+    const int32_t* sums, std::size_t rows, const convert::avx512::StageLanes<Stage>& lanes,
+    const TileOutput<typename Stage::Output>& out) noexcept {
+  constexpr std::size_t vectors = gemm_nr / 16;
+  const TileEpilogue<vectors, Stage> epilogue(lanes, out);
+  const auto rows_from = [&](std::size_t first, auto count)
+      __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) {
+    __m512i sum[decltype(count)::value][vectors];
 #pragma GCC unroll 4
-    for (std::size_t v = 0; v < vectors; ++v) {
-      const __m512i zb = _mm512_loadu_si512(out.zb + 16 * v);
-#pragma GCC unroll 16
-      for (std::size_t m = 0; m < Rows; ++m) {
-        const __m512i row_sum = _mm512_set1_epi32(static_cast<int>(out.row_sums[m]));
-        sum[m][v] = _mm512_sub_epi32(sum[m][v], _mm512_mullo_epi32(zb, row_sum));
-      }
-    }
-  }
-  // A local copy and the tile's multipliers loaded once: stores through the 8-bit output may
-  // alias anything, so the stage read through the reference would be reloaded after each row.
-  const convert::avx512::StageLanes<Stage> stage = lanes;
-  if constexpr (std::is_same_v<Stage, RequantizeFloat<typename Stage::Output>>) {
-    if (stage.unclamped) {
-      // The packed form; a last panel's missing columns are masked in the multiplier loads
-      // (vectors past the columns form no address) and in the byte stores.
-      __m512 multiplier[vectors];
-#pragma GCC unroll 4
-      for (std::size_t v = 0; v < vectors; ++v) {
-        const std::size_t first = 16 * v;
-        const std::size_t count =
-            first < out.columns ? std::min<std::size_t>(16, out.columns - first) : 0;
-        multiplier[v] = count == 0
-                            ? _mm512_setzero_ps()
-                            : stage.multiplier(out.first_channel + first,
-                                               static_cast<__mmask16>((uint32_t{1} << count) - 1));
-      }
-      // Tiles narrower than 64 columns that C has whole: 64 outputs of 4 / Vectors rows per
-      // pack. The 112x112 32-to-16 layer went from 470 to 525 GOPS.
-      constexpr std::size_t per_pack = 4 / vectors, packed_rows = Rows / per_pack * per_pack;
-      const bool by_packs = Vectors < 4 && out.columns == 16 * vectors;
-      if constexpr (Vectors < 4) {
-        if (by_packs) {
-#pragma GCC unroll 16
-          for (std::size_t first = 0; first < packed_rows; first += per_pack) {
-            __m512i levels[4];
-#pragma GCC unroll 4
-            for (std::size_t i = 0; i < 4; ++i) {
-              levels[i] =
-                  stage.raw_levels(sum[first + i / vectors][i % vectors], multiplier[i % vectors]);
-            }
-            stage.template store_rows<16 * vectors>(out.c + first * out.ldc, out.ldc, levels[0],
-                                                    levels[1], levels[2], levels[3]);
-          }
-        }
-      }
-      // The bytes C has: all 64 of a two-panel row, else the low `columns` bits (so that a
-      // half-panel tile's store32 writes at most its 16).
-      const uint64_t mask = out.columns >= 64 ? ~uint64_t{0} : (uint64_t{1} << out.columns) - 1;
-#pragma GCC unroll 16
-      for (std::size_t m = 0; m < Rows; ++m) {
-        if (by_packs && m < packed_rows) continue;
-        __m512i levels[vectors];
-#pragma GCC unroll 4
-        for (std::size_t v = 0; v < vectors; ++v) {
-          levels[v] = stage.raw_levels(sum[m][v], multiplier[v]);
-        }
-        if constexpr (Vectors == 4) {
-          stage.store64(out.c + m * out.ldc, levels[0], levels[1], levels[2], levels[3], mask);
-        } else if constexpr (Vectors == 2) {
-          stage.store32(out.c + m * out.ldc, levels[0], levels[1], static_cast<uint32_t>(mask));
-        } else {
-          stage.store32(out.c + m * out.ldc, levels[0], levels[0], static_cast<uint32_t>(mask));
-        }
-      }
-      return;
-    }
-  }
-  if (out.columns == vectors * 16) {
-    decltype(stage.multiplier(0)) multiplier[vectors];
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < vectors; ++v) {
-      multiplier[v] = stage.multiplier(out.first_channel + 16 * v);
-    }
-#pragma GCC unroll 16
-    for (std::size_t m = 0; m < Rows; ++m) {
+    for (std::size_t m = 0; m < decltype(count)::value; ++m) {
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < vectors; ++v) {
-        convert::avx512::store16(out.c + m * out.ldc + 16 * v,
-                                 stage.apply(sum[m][v], multiplier[v]), stage.flip);
+        sum[m][v] = _mm512_loadu_si512(sums + (first + m) * gemm_nr + 16 * v);
       }
     }
-    return;
+    epilogue(sum, first);
+  };
+  std::size_t m = 0;
+  for (; m + 4 <= rows; m += 4) rows_from(m, std::integral_constant<std::size_t, 4>{});
+  if (rows - m >= 2) {
+    rows_from(m, std::integral_constant<std::size_t, 2>{});
+    m += 2;
   }
-  // The last panel's columns that C has: masked multiplier loads and stores. Addresses past the
-  // columns are never formed: vectors without columns are skipped.
-#pragma GCC unroll 4
-  for (std::size_t v = 0; v < vectors; ++v) {
-    if (16 * v >= out.columns) break;
-    const std::size_t count = std::min<std::size_t>(16, out.columns - 16 * v);
-    const auto mask = static_cast<__mmask16>((uint32_t{1} << count) - 1);
-    const auto multiplier = stage.multiplier(out.first_channel + 16 * v, mask);
-#pragma GCC unroll 16
-    for (std::size_t m = 0; m < Rows; ++m) {
-      convert::avx512::store16(out.c + m * out.ldc + 16 * v, stage.apply(sum[m][v], multiplier),
-                               stage.flip, mask);
-    }
-  }
+  if (m < rows) rows_from(m, std::integral_constant<std::size_t, 1>{});
 }
 
 // A tile of up to tall_mr rows of 16 columns (half a panel), mr rows of 32 (a panel), or
