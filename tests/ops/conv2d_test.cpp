@@ -286,6 +286,66 @@ TEST_CASE("conv2d: AMX windows read in place, slots paired across output rows", 
   });
 }
 
+TEST_CASE("conv2d: AMX reads kernel rows shorter than a chunk as one chunk each",
+          "[conv2d][simd]") {
+#if QINFER_X86
+  const auto amx_reads = [](std::size_t in_c, reference::Window1d h, reference::Window1d w) {
+    reference::Conv2dShape shape{1, in_c, 64, 1, h, w};
+    detail::WindowBand band;
+    return detail::amx_window_band(shape, band);
+  };
+  // From a quarter of a chunk (16 bytes) up: ResNet-50's 7x7 stem (21-byte rows) is read in
+  // place, MobileNetV2's 3x3 one (9-byte rows) runs im2col.
+  CHECK(amx_reads(3, {30, 7, 2, 1, 3, 3}, {30, 7, 2, 1, 3, 3}));
+  CHECK(amx_reads(16, {9, 3, 1, 1, 1, 1}, {9, 3, 1, 1, 1, 1}));
+  CHECK_FALSE(amx_reads(3, {9, 3, 2, 1, 1, 1}, {9, 3, 2, 1, 1, 1}));
+  CHECK(detail::packs_chunk_windows({64, 3, 1, 7, 7}));
+  CHECK_FALSE(detail::packs_chunk_windows({32, 3, 1, 3, 3}));
+  CHECK_FALSE(detail::packs_chunk_windows({32, 64, 1, 3, 3}));
+#endif
+  test::for_each_conv_path([](Isa path) {
+    test::Rng rng;
+    // The stem's geometry on a small image, per-channel weight zero points: the 43 padding
+    // taps of each kernel row meet the next pixels, the next image row or the copy's slack, and
+    // must add nothing to the sums or the row sums.
+    test::ConvTester<uint8_t, int8_t>()
+        .batch(2)
+        .channels(3, 64, 1)
+        .height({30, 7, 2, 1, 3, 3})
+        .width({30, 7, 2, 1, 3, 3})
+        .input_zero_point(128)
+        .per_channel_zero_points(true)
+        .test(path, rng);
+    // 6 channels x 3 taps (18 bytes), dilated along the height, int8 activations; 50 windows a
+    // row (a last slot of 2), N = 40 a partial panel.
+    test::ConvTester<int8_t, uint8_t>()
+        .channels(6, 40, 1)
+        .height({13, 3, 1, 2, 2, 2})
+        .width({50, 3, 1, 1, 1, 1})
+        .input_zero_point(-5)
+        .weight_zero_point(9)
+        .test(path, rng);
+    // 16 channels x 3 taps (48 bytes) with the largest products.
+    test::ConvTester<uint8_t, int8_t>()
+        .channels(16, 32, 1)
+        .height({7, 3, 1, 1, 1, 1})
+        .width({19, 3, 1, 1, 1, 1})
+        .fill(255, -128)
+        .weight_zero_point(127)
+        .test(path, rng);
+    for (std::size_t threads : {1, 2, 7}) {
+      test::ConvTester<uint8_t, int8_t>()
+          .channels(4, 64, 1)
+          .height({40, 5, 2, 1, 2, 2})
+          .width({44, 5, 2, 1, 2, 2})
+          .input_zero_point(17)
+          .per_channel_zero_points(threads == 7)
+          .threads(threads)
+          .test(path, rng);
+    }
+  });
+}
+
 TEST_CASE("conv2d rejects bad arguments", "[conv2d]") {
   const Conv2dFilter filter{6, 4, 2, 3, 3};
   const std::vector<int8_t> weights(6 * 3 * 3 * 2, 1);
@@ -410,6 +470,15 @@ TEST_CASE("convolution weights packed into a caller's buffer", "[conv2d]") {
     CHECK(detail::packs_windows(f) == (QINFER_X86 != 0));
     check_caller_buffer(f, {1, 3, 16, 1, {33, 3, 1, 1, 1, 1}, {35, 3, 1, 1, 1, 1}},
                         random_weights(16 * 27, -127, 127, 2), {0}, false);
+  }
+  SECTION("a 7x7 3-channel stem, which x86 builds also pack a chunk a kernel row") {
+    const Conv2dFilter f{32, 3, 1, 7, 7};
+    CHECK(detail::packs_windows(f) == (QINFER_X86 != 0));
+    CHECK(detail::packs_chunk_windows(f) == (QINFER_X86 != 0));
+    std::vector<int32_t> zp(32);
+    for (std::size_t i = 0; i < zp.size(); ++i) zp[i] = static_cast<int32_t>(i % 7) - 3;
+    check_caller_buffer(f, {1, 3, 32, 1, {20, 7, 2, 1, 3, 3}, {22, 7, 2, 1, 3, 2}},
+                        random_weights(32 * 147, -127, 127, 4), zp, false);
   }
   SECTION("1x1") {
     check_caller_buffer({40, 24, 1, 1, 1}, {1, 24, 40, 1, {6, 1}, {5, 1}},

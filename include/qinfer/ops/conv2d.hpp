@@ -70,10 +70,15 @@ struct Conv2dFilter {
   // The padding taps weigh the column's zero point, which adds nothing to a sum whatever
   // activation they meet.
   std::size_t window_row() const noexcept {
-    const std::size_t run = kernel_w * in_c_per_group();
-    return kernel_h > 1 ? (run + gemm_kr - 1) / gemm_kr * gemm_kr : run;
+    return kernel_h > 1 ? padded_window_row(gemm_kr) : kernel_w * in_c_per_group();
   }
   std::size_t window_depth() const noexcept { return kernel_h * window_row(); }
+  // A kernel row padded to a multiple of `multiple` taps (AMX's 64-byte chunks for
+  // PackedConv2d::chunk_windows).
+  std::size_t padded_window_row(std::size_t multiple) const noexcept {
+    const std::size_t run = kernel_w * in_c_per_group();
+    return (run + multiple - 1) / multiple * multiple;
+  }
   bool depthwise() const noexcept { return groups == in_c && out_c == in_c; }
 };
 
@@ -123,6 +128,9 @@ struct PackedConv2d {
   // 3-channel images. im2col keeps the tight K: on AVX2 the padded rows cost the 3-channel 3x3
   // layer 13% (72 against 63 GOPS).
   std::optional<PackedWeights> windows;
+  // K = kernel_h x one 64-byte chunk, for windows read in place on AMX where a kernel row is
+  // shorter than a chunk (x86 builds, one group): each kernel row one tile load.
+  std::optional<PackedWeights> chunk_windows;
   // The buffer pack_conv2d() made; null for a caller's buffer.
   std::shared_ptr<const AlignedVector<std::byte>> storage;
 };
@@ -132,6 +140,23 @@ namespace detail {
 // Whether this build packs `f` a second time for windows read in place (see PackedConv2d).
 inline bool packs_windows(const Conv2dFilter& f) noexcept {
   return QINFER_X86 && f.groups == 1 && f.window_row() != f.kernel_w * f.in_c;
+}
+
+// Taps per kernel row of PackedConv2d::chunk_windows: one AMX chunk.
+inline constexpr std::size_t chunk_window_row = 64;
+
+// Whether AMX reads kernel rows of `run` bytes as one chunk each: rows shorter than a chunk,
+// the first layers of images, but at least a quarter of one. The padding taps cost tile dots
+// that im2col's tight K does not; the copy they save repays up to four times the dots: against
+// im2col, GOPS (Emerald Rapids), ResNet-50's 7x7 stem (21-byte rows) 456 -> 827, MobileNetV2's
+// 3x3 one (9-byte rows) 233 -> 205.
+inline bool reads_run_as_chunk(std::size_t run) noexcept {
+  return run < chunk_window_row && 4 * run >= chunk_window_row;
+}
+
+// Whether this build packs `f` for AMX's windows of one chunk per kernel row.
+inline bool packs_chunk_windows(const Conv2dFilter& f) noexcept {
+  return QINFER_X86 && f.groups == 1 && reads_run_as_chunk(f.kernel_w * f.in_c);
 }
 
 // Where pack_conv2d_into() puts what: the bytes of one group (the stride between groups), of
@@ -156,11 +181,21 @@ struct Conv2dPackLayout {
     group_bytes = packed_weights_size(depth, f.out_c_per_group());
     if (group_bytes == 0 || !checked_mul(group_bytes, f.groups, groups_bytes)) return false;
     total = groups_bytes;
-    if (!packs_windows(f)) return true;
-    std::size_t window_depth = 0;
-    if (!checked_mul(f.kernel_h, f.window_row(), window_depth)) return false;
-    const std::size_t windows = packed_weights_size(window_depth, f.out_c);
-    return windows != 0 && checked_add(total, windows, total);
+    windows_offset = total;
+    if (packs_windows(f) && !add_windows(f, f.window_row())) return false;
+    chunk_windows_offset = total;
+    return !packs_chunk_windows(f) || add_windows(f, chunk_window_row);
+  }
+
+  std::size_t windows_offset = 0, chunk_windows_offset = 0;
+
+ private:
+  // One more packing of all filters with kernel rows of `row` taps.
+  bool add_windows(const Conv2dFilter& f, std::size_t row) noexcept {
+    std::size_t depth = 0;
+    if (!checked_mul(f.kernel_h, row, depth)) return false;
+    const std::size_t bytes = packed_weights_size(depth, f.out_c);
+    return bytes != 0 && checked_add(total, bytes, total);
   }
 };
 
@@ -242,22 +277,35 @@ Result<PackedConv2d> pack_conv2d_into(Span<std::byte> buffer, const Conv2dFilter
     if (g == 0) first = w;
   }
   p.groups = PackedGroups(first, f.groups, layout.group_bytes);
-  if (detail::packs_windows(f)) {
-    // Each kernel row padded to window_row() taps that weigh the column's zero point.
-    const std::size_t run = f.kernel_w * f.in_c, row = f.window_row();
+  // Each kernel row padded to `row` taps that weigh the column's zero point, at `offset`.
+  const auto pack_windows = [&](std::size_t row, std::size_t offset,
+                                std::optional<PackedWeights>& into) -> Status {
+    const std::size_t run = f.kernel_w * f.in_c;
     const auto code = [&](std::size_t k, std::size_t n) -> int32_t {
       const std::size_t kh = k / row, at = k % row;
       return at < run ? int32_t{weights[n * depth + kh * run + at]} : broadcast_at(zero_points, n);
     };
     PackedWeights w;
-    const Span<std::byte> part(buffer.data() + layout.groups_bytes,
-                               layout.total - layout.groups_bytes);
-    if (auto s = detail::fill_packed_weights<Scheme, TW>(part, f.window_depth(), f.out_c, code,
+    const Span<std::byte> part(buffer.data() + offset, layout.total - offset);
+    if (auto s = detail::fill_packed_weights<Scheme, TW>(part, f.kernel_h * row, f.out_c, code,
                                                          zero_points, bias, w);
+        !s) {
+      return s;
+    }
+    into = w;
+    return Status{};
+  };
+  if (detail::packs_windows(f)) {
+    if (auto s = pack_windows(f.window_row(), layout.windows_offset, p.windows); !s) {
+      return fail<PackedConv2d>(s);
+    }
+  }
+  if (detail::packs_chunk_windows(f)) {
+    if (auto s =
+            pack_windows(detail::chunk_window_row, layout.chunk_windows_offset, p.chunk_windows);
         !s) {
       return fail<PackedConv2d>(s);
     }
-    p.windows = w;
   }
   return p;
 }
@@ -359,14 +407,23 @@ inline bool conv2d_window_band(const reference::Conv2dShape& s, WindowBand& band
 }
 
 #if QINFER_X86
+// How far a padded kernel row read as one chunk reads past its run (0 for whole chunks).
+inline std::size_t amx_window_overread(const reference::Conv2dShape& s) noexcept {
+  const std::size_t run = s.w.kernel * s.in_c;
+  return reads_run_as_chunk(run) ? chunk_window_row - run : 0;
+}
+
 // Whether conv2d() reads `s`'s windows in place on AMX (conv2d_amx_windows() below), and how:
 // always from a band copy, whose tiles of 16 or 32 windows read past an output row's last window
 // into the next row's windows or the copy's slack. A window row must be a whole number of
-// 64-byte chunks, so that each chunk is one strided tile load, and an output row at most
-// gemm_task_max_rows wide, a task's row sums.
+// 64-byte chunks, so that each chunk is one strided tile load, or shorter than one chunk, read
+// as one with the packing whose padding taps weigh the zero point (packs_chunk_windows); and
+// an output row at most gemm_task_max_rows wide, a task's row sums.
 inline bool amx_window_band(const reference::Conv2dShape& s, WindowBand& band) noexcept {
   if (s.groups != 1 || s.w.dilation != 1 || conv2d_is_direct(s)) return false;
-  if (s.w.kernel * s.in_c % kernels::amx::chunk != 0 || s.w.output() > gemm_task_max_rows) {
+  const std::size_t run = s.w.kernel * s.in_c;
+  if ((run % kernels::amx::chunk != 0 && !reads_run_as_chunk(run)) ||
+      s.w.output() > gemm_task_max_rows) {
     return false;
   }
   std::size_t window_step = 0, slack = 0;
@@ -375,7 +432,8 @@ inline bool amx_window_band(const reference::Conv2dShape& s, WindowBand& band) n
     return false;
   }
   band.in_place = false;
-  return checked_add(band.size, slack, band.size);
+  return checked_add(slack, amx_window_overread(s), slack) &&
+         checked_add(band.size, slack, band.size);
 }
 #endif
 
@@ -518,8 +576,8 @@ void conv2d_amx_windows(const reference::Conv2dShape& s, const WindowBand& band,
   using Out = typename Stage::Output;
   const PackedWeights& w = call.w;
   const std::size_t c = s.in_c, oh = s.h.output(), ow = s.w.output();
-  const std::size_t row = band.width * c, lda = s.w.stride * c, run_k = s.w.kernel * c;
-  const std::size_t slack = amx::mr * lda + gemm_kr;
+  const std::size_t row = band.width * c, lda = s.w.stride * c, run_k = w.k / call.runs.count;
+  const std::size_t slack = amx::mr * lda + gemm_kr + amx_window_overread(s);
   const auto blocks = [](std::size_t total, std::size_t per_task) {
     return (total + per_task - 1) / per_task;
   };
@@ -634,11 +692,12 @@ Result<void> conv2d(const reference::Conv2dShape& shape, Span<const TA> input,
   const TA pad = static_cast<TA>(input_zero_point);
 #if QINFER_X86
   if (detail::WindowBand band; detail::amx_window_band(shape, band)) {
-    // A kernel row of whole chunks needs no padding: the plain packing serves (packs_windows).
+    // A kernel row of whole chunks needs no padding: the plain packing serves (packs_windows);
+    // a shorter one is read as a chunk (packs_chunk_windows).
     // From amx_pack_min_panels panels on, im2col's copy serves enough panels for the GEMM to
     // pack it (amx_block), whose contiguous tiles load faster than windows in place: ResNet-50's
     // 56x56 256-to-512 1x1 layer of stride 2 ran 1241 GOPS in place against 1903.
-    const PackedWeights& packed = w.groups[0];
+    const PackedWeights& packed = w.chunk_windows ? *w.chunk_windows : w.groups[0];
     const GemmMicrokernel<TA> kernel = gemm_microkernel_for<TA>(active_isa(), packed, pixels);
     if (kernel.isa == Isa::amx && packed.panels < detail::amx_pack_min_panels) {
       detail::GemmCall<TA, Stage> call{

@@ -149,11 +149,12 @@ __attribute__((target("avx512f,avx512vnni"))) void gemm_rows(const TA* a, std::s
 }
 
 // The fused epilogue of a tile of Vectors x 16 columns: the zero-point term, the stage and the
-// 8-bit stores, applied to rows of sums in registers. It holds its own copy of the stage and
-// the tile's multipliers, loaded once: stores through the 8-bit output may alias anything, so
-// a stage read through a reference would be reloaded after each row. A last panel's missing
-// columns are masked in the multiplier loads (vectors past the columns form no address) and in
-// the byte stores.
+// 8-bit stores, applied to rows of sums in registers. The tile's multipliers are loaded once,
+// and each call copies the stage: stores through the 8-bit output may alias anything, so a
+// stage read through a reference would be reloaded after each row. (A copy held in the object
+// made it too large to keep in registers: the copy went through the stack on every tile, which
+// cost the shallow layers 3-7%.) A last panel's missing columns are masked in the multiplier
+// loads (vectors past the columns form no address) and in the byte stores.
 template <std::size_t Vectors, class Stage>
 class TileEpilogue {
   using Out = typename Stage::Output;
@@ -162,11 +163,11 @@ class TileEpilogue {
  public:
   __attribute__((always_inline, target("avx512f,avx512bw,avx512vl")))
   TileEpilogue(const convert::avx512::StageLanes<Stage>& lanes, const TileOutput<Out>& out) noexcept
-      : stage_(lanes), out_(out) {
+      : lanes_(lanes), out_(out) {
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < Vectors; ++v) {
       multiplier_[v] =
-          count(v) == 0 ? Multiplier{} : stage_.multiplier(out.first_channel + 16 * v, mask(v));
+          count(v) == 0 ? Multiplier{} : lanes.multiplier(out.first_channel + 16 * v, mask(v));
     }
   }
 
@@ -186,8 +187,9 @@ class TileEpilogue {
       }
     }
     Out* const c = out_.c + first * out_.ldc;
+    const convert::avx512::StageLanes<Stage> stage = lanes_;
     if constexpr (std::is_same_v<Stage, RequantizeFloat<Out>>) {
-      if (stage_.unclamped) return store_packed(sum, c);
+      if (stage.unclamped) return store_packed(sum, c, stage);
     }
     const bool whole = out_.columns == 16 * Vectors;
 #pragma GCC unroll 16
@@ -195,8 +197,8 @@ class TileEpilogue {
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < Vectors; ++v) {
         if (!whole && count(v) == 0) break;
-        convert::avx512::store16(c + m * out_.ldc + 16 * v, stage_.apply(sum[m][v], multiplier_[v]),
-                                 stage_.flip, whole ? __mmask16{0xFFFF} : mask(v));
+        convert::avx512::store16(c + m * out_.ldc + 16 * v, stage.apply(sum[m][v], multiplier_[v]),
+                                 stage.flip, whole ? __mmask16{0xFFFF} : mask(v));
       }
     }
   }
@@ -214,7 +216,8 @@ class TileEpilogue {
   // The packed form of unclamped float stages.
   template <std::size_t Rows>
   __attribute__((always_inline, target("avx512f,avx512bw,avx512vl"))) void store_packed(
-      __m512i (&sum)[Rows][Vectors], Out* c) const noexcept {
+      __m512i (&sum)[Rows][Vectors], Out* c,
+      const convert::avx512::StageLanes<Stage>& stage) const noexcept {
     // Tiles narrower than 64 columns that C has whole: 64 outputs of 4 / Vectors rows per
     // pack. The 112x112 32-to-16 layer went from 470 to 525 GOPS.
     constexpr std::size_t per_pack = 4 / Vectors, packed_rows = Rows / per_pack * per_pack;
@@ -227,10 +230,10 @@ class TileEpilogue {
 #pragma GCC unroll 4
           for (std::size_t i = 0; i < 4; ++i) {
             levels[i] =
-                stage_.raw_levels(sum[first + i / Vectors][i % Vectors], multiplier_[i % Vectors]);
+                stage.raw_levels(sum[first + i / Vectors][i % Vectors], multiplier_[i % Vectors]);
           }
-          stage_.template store_rows<16 * Vectors>(c + first * out_.ldc, out_.ldc, levels[0],
-                                                   levels[1], levels[2], levels[3]);
+          stage.template store_rows<16 * Vectors>(c + first * out_.ldc, out_.ldc, levels[0],
+                                                  levels[1], levels[2], levels[3]);
         }
       }
     }
@@ -243,20 +246,20 @@ class TileEpilogue {
       __m512i levels[Vectors];
 #pragma GCC unroll 4
       for (std::size_t v = 0; v < Vectors; ++v) {
-        levels[v] = stage_.raw_levels(sum[m][v], multiplier_[v]);
+        levels[v] = stage.raw_levels(sum[m][v], multiplier_[v]);
       }
       if constexpr (Vectors == 4) {
-        stage_.store64(c + m * out_.ldc, levels[0], levels[1], levels[2], levels[3], bytes);
+        stage.store64(c + m * out_.ldc, levels[0], levels[1], levels[2], levels[3], bytes);
       } else if constexpr (Vectors == 2) {
-        stage_.store32(c + m * out_.ldc, levels[0], levels[1], static_cast<uint32_t>(bytes));
+        stage.store32(c + m * out_.ldc, levels[0], levels[1], static_cast<uint32_t>(bytes));
       } else {
-        stage_.store32(c + m * out_.ldc, levels[0], levels[0], static_cast<uint32_t>(bytes));
+        stage.store32(c + m * out_.ldc, levels[0], levels[0], static_cast<uint32_t>(bytes));
       }
     }
   }
 
-  const convert::avx512::StageLanes<Stage> stage_;
-  const TileOutput<Out> out_;
+  const convert::avx512::StageLanes<Stage>& lanes_;
+  const TileOutput<Out>& out_;
   Multiplier multiplier_[Vectors];
 };
 
