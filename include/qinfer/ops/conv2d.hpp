@@ -514,6 +514,33 @@ void copy_band(const reference::Conv2dShape& s, const WindowBand& band, const TA
 }
 
 #if QINFER_X86
+// Calls body(n, oy0, rows, base) for each band of `rows` output rows from oy0 of each image n:
+// base holds the band's image rows, copied with their padding and then `slack` elements of the
+// zero point unless the band is read from the image itself.
+template <class TA, class Body>
+void for_each_band(const reference::Conv2dShape& s, const WindowBand& band, const TA* input,
+                   int32_t input_zero_point, std::size_t slack, TA* workspace, Body&& body) {
+  const std::size_t row = band.width * s.in_c, oh = s.h.output();
+  const auto pad = static_cast<TA>(input_zero_point);
+  for (std::size_t n = 0; n < s.batch; ++n) {
+    const TA* image = input + n * s.h.input * s.w.input * s.in_c;
+    for (std::size_t oy0 = 0; oy0 < oh; oy0 += band.rows) {
+      const std::size_t rows = std::min(band.rows, oh - oy0);
+      const TA* base = image + oy0 * s.h.stride * row;
+      if (!band.in_place) {
+        const std::size_t copied = WindowBand::input_rows(s, rows);
+        copy_band(s, band, image, pad,
+                  static_cast<std::ptrdiff_t>(oy0 * s.h.stride) -
+                      static_cast<std::ptrdiff_t>(s.h.pad_begin),
+                  copied, workspace);
+        std::fill_n(workspace + copied * row, slack, pad);
+        base = workspace;
+      }
+      body(n, oy0, rows, base);
+    }
+  }
+}
+
 // conv2d() on windows read in place: each output row is a GEMM whose A rows are its windows,
 // stride x channels apart, each in kernel_h runs (RowRuns) one image row apart, against weights
 // packed with kernel rows of whole groups (Conv2dFilter::window_row). Only the tiles with the
@@ -532,32 +559,21 @@ void conv2d_windows(const reference::Conv2dShape& s, const WindowBand& band, con
   const std::size_t task_rows = gemm_task_rows_for(call.kernel.mr, w.panels);
   const std::size_t row_blocks = (ow + task_rows - 1) / task_rows;
   const std::size_t panel_blocks = (w.panels + gemm_task_panels - 1) / gemm_task_panels;
-  for (std::size_t n = 0; n < s.batch; ++n) {
-    const TA* image = input + n * s.h.input * s.w.input * c;
-    for (std::size_t oy0 = 0; oy0 < oh; oy0 += band.rows) {
-      const std::size_t rows = std::min(band.rows, oh - oy0);
-      const TA* base = image + oy0 * s.h.stride * row;
-      if (!band.in_place) {
-        copy_band(s, band, image, static_cast<TA>(input_zero_point),
-                  static_cast<std::ptrdiff_t>(oy0 * s.h.stride) -
-                      static_cast<std::ptrdiff_t>(s.h.pad_begin),
-                  WindowBand::input_rows(s, rows), workspace);
-        base = workspace;
-      }
-      executor(rows * row_blocks * panel_blocks, [&](std::size_t task) {
-        const std::size_t oy = task / (row_blocks * panel_blocks);
-        const std::size_t block = task % (row_blocks * panel_blocks);
-        const std::size_t first = block / panel_blocks * task_rows;
-        const std::size_t panel = block % panel_blocks * gemm_task_panels;
-        GemmCall<TA, Stage> own = call;
-        own.a = {base + oy * s.h.stride * row, ow, w.k, s.w.stride * c, 1};
-        own.c =
-            MatrixView<Out>{output + ((n * oh + oy0 + oy) * ow) * s.out_c, ow, s.out_c, s.out_c, 1};
-        gemm_block(own, first, std::min(ow, first + task_rows), panel,
-                   std::min(w.panels, panel + gemm_task_panels));
-      });
-    }
-  }
+  for_each_band(s, band, input, input_zero_point, 0, workspace,
+                [&](std::size_t n, std::size_t oy0, std::size_t rows, const TA* base) {
+                  executor(rows * row_blocks * panel_blocks, [&](std::size_t task) {
+                    const std::size_t oy = task / (row_blocks * panel_blocks);
+                    const std::size_t block = task % (row_blocks * panel_blocks);
+                    const std::size_t first = block / panel_blocks * task_rows;
+                    const std::size_t panel = block % panel_blocks * gemm_task_panels;
+                    GemmCall<TA, Stage> own = call;
+                    own.a = {base + oy * s.h.stride * row, ow, w.k, s.w.stride * c, 1};
+                    own.c = MatrixView<Out>{output + ((n * oh + oy0 + oy) * ow) * s.out_c, ow,
+                                            s.out_c, s.out_c, 1};
+                    gemm_block(own, first, std::min(ow, first + task_rows), panel,
+                               std::min(w.panels, panel + gemm_task_panels));
+                  });
+                });
 }
 
 // conv2d() on AMX with windows read in place (amx_window_band()): band by band, the band's image
@@ -590,67 +606,55 @@ void conv2d_amx_windows(const reference::Conv2dShape& s, const WindowBand& band,
     while (tasks() < gemm_parallel_tasks && task_rows > 1) task_rows = blocks(task_rows, 2);
   }
   const std::size_t panel_blocks = blocks(w.panels, task_panels);
-  for (std::size_t n = 0; n < s.batch; ++n) {
-    const TA* image = input + n * s.h.input * s.w.input * c;
-    for (std::size_t oy0 = 0; oy0 < oh; oy0 += band.rows) {
-      const std::size_t rows = std::min(band.rows, oh - oy0);
-      const std::size_t copied = WindowBand::input_rows(s, rows);
-      const auto pad = static_cast<TA>(input_zero_point);
-      copy_band(s, band, image, pad,
-                static_cast<std::ptrdiff_t>(oy0 * s.h.stride) -
-                    static_cast<std::ptrdiff_t>(s.h.pad_begin),
-                copied, workspace);
-      std::fill_n(workspace + copied * row, slack, pad);
-      executor(blocks(rows, task_rows) * panel_blocks, [&](std::size_t task) {
-        const std::size_t r0 = task / panel_blocks * task_rows, r1 = std::min(rows, r0 + task_rows);
-        const std::size_t p0 = task % panel_blocks * task_panels;
-        const std::size_t p1 = std::min(w.panels, p0 + task_panels);
-        const auto row_call = [&](std::size_t r) {
-          GemmCall<TA, Stage> own = call;
-          own.a = {workspace + r * s.h.stride * row, ow, w.k, lda, 1};
-          own.c =
-              MatrixView<Out>{output + (n * oh + oy0 + r) * ow * s.out_c, ow, s.out_c, s.out_c, 1};
-          return own;
+  const auto band_tasks = [&](std::size_t n, std::size_t oy0, std::size_t rows, const TA* base) {
+    executor(blocks(rows, task_rows) * panel_blocks, [&](std::size_t task) {
+      const std::size_t r0 = task / panel_blocks * task_rows, r1 = std::min(rows, r0 + task_rows);
+      const std::size_t p0 = task % panel_blocks * task_panels;
+      const std::size_t p1 = std::min(w.panels, p0 + task_panels);
+      const auto windows = [&](std::size_t r) { return base + r * s.h.stride * row; };
+      const auto row_call = [&](std::size_t r) {
+        GemmCall<TA, Stage> own = call;
+        own.a = {windows(r), ow, w.k, lda, 1};
+        own.c =
+            MatrixView<Out>{output + (n * oh + oy0 + r) * ow * s.out_c, ow, s.out_c, s.out_c, 1};
+        return own;
+      };
+      alignas(64) int32_t init[gemm_max_task_panels][gemm_nr];
+      panel_init(call, p0, p1, init);
+      uint32_t row_sums[gemm_task_max_rows];
+      for (std::size_t r = r0; r < r1; ++r) {
+        row_code_sums(row_call(r), 0, ow, row_sums + (r - r0) * ow);
+      }
+      // The task's windows in slots of 16, row by row, two slots a tile.
+      const std::size_t slots_per_row = blocks(ow, amx::tile_rows);
+      const std::size_t slots = (r1 - r0) * slots_per_row;
+      struct Slot {
+        std::size_t r, x;
+      };
+      const auto slot = [&](std::size_t i) {
+        return Slot{r0 + i / slots_per_row, i % slots_per_row * amx::tile_rows};
+      };
+      alignas(64) int32_t tile[amx::mr * gemm_nr];
+      amx::begin();
+      for (std::size_t panel = p0; panel < p1; ++panel) {
+        const auto finish = [&](Slot at, int32_t* sums) {
+          finish_tile(row_call(at.r), sums, row_sums + (at.r - r0) * ow + at.x, at.x,
+                      std::min(amx::tile_rows, ow - at.x), panel * gemm_nr);
         };
-        alignas(64) int32_t init[gemm_max_task_panels][gemm_nr];
-        panel_init(call, p0, p1, init);
-        uint32_t row_sums[gemm_task_max_rows];
-        for (std::size_t r = r0; r < r1; ++r) {
-          row_code_sums(row_call(r), 0, ow, row_sums + (r - r0) * ow);
+        for (std::size_t t = 0; t < slots; t += 2) {
+          const bool pair = t + 1 < slots;
+          const Slot low = slot(t), high = pair ? slot(t + 1) : low;
+          const auto dots = pair ? &amx::gemm_windows<2, TA> : &amx::gemm_windows<1, TA>;
+          dots(windows(low.r) + low.x * lda, windows(high.r) + high.x * lda, lda, call.runs, run_k,
+               w.panel(panel), init[panel - p0], tile);
+          finish(low, tile);
+          if (pair) finish(high, tile + amx::tile_rows * gemm_nr);
         }
-        // The task's windows in slots of 16, row by row, two slots a tile.
-        const std::size_t slots_per_row = blocks(ow, amx::tile_rows);
-        const std::size_t slots = (r1 - r0) * slots_per_row;
-        struct Slot {
-          std::size_t r, x;
-        };
-        const auto slot = [&](std::size_t i) {
-          return Slot{r0 + i / slots_per_row, i % slots_per_row * amx::tile_rows};
-        };
-        const auto windows = [&](Slot at) {
-          return workspace + at.r * s.h.stride * row + at.x * lda;
-        };
-        alignas(64) int32_t tile[amx::mr * gemm_nr];
-        amx::begin();
-        for (std::size_t panel = p0; panel < p1; ++panel) {
-          const auto finish = [&](Slot at, int32_t* sums) {
-            finish_tile(row_call(at.r), sums, row_sums + (at.r - r0) * ow + at.x, at.x,
-                        std::min(amx::tile_rows, ow - at.x), panel * gemm_nr);
-          };
-          for (std::size_t t = 0; t < slots; t += 2) {
-            const bool pair = t + 1 < slots;
-            const Slot low = slot(t), high = pair ? slot(t + 1) : low;
-            const auto dots = pair ? &amx::gemm_windows<2, TA> : &amx::gemm_windows<1, TA>;
-            dots(windows(low), windows(high), lda, call.runs, run_k, w.panel(panel),
-                 init[panel - p0], tile);
-            finish(low, tile);
-            if (pair) finish(high, tile + amx::tile_rows * gemm_nr);
-          }
-        }
-        amx::end();
-      });
-    }
-  }
+      }
+      amx::end();
+    });
+  };
+  for_each_band(s, band, input, input_zero_point, slack, workspace, band_tasks);
 }
 #endif
 
