@@ -18,6 +18,7 @@
 #include "qinfer/runtime/thread_pool.hpp"
 #include "support/cap_guard.hpp"
 #include "support/errors.hpp"
+#include "support/levels.hpp"
 #include "support/random.hpp"
 
 using namespace qinfer;
@@ -182,6 +183,10 @@ void for_each_path(Body body) {
   for (Isa path : gemm_paths) {
     if (!cpu_features().supports(path)) {
       WARN("GEMM path " << isa_name(path) << " SKIPPED: not on this CPU");
+      continue;
+    }
+    if (test::skipped_by_environment(path)) {
+      WARN("GEMM path " << isa_name(path) << " SKIPPED: QINFER_TEST_SKIP_LEVELS");
       continue;
     }
     SECTION(isa_name(path)) {

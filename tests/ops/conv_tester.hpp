@@ -19,6 +19,7 @@
 #include "qinfer/reference/conv.hpp"
 #include "qinfer/runtime/thread_pool.hpp"
 #include "support/cap_guard.hpp"
+#include "support/levels.hpp"
 #include "support/random.hpp"
 
 namespace qinfer::test {
@@ -32,6 +33,10 @@ void for_each_conv_path(Body body) {
   for (Isa path : conv_paths) {
     if (!cpu_features().supports(path)) {
       WARN("convolution path " << isa_name(path) << " SKIPPED: not on this CPU");
+      continue;
+    }
+    if (skipped_by_environment(path)) {
+      WARN("convolution path " << isa_name(path) << " SKIPPED: QINFER_TEST_SKIP_LEVELS");
       continue;
     }
     SECTION(isa_name(path)) {
