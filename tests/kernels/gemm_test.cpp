@@ -317,7 +317,7 @@ TEST_CASE("packed GEMM on narrow products: every row count, zero points, task bo
 
 // Every row count through the first two 32-row tiles, on few panels (the AMX level packs only a
 // partial last tile) and on many (it packs every tile), K with and without a partial 64-k chunk.
-TEST_CASE("packed GEMM on every row count: AMX's packed partial tiles", "[gemm][simd]") {
+TEST_CASE("packed GEMM on every row count: AMX's packed partial tiles", "[gemm][simd][amx]") {
   for_each_path([](Isa path) {
     test::Rng rng;
     for (std::size_t m = 1; m <= 48; ++m) {
@@ -341,7 +341,7 @@ TEST_CASE("packed GEMM on every row count: AMX's packed partial tiles", "[gemm][
 // At least amx_pack_min_panels panels: the AMX level packs a task's activations once for all its
 // panels. Row counts around its 16- and 32-row tiles, K with partial 64-k chunks.
 TEST_CASE("packed GEMM on wide products: AMX's packed activations, every tile shape",
-          "[gemm][simd]") {
+          "[gemm][simd][amx]") {
   for_each_path([](Isa path) {
     test::Rng rng;
     GemmTester<uint8_t, int8_t>().m(17).n(512).k(100).a_zero_point(128).test(path, rng);

@@ -214,7 +214,8 @@ TEST_CASE("conv2d: windows read in place, in bands, with kernel rows padded to w
 // padded band, in slots of 16 windows, two a tile, whose windows past an output row's last are
 // computed and dropped; the other levels run the same shapes through im2col or their own
 // windows.
-TEST_CASE("conv2d: AMX windows read in place, slots paired across output rows", "[conv2d][simd]") {
+TEST_CASE("conv2d: AMX windows read in place, slots paired across output rows",
+          "[conv2d][simd][amx]") {
 #if QINFER_X86
   const auto amx_reads = [](std::size_t in_c, std::size_t out_c, reference::Window1d h,
                             reference::Window1d w) {
@@ -287,7 +288,7 @@ TEST_CASE("conv2d: AMX windows read in place, slots paired across output rows", 
 }
 
 TEST_CASE("conv2d: AMX reads kernel rows shorter than a chunk as one chunk each",
-          "[conv2d][simd]") {
+          "[conv2d][simd][amx]") {
 #if QINFER_X86
   const auto amx_reads = [](std::size_t in_c, reference::Window1d h, reference::Window1d w) {
     reference::Conv2dShape shape{1, in_c, 64, 1, h, w};

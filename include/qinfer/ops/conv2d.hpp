@@ -70,15 +70,10 @@ struct Conv2dFilter {
   // The padding taps weigh the column's zero point, which adds nothing to a sum whatever
   // activation they meet.
   std::size_t window_row() const noexcept {
-    return kernel_h > 1 ? padded_window_row(gemm_kr) : kernel_w * in_c_per_group();
+    const std::size_t run = kernel_w * in_c_per_group();
+    return kernel_h > 1 ? (run + gemm_kr - 1) / gemm_kr * gemm_kr : run;
   }
   std::size_t window_depth() const noexcept { return kernel_h * window_row(); }
-  // A kernel row padded to a multiple of `multiple` taps (AMX's 64-byte chunks for
-  // PackedConv2d::chunk_windows).
-  std::size_t padded_window_row(std::size_t multiple) const noexcept {
-    const std::size_t run = kernel_w * in_c_per_group();
-    return (run + multiple - 1) / multiple * multiple;
-  }
   bool depthwise() const noexcept { return groups == in_c && out_c == in_c; }
 };
 
