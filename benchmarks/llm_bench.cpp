@@ -86,8 +86,9 @@ void register_layout() {
                          Shape{1, 11008, 4096}, Shape{32, 11008, 4096}}) {
     const std::string shape =
         std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-    for (qinfer::Isa path : {qinfer::Isa::scalar, qinfer::Isa::avx2, qinfer::Isa::avxvnni,
-                             qinfer::Isa::avx512vnni, qinfer::Isa::neon, qinfer::Isa::dotprod}) {
+    for (qinfer::Isa path :
+         {qinfer::Isa::scalar, qinfer::Isa::avx2, qinfer::Isa::avxvnni, qinfer::Isa::avx512vnni,
+          qinfer::Isa::amx, qinfer::Isa::neon, qinfer::Isa::dotprod}) {
       if (!qinfer::cpu_features().supports(path)) continue;
       if (path == qinfer::Isa::scalar && s.m > 1) continue;  // minutes per call
       benchmark::RegisterBenchmark((std::string("block_gemm/") + layout_name<Block>() + "/" +

@@ -2,7 +2,8 @@
 //
 // The weight-only GEMM (ops/block_gemm.hpp) on every level this CPU has against
 // reference::block_gemm, exactly: llama.cpp's three block layouts and groups of 64 and 128 with
-// fp16 and fp32 scales; M 1-40 around the 8-row tiles and 32-row passes, N around the 16-row
+// fp16 and fp32 scales; M 1-80 around the 8-row tiles, 32-row passes and AMX's 16-row tiles
+// (1-4 of them a pass, the rest on AVX-512 VNNI), N around the 16-row
 // groups, K from one block to 16; Gaussian weights with outlier channels, activations with
 // outliers, an all-zero row, the codes and activations nearest the int16 limits; strided a and
 // y; 1, 2 and 7 threads. The activation rows' quantization on each level against the reference.
@@ -68,10 +69,11 @@ void check_shape(std::mt19937& rng, std::size_t m, std::size_t n, std::size_t k,
 
 // The codes whose products come closest to the ymm kernels' int16 limits: int8 codes of -128
 // (a file may hold them though ggml's quantizer never makes them) and 127, nibbles of 15,
-// against activation codes of +-127, all of one sign or alternating.
+// against activation codes of +-127, all of one sign or alternating; 20 rows, so that AMX's
+// tile takes 16 of them.
 template <class Block>
 void check_extremes() {
-  const std::size_t n = 19, k = 1024, m = 4;
+  const std::size_t n = 19, k = 1024, m = 20;
   const std::vector<float> ones(n * k, 1.0f);
   BlockMatrix<Block> blocks = quantize_blocks<Block>(Span<const float>(ones), n, k);
   for (std::size_t i = 0; i < blocks.blocks.size(); ++i) {
@@ -85,11 +87,12 @@ void check_extremes() {
     }
   }
   std::vector<float> a(m * k);
-  for (std::size_t p = 0; p < k; ++p) {
-    a[p] = 1.0f;
-    a[k + p] = -1.0f;
-    a[2 * k + p] = p % 2 == 0 ? 1.0f : -1.0f;
-    a[3 * k + p] = p % 64 < 32 ? -1.0f : 1.0f;
+  for (std::size_t r = 0; r < m; ++r) {
+    for (std::size_t p = 0; p < k; ++p) {
+      const float alternating = p % 2 == 0 ? 1.0f : -1.0f, halves = p % 64 < 32 ? -1.0f : 1.0f;
+      const float values[] = {1.0f, -1.0f, alternating, halves};
+      a[r * k + p] = values[r % 4];
+    }
   }
   check_product(blocks, a, m, k, 1);
 }
@@ -97,7 +100,7 @@ void check_extremes() {
 template <class Block>
 void check_all() {
   std::mt19937 rng(3);
-  for (std::size_t m : {1, 2, 7, 8, 9, 16, 17, 24, 33, 40}) {
+  for (std::size_t m : {1, 2, 7, 8, 9, 16, 17, 24, 33, 40, 49, 80}) {
     for (std::size_t n : {1, 15, 16, 17, 40}) {
       for (std::size_t k : {Block::group, 3 * Block::group, std::size_t{512}}) {
         check_shape<Block>(rng, m, n, k, 1);

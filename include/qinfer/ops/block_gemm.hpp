@@ -7,8 +7,8 @@
 // shares out the groups of 16 output rows, each running the kernel of the active level over all
 // activation rows.
 //
-// Paths (kernels/blocks/): AVX-512 VNNI (also at the AMX level), AVX-VNNI, AVX2, NEON, NEON
-// dotprod (also at the i8mm level), and the portable kernel.
+// Paths (kernels/blocks/): AMX-INT8 (from 16 activation rows; fewer run AVX-512 VNNI), AVX-512
+// VNNI, AVX-VNNI, AVX2, NEON, NEON dotprod (also at the i8mm level), and the portable kernel.
 #pragma once
 
 #include <algorithm>

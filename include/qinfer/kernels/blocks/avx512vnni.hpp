@@ -156,6 +156,21 @@ inline constexpr std::size_t block_chunk_tiles = 4;
 // the next one: the hardware prefetchers do not keep a stream this slow ahead of DRAM's latency.
 inline constexpr std::size_t block_prefetch_records = 8;
 
+// Asks for the record block_prefetch_records after block b of the group, if there is one.
+template <class Block>
+__attribute__((always_inline)) inline void prefetch_ahead(const PackedBlocks<Block>& w,
+                                                          std::size_t group,
+                                                          std::size_t b) noexcept {
+  constexpr std::size_t record_bytes = PackedBlocks<Block>::record_bytes;
+  const std::size_t ahead = (group * w.blocks() + b + block_prefetch_records) * record_bytes;
+  if (ahead + record_bytes <= w.data.size()) {
+#pragma GCC unroll 16
+    for (std::size_t line = 0; line < record_bytes; line += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(w.data.data() + ahead + line), _MM_HINT_T0);
+    }
+  }
+}
+
 template <class Block>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_chunk(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
@@ -165,15 +180,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void block_chunk(
   for (std::size_t t = 0; t < tiles; ++t) {
     for (auto& v : saved[t]) v = _mm512_setzero_ps();
   }
-  constexpr std::size_t record_bytes = PackedBlocks<Block>::record_bytes;
   for (std::size_t b = 0; b < w.blocks(); ++b) {
-    const std::size_t ahead = (group * w.blocks() + b + block_prefetch_records) * record_bytes;
-    if (ahead + record_bytes <= w.data.size()) {
-#pragma GCC unroll 16
-      for (std::size_t line = 0; line < record_bytes; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(w.data.data() + ahead + line), _MM_HINT_T0);
-      }
-    }
+    prefetch_ahead(w, group, b);
     for (std::size_t t = 0; t < tiles; ++t) {
       block_step(w, group, b, a, first_row + t * block_mr, saved[t]);
     }

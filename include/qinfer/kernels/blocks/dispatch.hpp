@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "qinfer/core/cpu.hpp"
+#include "qinfer/kernels/blocks/amx.hpp"
 #include "qinfer/kernels/blocks/avx2.hpp"
 #include "qinfer/kernels/blocks/avx512vnni.hpp"
 #include "qinfer/kernels/blocks/avxvnni.hpp"
@@ -45,12 +46,13 @@ inline QuantizeRowFn quantize_row_kernel(Isa isa) noexcept {
 }
 
 // The kernel at level `isa` (normally active_isa()), which the CPU must support: AMX runs the
-// AVX-512 VNNI kernel and i8mm the dotprod one; the ymm kernels need FMA, which the bit-exact
-// sums use, and F16C, as every AVX2 CPU has.
+// AVX-512 VNNI kernel for fewer than 16 rows and i8mm the dotprod one; the ymm kernels need
+// FMA, which the bit-exact sums use, and F16C, as every AVX2 CPU has.
 template <class Block>
 BlockGroupFn<Block> block_group_kernel(Isa isa) noexcept {
 #if QINFER_X86
-  if (isa >= Isa::avx512vnni && isa <= Isa::amx) return avx512vnni::block_group<Block>;
+  if (isa == Isa::amx) return amx::block_group<Block>;
+  if (isa == Isa::avx512vnni) return avx512vnni::block_group<Block>;
   if (is_x86_isa(isa) && isa >= Isa::avx2 && cpu_features().fma && cpu_features().f16c) {
     return isa == Isa::avxvnni ? avxvnni::block_group<Block> : avx2::block_group<Block>;
   }
