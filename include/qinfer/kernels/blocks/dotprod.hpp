@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // AArch64 NEON dot-product weight-only GEMM kernel (ARMv8.2 sdot; contract in
-// kernels/blocks/scalar.hpp), also used at the i8mm level: the matrix instructions pay off on
-// 2-row tiles of both operands, and here each vector lane is an output row of its own. The
-// record's 16 lanes are four quarters of 4 output rows; a code vector (made signed as in
-// kernels/blocks/neon.hpp) is exactly sdot's operand, and the by-lane form takes 4 k of a row
-// from a 16-byte activation load, so one load serves 4 code vectors. One sdot per 16
-// multiply-adds and row.
+// kernels/blocks/scalar.hpp), also used at the i8mm level. The record's 16 lanes are four
+// quarters of 4 output rows; a code vector (made signed as in kernels/blocks/neon.hpp) is
+// exactly sdot's operand, and the by-lane form takes 4 k of a row from a 16-byte activation
+// load, so one load serves 4 code vectors. One sdot per 16 multiply-adds and row.
+//
+// smmla does 32 multiply-adds, but on 2-row tiles of both operands, and here each vector lane
+// is an output row of its own. An smmla kernel on these records (2 output rows x 2 activation
+// rows an instruction, its weight operands a 32-bit zip of two code vectors) passed the tests,
+// but issues as many vector operations: per 4 output rows x 4 activation rows x 32 k, 16 smmla
+// and 8 zips of codes, plus 8 more that pair the activation rows (64-bit zips at best), against
+// 32 sdot; both build the same 8 code vectors. With no i8mm core here to show a gain, it is not
+// in.
 //
 // Four activation rows share each code vector: 16 float accumulators, 4 dots, 8 activation
 // vectors and a code vector, 29 of the 32 q registers.
