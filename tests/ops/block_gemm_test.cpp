@@ -107,7 +107,10 @@ void check_all() {
       }
     }
   }
-  for (std::size_t threads : {2, 7}) check_shape<Block>(rng, 5, 70, 256, threads);
+  for (std::size_t threads : {2, 7}) {
+    check_shape<Block>(rng, 5, 70, 256, threads);
+    check_shape<Block>(rng, 37, 70, 256, threads);  // AMX's tiles on each worker
+  }
   check_extremes<Block>();
 }
 
