@@ -45,11 +45,11 @@ namespace qinfer::kernels::amx {
 inline constexpr std::size_t block_tiles_max = 2;  // accumulator tiles sharing a weight tile
 inline constexpr std::size_t subblock_tile_bytes = 8 * tile_bytes;
 
-// Palette 1; two sets of tiles that alternate between blocks, so that one block's dots run
-// while the other's leave their accumulators (tiles are not renamed: with one set, each block
-// waited for the previous one's tile stores, and M = 32 on Q8_0 ran at 13.7k rows/s). Set S:
-// accumulators 2S and 2S + 1 (16 rows x 16 int32), activations 4 + 2S (16 rows x 32 codes),
-// weights 5 + 2S (8 rows of 4 k x 16 output rows).
+// Palette 1. Two sets of accumulator and weight tiles alternate between blocks, so that a
+// block's dots need not wait for the stores that take the previous block's out: with one set,
+// M = 32 on Q8_0 ran at 13.7k rows/s, with two at 14.3-14.8k. Set S: accumulators 2S and
+// 2S + 1 (16 rows x 16 int32), weights 6 + S (8 rows of 4 k x 16 output rows). Activations:
+// tile 4 for accumulator 2S, tile 5 for 2S + 1 (16 rows x 32 codes), in both sets.
 struct alignas(64) BlockTileConfig {
   uint8_t palette = 1;
   uint8_t start_row = 0;
@@ -109,8 +109,9 @@ __attribute__((always_inline, target("avx512f,avx512bw"))) inline void split_nib
 }
 
 // Tiles x 16 activation rows from first_row over the whole group, in one pass over its blocks:
-// block b + 1's dots go into the other tile set before block b's leave theirs, and int4 block
-// b + 2's nibbles are split before then, a block ahead of the loads that read them.
+// block b + 1's dots are started in the other tile set before block b's leave theirs, and int4
+// block b + 2's nibbles are split after that start, a block ahead of the loads that read them.
+// (int8 codes load from the record; their split buffer is a placeholder of one byte.)
 template <class Block, std::size_t Tiles>
 __attribute__((target("avx512f,avx512bw,avx512vl,amx-tile,amx-int8"))) void row_tiles(
     const PackedBlocks<Block>& w, std::size_t group, const BlockActivations& a,
@@ -202,7 +203,7 @@ __attribute__((target("amx-tile"))) void block_group(const PackedBlocks<Block>& 
   std::size_t r = 0;
   if (rows >= tile_rows) {
     _tile_loadconfig(&block_tile_config);
-    for (; rows - r >= tile_rows;) {
+    while (rows - r >= tile_rows) {
       const std::size_t tiles = std::min(block_tiles_max, (rows - r) / tile_rows);
       float* out = y + r * ldy;
       if (tiles == 2) {
