@@ -3,7 +3,7 @@
 // The weight-only GEMM (ops/block_gemm.hpp) on every level this CPU has against
 // reference::block_gemm, exactly: llama.cpp's three block layouts and groups of 64 and 128 with
 // fp16 and fp32 scales; M 1-80 around the 8-row tiles, 32-row passes and AMX's 16-row tiles
-// (1-4 of them a pass, the rest on AVX-512 VNNI), N around the 16-row
+// (1 or 2 of them a pass, the rest on AVX-512 VNNI), N around the 16-row
 // groups, K from one block to 16; Gaussian weights with outlier channels, activations with
 // outliers, an all-zero row, the codes and activations nearest the int16 limits; strided a and
 // y; 1, 2 and 7 threads. The activation rows' quantization on each level against the reference.
